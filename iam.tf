@@ -1,0 +1,133 @@
+# IAM: the Lambda's role (exactly the calls the package makes) and the one forwarder role that
+# every region's forwarding rule uses to put events on the central bus.
+
+locals {
+  quantum_task_arns = [for r in local.regions : "${local.arn_prefix}:braket:${r}:${local.account_id}:quantum-task/*"]
+  # QPU ARNs carry their region; simulator ARNs carry none (arn:aws:braket:::device/...).
+  device_arns = concat(
+    [for r in local.regions : "${local.arn_prefix}:braket:${r}::device/*"],
+    ["${local.arn_prefix}:braket:::device/*"],
+  )
+  forward_rule_arns = [for r in local.regions : "${local.arn_prefix}:events:${r}:${local.account_id}:rule/${local.names.forward_rule}"]
+
+  lambda_statements = concat(
+    [
+      {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${local.arns.log_group}:*"]
+      },
+      {
+        # TransactWriteItems has no IAM action of its own: its Put/Update/ConditionCheck items
+        # are authorised as PutItem, UpdateItem and ConditionCheckItem.
+        Sid      = "Ledger"
+        Effect   = "Allow"
+        Action   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        Resource = [local.arns.table]
+      },
+      {
+        Sid      = "BraketTasks"
+        Effect   = "Allow"
+        Action   = ["braket:CancelQuantumTask", "braket:GetQuantumTask"]
+        Resource = local.quantum_task_arns
+      },
+      {
+        # SearchQuantumTasks supports no resource type or condition key in IAM: "*" is the
+        # only resource it can be granted on. It is read-only.
+        Sid      = "BraketSearch"
+        Effect   = "Allow"
+        Action   = ["braket:SearchQuantumTasks"]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "BraketDevices"
+        Effect   = "Allow"
+        Action   = ["braket:GetDevice"]
+        Resource = local.device_arns
+      },
+      {
+        Sid      = "Alerts"
+        Effect   = "Allow"
+        Action   = ["sns:Publish"]
+        Resource = [local.arns.topic]
+      },
+      {
+        Sid      = "DeadLetters"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.arns.dlq]
+      },
+    ],
+    local.slack_parameter_name == null ? [] : [{
+      Sid      = "SlackWebhook"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter"]
+      Resource = [local.arns.slack_parameter]
+    }],
+    var.kms_key_arn == null ? [] : [{
+      # Decrypt: the SecureString, the environment, messages; GenerateDataKey: publishing to the
+      # encrypted topic and sending to the encrypted queue.
+      Sid      = "Kms"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = [var.kms_key_arn]
+    }],
+  )
+}
+
+resource "aws_iam_role" "lambda" {
+  name        = local.names.lambda_role
+  description = "braket-guard Lambda"
+  tags        = local.tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name = "braket-guard"
+  role = aws_iam_role.lambda.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.lambda_statements
+  })
+}
+
+resource "aws_iam_role" "forwarder" {
+  name        = local.names.forwarder_role
+  description = "Lets the braket-guard forwarding rules put Braket events on the central bus"
+  tags        = local.tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnEquals    = { "aws:SourceArn" = local.forward_rule_arns }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "forwarder" {
+  name = "put-events-on-central-bus"
+  role = aws_iam_role.forwarder.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "CentralBusOnly"
+      Effect   = "Allow"
+      Action   = ["events:PutEvents"]
+      Resource = [local.arns.bus]
+    }]
+  })
+}

@@ -1,0 +1,107 @@
+"""The Braket adapter: tags, device prices, cancellation and backlog search, each in the
+task's own region, with retries for throttling (CancelQuantumTask allows only 2 calls/s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from .pricing import Price, PriceBook, PriceError, price_from_device_cost
+from .retry import Backoff, error_code, is_transient
+from .windows import format_timestamp
+
+PRICE_CACHE_SECONDS = 3600
+
+_price_cache: dict[str, tuple[float, Price]] = {}
+_price_lock = threading.Lock()
+
+
+def clear_price_cache() -> None:
+    with _price_lock:
+        _price_cache.clear()
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    ok: bool
+    status: str = ""  # CANCELLING / CANCELLED when ok
+    error: str = ""
+    retryable: bool = False
+
+
+def cancel_token(task_arn: str) -> str:
+    """The same clientToken for every attempt at one task, so retries are idempotent."""
+    return "braket-guard-" + hashlib.sha256(task_arn.encode()).hexdigest()[:40]
+
+
+class BraketGateway:
+    def __init__(self, client_for_region: Callable[[str], Any], backoff: Backoff | None = None,
+                 cancel_backoff: Backoff | None = None):
+        self.client_for_region = client_for_region
+        self.backoff = backoff or Backoff(attempts=5, base=0.1, cap=1.0)
+        self.cancel_backoff = cancel_backoff or Backoff(attempts=8, base=0.25, cap=4.0)
+
+    def task_tags(self, task_arn: str, region: str) -> dict[str, str]:
+        client = self.client_for_region(region)
+        response = self.backoff.call(lambda: client.get_quantum_task(quantumTaskArn=task_arn))
+        return dict(response.get("tags") or {})
+
+    def device_price(self, device_arn: str, region: str, book: PriceBook) -> Price | None:
+        """Price an unknown device from GetDevice (cached per container); None if impossible."""
+        now = time.monotonic()
+        with _price_lock:
+            cached = _price_cache.get(device_arn)
+            if cached and cached[0] > now:
+                return cached[1]
+        client = self.client_for_region(region)
+        try:
+            response = self.backoff.call(lambda: client.get_device(deviceArn=device_arn))
+            price = price_from_device_cost(book, device_arn, response.get("deviceCapabilities", ""))
+        except (ClientError, PriceError) as exc:
+            from .logs import log_event
+            log_event("warning", "device_price_unavailable", device=device_arn, error=str(exc)[:300])
+            return None
+        with _price_lock:
+            _price_cache[device_arn] = (now + PRICE_CACHE_SECONDS, price)
+        return price
+
+    def cancel(self, task_arn: str, region: str) -> CancelResult:
+        client = self.client_for_region(region)
+        try:
+            response = self.cancel_backoff.call(lambda: client.cancel_quantum_task(
+                quantumTaskArn=task_arn, clientToken=cancel_token(task_arn)))
+        except ClientError as exc:
+            return CancelResult(False, error=f"{error_code(exc)}: {exc}"[:500], retryable=is_transient(exc))
+        except Exception as exc:  # noqa: BLE001 - connection errors and the like
+            return CancelResult(False, error=f"{type(exc).__name__}: {exc}"[:500], retryable=is_transient(exc))
+        return CancelResult(True, status=str(response.get("cancellationStatus", "")))
+
+    def backlog(self, region: str, start: datetime | None, end: datetime | None,
+                device_arn: str | None) -> list[dict[str, Any]]:
+        """CREATED and QUEUED tasks created in [start, end) in one region (SearchQuantumTasks)."""
+        client = self.client_for_region(region)
+        filters: list[dict[str, Any]] = [
+            {"name": "status", "operator": "EQUAL", "values": ["CREATED", "QUEUED"]}]
+        if start is not None and end is not None:
+            filters.append({"name": "createdAt", "operator": "BETWEEN",
+                            "values": [format_timestamp(start), format_timestamp(end)]})
+        if device_arn:
+            filters.append({"name": "deviceArn", "operator": "EQUAL", "values": [device_arn]})
+        tasks: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"filters": filters, "maxResults": 100}
+            if token:
+                kwargs["nextToken"] = token
+            response = self.backoff.call(lambda: client.search_quantum_tasks(**kwargs))
+            tasks.extend(response.get("quantumTasks", []))
+            token = response.get("nextToken")
+            if not token:
+                return tasks

@@ -1,0 +1,212 @@
+"""Caps: parsing the cap JSON, deciding which caps and groups a task counts against, and what
+fraction of a cap is used. Pure functions; the ledger applies the resulting charges atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from .events import DEVICE_ARN, TaskEvent
+from .money import usd_to_micros_floor
+from .pricing import QPU, SIMULATOR, device_kind
+from .windows import WINDOWS, Window, window_for
+
+CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY = "cancel_task", "cancel_queued", "alert_only"
+ON_BREACH = (CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY)
+GROUP_BY_FIXED = ("account", "region", "device")
+UNTAGGED = "(untagged)"
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TAG_KEY = re.compile(r"^tag:(?P<key>[\w.:/=+@ -]{1,128})$")
+CAP_FIELDS = {"name", "window", "group_by", "devices", "max_shots", "max_cost_usd", "warn_at", "on_breach"}
+
+
+class CapError(ValueError):
+    """A cap definition that cannot be enforced; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Cap:
+    name: str
+    window: str
+    group_by: str
+    devices: frozenset[str] = frozenset()  # ARNs and/or "qpu"/"simulator"; empty = all devices
+    max_shots: int | None = None
+    max_cost_micros: int | None = None
+    warn_at: tuple[Decimal, ...] = ()
+    on_breach: str = CANCEL_TASK
+
+    @property
+    def tag_key(self) -> str | None:
+        match = TAG_KEY.match(self.group_by)
+        return match.group("key") if match else None
+
+    def applies_to(self, device_arn: str) -> bool:
+        if not self.devices:
+            return True
+        return device_arn in self.devices or device_kind(device_arn) in self.devices
+
+    def group_of(self, task: TaskEvent, tags: Mapping[str, str] | None) -> str:
+        """The group a task counts in: account id, region, device ARN or the tag's value."""
+        if self.group_by == "account":
+            return task.account
+        if self.group_by == "region":
+            return task.region
+        if self.group_by == "device":
+            return task.device_arn
+        value = (tags or {}).get(self.tag_key or "")
+        # Untagged tasks share one group, so leaving the tag off never escapes the cap.
+        return value if value else UNTAGGED
+
+    def limits_text(self) -> str:
+        from .money import format_usd
+        parts = []
+        if self.max_shots is not None:
+            parts.append(f"{self.max_shots:,} shots")
+        if self.max_cost_micros is not None:
+            parts.append(format_usd(self.max_cost_micros))
+        return " / ".join(parts)
+
+
+def _fail(index: int, field: str, problem: str) -> CapError:
+    return CapError(f"BRAKET_GUARD_CAPS[{index}].{field}: {problem}")
+
+
+def _whole(value: Any) -> bool:
+    return not isinstance(value, bool) and (isinstance(value, int) or (
+        isinstance(value, Decimal) and value == value.to_integral_value()))
+
+
+def parse_cap(raw: Any, index: int = 0) -> Cap:
+    if not isinstance(raw, dict):
+        raise CapError(f"BRAKET_GUARD_CAPS[{index}]: must be an object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - CAP_FIELDS)
+    if unknown:
+        raise _fail(index, unknown[0], f"unknown field; allowed: {', '.join(sorted(CAP_FIELDS))}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise _fail(index, "name", f"must be 1-64 letters, digits, '-' or '_', got {name!r}")
+    window = raw.get("window")
+    if window not in WINDOWS:
+        raise _fail(index, "window", f"must be one of {', '.join(WINDOWS)}, got {window!r}")
+    group_by = raw.get("group_by")
+    if not isinstance(group_by, str) or not (group_by in GROUP_BY_FIXED or TAG_KEY.match(group_by)):
+        raise _fail(index, "group_by", f"must be account, region, device or tag:<key>, got {group_by!r}")
+
+    devices = raw.get("devices", [])
+    if devices is None:
+        devices = []
+    if not isinstance(devices, list):
+        raise _fail(index, "devices", "must be a list of device ARNs or the words 'qpu'/'simulator'")
+    for position, device in enumerate(devices):
+        if not isinstance(device, str) or not (device in (QPU, SIMULATOR) or DEVICE_ARN.match(device)):
+            raise _fail(index, f"devices[{position}]", f"not a device ARN, 'qpu' or 'simulator': {device!r}")
+
+    max_shots = raw.get("max_shots")
+    if max_shots is not None and (not _whole(max_shots) or max_shots < 0):
+        raise _fail(index, "max_shots", f"must be a non-negative integer, got {max_shots!r}")
+    max_cost = raw.get("max_cost_usd")
+    max_cost_micros = None
+    if max_cost is not None:
+        if isinstance(max_cost, bool) or not isinstance(max_cost, (int, Decimal, str)):
+            raise _fail(index, "max_cost_usd", f"must be a number of dollars, got {max_cost!r}")
+        try:
+            max_cost_micros = usd_to_micros_floor(max_cost)
+        except ValueError:
+            raise _fail(index, "max_cost_usd", f"must be a number of dollars, got {max_cost!r}") from None
+        if max_cost_micros < 0:
+            raise _fail(index, "max_cost_usd", "must not be negative")
+    if max_shots is None and max_cost is None:
+        raise _fail(index, "max_shots", "a cap needs max_shots, max_cost_usd or both")
+
+    warn_at = raw.get("warn_at", [])
+    if warn_at is None:
+        warn_at = []
+    if not isinstance(warn_at, list):
+        raise _fail(index, "warn_at", "must be a list of fractions between 0 and 1, e.g. [0.8]")
+    levels = []
+    for position, level in enumerate(warn_at):
+        if isinstance(level, bool) or not isinstance(level, (int, Decimal)) or not 0 < level < 1:
+            raise _fail(index, f"warn_at[{position}]", f"must be a fraction strictly between 0 and 1, got {level!r}")
+        levels.append(Decimal(level))
+    on_breach = raw.get("on_breach", CANCEL_TASK)
+    if on_breach not in ON_BREACH:
+        raise _fail(index, "on_breach", f"must be one of {', '.join(ON_BREACH)}, got {on_breach!r}")
+    return Cap(name=name, window=window, group_by=group_by, devices=frozenset(devices),
+               max_shots=int(max_shots) if max_shots is not None else None,
+               max_cost_micros=max_cost_micros, warn_at=tuple(sorted(set(levels))),
+               on_breach=on_breach)
+
+
+def parse_caps(text: str | None) -> tuple[Cap, ...]:
+    """Parse ``BRAKET_GUARD_CAPS``; every problem raises ``CapError`` naming the field."""
+    if text is None or not text.strip():
+        raise CapError("BRAKET_GUARD_CAPS: not set; give a JSON list of caps")
+    try:
+        raw = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise CapError(f"BRAKET_GUARD_CAPS: not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(raw, list):
+        raise CapError("BRAKET_GUARD_CAPS: must be a JSON list of cap objects")
+    caps = tuple(parse_cap(item, index) for index, item in enumerate(raw))
+    seen: set[str] = set()
+    for index, cap in enumerate(caps):
+        if cap.name in seen:
+            raise _fail(index, "name", f"duplicate cap name {cap.name!r}; names must be unique")
+        seen.add(cap.name)
+    return caps
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One counter a task is charged to: (cap, group, window) and the amounts."""
+
+    cap: Cap
+    group: str
+    window: Window
+    shots: int
+    cost_micros: int | None  # None: the device could not be priced
+
+    @property
+    def counter_id(self) -> str:
+        return f"CAP#{self.cap.name}#{self.window.key}#{self.group}"
+
+    def over_alone(self) -> bool:
+        """True when this task alone cannot fit the cap (or cannot be priced against a cost cap)."""
+        if self.cap.max_shots is not None and self.shots > self.cap.max_shots:
+            return True
+        if self.cap.max_cost_micros is not None:
+            return self.cost_micros is None or self.cost_micros > self.cap.max_cost_micros
+        return False
+
+
+def needs_tags(caps: Iterable[Cap], device_arn: str) -> bool:
+    return any(cap.tag_key is not None and cap.applies_to(device_arn) for cap in caps)
+
+
+def plan_charges(caps: Iterable[Cap], task: TaskEvent, cost_micros: int | None,
+                 tags: Mapping[str, str] | None, zone: ZoneInfo) -> list[Charge]:
+    """Every counter the task must fit in, in cap order."""
+    return [Charge(cap, cap.group_of(task, tags), window_for(cap.window, task.created_at, zone),
+                   task.shots, cost_micros)
+            for cap in caps if cap.applies_to(task.device_arn)]
+
+
+def used_fraction(cap: Cap, shots: int, cost_micros: int) -> Decimal:
+    """The larger of shots/max_shots and cost/max_cost (a zero limit counts as full once used)."""
+    fractions = []
+    for used, limit in ((shots, cap.max_shots), (cost_micros, cap.max_cost_micros)):
+        if limit is None:
+            continue
+        fractions.append(Decimal(used) / Decimal(limit) if limit else Decimal(1 if used else 0))
+    return max(fractions, default=Decimal(0))
+
+
+def warnings_reached(cap: Cap, shots: int, cost_micros: int) -> list[Decimal]:
+    """Warning levels at or below the current usage (each alerted once by the ledger's markers)."""
+    fraction = used_fraction(cap, shots, cost_micros)
+    return [level for level in cap.warn_at if fraction >= level]

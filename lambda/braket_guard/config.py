@@ -1,0 +1,80 @@
+"""Configuration from environment variables (the contract Terraform renders), validated once.
+
+Every problem raises ``ConfigError`` naming the variable and field, so a bad deployment fails
+loudly on its first invocation instead of guarding nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from .caps import Cap, CapError, parse_caps
+from .pricing import PriceBook, PriceError, build_price_book
+from .windows import load_zone
+
+ENFORCE, MONITOR = "enforce", "monitor"
+MODES = (ENFORCE, MONITOR)
+SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+SSM_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+ENV_PREFIX = "BRAKET_GUARD_"
+
+
+class ConfigError(ValueError):
+    """The guard's configuration is unusable; the message says which variable to fix."""
+
+
+@dataclass(frozen=True)
+class Config:
+    table: str
+    caps: tuple[Cap, ...]
+    mode: str
+    zone: ZoneInfo
+    prices: PriceBook
+    sns_topic_arn: str | None = None
+    slack_webhook_parameter: str | None = None
+
+    @property
+    def enforcing(self) -> bool:
+        return self.mode == ENFORCE
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    def get(name: str) -> str | None:
+        value = environ.get(ENV_PREFIX + name)
+        return value.strip() if value and value.strip() else None
+
+    table = get("TABLE")
+    if not table:
+        raise ConfigError("BRAKET_GUARD_TABLE: not set; give the DynamoDB table name")
+    if not TABLE_NAME.match(table):
+        raise ConfigError(f"BRAKET_GUARD_TABLE: not a valid DynamoDB table name: {table!r}")
+    try:
+        caps = parse_caps(environ.get(ENV_PREFIX + "CAPS"))
+    except CapError as exc:
+        raise ConfigError(str(exc)) from None
+    mode = (get("MODE") or ENFORCE).lower()
+    if mode not in MODES:
+        raise ConfigError(f"BRAKET_GUARD_MODE: must be 'enforce' or 'monitor', got {mode!r}")
+    zone_name = get("TIMEZONE") or "UTC"
+    try:
+        zone = load_zone(zone_name)
+    except ValueError as exc:
+        raise ConfigError(f"BRAKET_GUARD_TIMEZONE: {exc}") from None
+    try:
+        prices = build_price_book(get("PRICES"))
+    except PriceError as exc:
+        raise ConfigError(str(exc)) from None
+    topic = get("SNS_TOPIC_ARN")
+    if topic and not SNS_ARN.match(topic):
+        raise ConfigError(f"BRAKET_GUARD_SNS_TOPIC_ARN: not an SNS topic ARN: {topic!r}")
+    parameter = get("SLACK_WEBHOOK_PARAMETER")
+    if parameter and (parameter.startswith(("http://", "https://")) or not SSM_NAME.match(parameter)):
+        # Never echo a URL back: it would be the secret itself.
+        raise ConfigError("BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER: must be the NAME of an SSM "
+                          "SecureString parameter (not the webhook URL itself)")
+    return Config(table=table, caps=caps, mode=mode, zone=zone, prices=prices,
+                  sns_topic_arn=topic, slack_webhook_parameter=parameter)

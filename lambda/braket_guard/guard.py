@@ -1,0 +1,318 @@
+"""The decision workflow for one task state change: admit, reject (and cancel), refund, or
+recognise a duplicate. It talks only to the ledger, Braket and notifier adapters it is given.
+
+Every step is safe to repeat: the ledger's conditional writes decide who does what, and work a
+crashed or throttled invocation left unfinished (a pending cancel or backlog sweep) is finished
+by the next delivery of any event of that task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .caps import ALERT_ONLY, CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
+from .config import Config
+from .events import CANCELLING, COMPLETED, DEVICE_ARN, TASK_ARN, UNCHARGED_END, TaskEvent
+from .ledger import ADMITTED, REJECTED, Ledger, TaskRecord
+from .logs import log_event
+from .messages import TaskFacts, Usage, render_breach, render_cancel_failed, render_warning
+from .money import micros_to_str
+from .pricing import task_cost_micros
+from .windows import format_timestamp, parse_timestamp
+
+
+class GuardRetry(RuntimeError):
+    """Work is left (a throttled cancel); raising lets Lambda redeliver the event to finish it."""
+
+
+@dataclass
+class Decision:
+    decision: str  # admitted | rejected | refunded | duplicate | ignored
+    task: TaskEvent
+    cost_micros: int | None = None
+    caps: list[str] = field(default_factory=list)
+    breached: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    backlog_cancelled: int = 0
+    alerts: int = 0
+    reason: str = ""
+
+    def summary(self, mode: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "decision": self.decision, "task": self.task.task_arn, "status": self.task.status,
+            "device": self.task.device_arn, "shots": self.task.shots,
+            "cost_usd": micros_to_str(self.cost_micros) if self.cost_micros is not None else None,
+            "caps": self.caps, "mode": mode,
+        }
+        if self.breached:
+            out["breached"] = self.breached
+        if self.decision == "rejected":
+            out["cancelled"] = self.cancelled
+        if self.backlog_cancelled:
+            out["backlog_cancelled"] = self.backlog_cancelled
+        if self.alerts:
+            out["alerts"] = self.alerts
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+class Guard:
+    def __init__(self, config: Config, ledger: Ledger, braket: Any, notifier: Any):
+        self.config, self.ledger, self.braket, self.notifier = config, ledger, braket, notifier
+
+    # -- entry point -----------------------------------------------------------------------------
+    def handle(self, task: TaskEvent) -> Decision:
+        record = self.ledger.get_task(task.task_arn)
+        if record is None:
+            if task.status in UNCHARGED_END:
+                if self.ledger.record_closed(task):
+                    return Decision("ignored", task, reason=f"first seen {task.status}: never charged")
+                record = self.ledger.get_task(task.task_arn)
+            elif task.status == CANCELLING:
+                return Decision("ignored", task, reason="cancelling: waiting for its final state")
+            else:
+                return self._admit(task)
+        assert record is not None
+        return self._existing(task, record)
+
+    # -- known tasks -----------------------------------------------------------------------------
+    def _existing(self, task: TaskEvent, record: TaskRecord) -> Decision:
+        if record.state == ADMITTED and task.status in UNCHARGED_END:
+            if self.ledger.refund(record, task.status):
+                return Decision("refunded", task, cost_micros=record.cost_micros,
+                                caps=[c.cap for c in record.charges],
+                                reason=f"{task.status}: shots and cost given back")
+            return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already refunded")
+        if record.state == REJECTED and (record.cancel == "pending" or record.sweep == "pending"):
+            return self._finish_rejection(task, record)
+        return Decision("duplicate", task, cost_micros=record.cost_micros,
+                        caps=[c.cap for c in record.charges], breached=list(record.breached),
+                        reason=f"already {record.state}")
+
+    # -- admission -------------------------------------------------------------------------------
+    def _price(self, task: TaskEvent) -> int | None:
+        price = self.config.prices.lookup(task.device_arn)
+        if price is None:
+            price = self.braket.device_price(task.device_arn, task.device_region, self.config.prices)
+        return None if price is None else task_cost_micros(price, task.shots)
+
+    def _admit(self, task: TaskEvent) -> Decision:
+        cost = self._price(task)
+        tags = (self.braket.task_tags(task.task_arn, task.region)
+                if needs_tags(self.config.caps, task.device_arn) else None)
+        charges = plan_charges(self.config.caps, task, cost, tags, self.config.zone)
+        names = [c.cap.name for c in charges]
+
+        if task.status == COMPLETED:
+            # The money is spent; cancelling is impossible. Book it so the counters tell the truth.
+            if not self.ledger.book_unconditionally(task, charges, cost, ADMITTED):
+                return self._existing(task, self._reread(task))
+            alerts = self._after_admission(task, charges, cost, late=True)
+            return Decision("admitted", task, cost_micros=cost, caps=names, alerts=alerts,
+                            reason="first seen COMPLETED: booked without a limit check")
+
+        over = [c for c in charges if c.over_alone()]
+        if over:
+            return self._reject(task, charges, over, cost)
+        outcome = self.ledger.admit(task, charges, cost)
+        if outcome.outcome == "duplicate":
+            return self._existing(task, self._reread(task))
+        if outcome.outcome == "breached":
+            return self._reject(task, charges, list(outcome.breached), cost)
+        alerts = self._after_admission(task, charges, cost)
+        return Decision("admitted", task, cost_micros=cost, caps=names, alerts=alerts)
+
+    def _reread(self, task: TaskEvent) -> TaskRecord:
+        record = self.ledger.get_task(task.task_arn)
+        if record is None:  # pragma: no cover - the condition that failed says it exists
+            raise GuardRetry(f"task record of {task.task_arn} vanished")
+        return record
+
+    def _after_admission(self, task: TaskEvent, charges: list[Charge], cost: int | None,
+                         late: bool = False) -> int:
+        """Warning alerts (once per cap, group, window and level) and, for late bookings, breaches."""
+        watched = [c for c in charges if c.cap.warn_at or late]
+        if not watched:
+            return 0
+        counters = self.ledger.read_counters(c.counter_id for c in watched)
+        sent = 0
+        for charge in watched:
+            counter = counters[charge.counter_id]
+            usage = Usage(counter.shots, counter.cost_micros)
+            if late and _exceeds(charge, usage):
+                if self.ledger.claim_alert(charge.counter_id, "BREACH", charge.window.expires_at(),
+                                           task.task_arn):
+                    self._send(render_breach(charge.cap, charge.group, charge.window.key, usage,
+                                             _facts(task, cost), "already completed (booked, could not be cancelled)",
+                                             self.config.mode))
+                    sent += 1
+                continue
+            announced = False
+            for level in reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)):
+                if self.ledger.claim_alert(charge.counter_id, f"WARN#{level}", charge.window.expires_at()):
+                    if not announced:  # one message for the highest new level, the rest silently
+                        self._send(render_warning(charge.cap, charge.group, charge.window.key, level,
+                                                  usage, self.config.mode))
+                        sent += 1
+                        announced = True
+        return sent
+
+    # -- rejection -------------------------------------------------------------------------------
+    def _reject(self, task: TaskEvent, charges: list[Charge], breached: list[Charge],
+                cost: int | None) -> Decision:
+        enforce = self.config.enforcing and any(c.cap.on_breach != ALERT_ONLY for c in breached)
+        sweep = enforce and any(c.cap.on_breach == CANCEL_QUEUED for c in breached)
+        names = sorted({c.cap.name for c in breached})
+        if not self.ledger.record_rejection(task, breached, names, cost,
+                                            cancel="pending" if enforce else "not_needed",
+                                            sweep="pending" if sweep else ""):
+            return self._existing(task, self._reread(task))
+
+        cancelled, cancel_error, retry = False, "", False
+        if enforce:
+            cancelled, cancel_error, retry = self._cancel_offender(task)
+        backlog, sweep_retry = (self._sweep(task, breached) if sweep else (0, False))
+
+        if not enforce:
+            action = ("not cancelled (monitor mode)" if not self.config.enforcing
+                      else "not cancelled (alert_only cap)")
+        elif cancelled:
+            action = "cancelled"
+        elif retry:
+            action = "cancellation requested, still retrying"
+        else:
+            action = f"NOT cancelled: {cancel_error}"
+        alerts = self._breach_alerts(task, breached, cost, action, backlog)
+        if enforce and not cancelled and not retry:
+            alerts += self._cancel_failed_alert(task, cost, names, cancel_error)
+        decision = Decision("rejected", task, cost_micros=cost, caps=[c.cap.name for c in charges],
+                            breached=names, cancelled=cancelled, backlog_cancelled=backlog,
+                            alerts=alerts)
+        if retry or sweep_retry:
+            log_event("warning", "work_left_for_redelivery", **decision.summary(self.config.mode))
+            raise GuardRetry(f"cancelling {task.task_arn} or its backlog was throttled; "
+                             "the redelivered event will finish it")
+        return decision
+
+    def _finish_rejection(self, task: TaskEvent, record: TaskRecord) -> Decision:
+        """A redelivered event of a rejected task whose cancel or sweep did not finish."""
+        cancelled, retry, backlog, sweep_retry, alerts = record.cancel == "done", False, 0, False, 0
+        if record.cancel == "pending":
+            cancelled, error, retry = self._cancel_offender(task)
+            if not cancelled and not retry:
+                alerts += self._cancel_failed_alert(task, record.cost_micros, list(record.breached), error)
+        if record.sweep == "pending":
+            breached = [c for c in plan_charges(self.config.caps, task, record.cost_micros,
+                                                self._tags_if_needed(task), self.config.zone)
+                        if c.cap.name in record.breached]
+            backlog, sweep_retry = self._sweep(task, breached)
+        decision = Decision("rejected", task, cost_micros=record.cost_micros,
+                            breached=list(record.breached), cancelled=cancelled,
+                            backlog_cancelled=backlog, alerts=alerts,
+                            reason="finished work left by an earlier delivery")
+        if retry or sweep_retry:
+            raise GuardRetry(f"cancelling {task.task_arn} or its backlog is still throttled")
+        return decision
+
+    def _tags_if_needed(self, task: TaskEvent) -> dict[str, str] | None:
+        return (self.braket.task_tags(task.task_arn, task.region)
+                if needs_tags(self.config.caps, task.device_arn) else None)
+
+    def _cancel_offender(self, task: TaskEvent) -> tuple[bool, str, bool]:
+        result = self.braket.cancel(task.task_arn, task.region)
+        if result.ok:
+            self.ledger.set_task_fields(task.task_arn, cancel="done")
+            log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
+            return True, "", False
+        if not result.retryable:
+            self.ledger.set_task_fields(task.task_arn, cancel="failed", cancel_error=result.error)
+        log_event("error", "cancel_failed", task=task.task_arn, error=result.error,
+                  retryable=result.retryable)
+        return False, result.error, result.retryable
+
+    def _sweep(self, task: TaskEvent, breached: list[Charge]) -> tuple[int, bool]:
+        """``cancel_queued``: cancel the CREATED/QUEUED backlog of each breached group."""
+        cancelled, retry = 0, False
+        for charge in breached:
+            if charge.cap.on_breach != CANCEL_QUEUED:
+                continue
+            regions = set(self.ledger.read_counters([charge.counter_id])[charge.counter_id].regions)
+            regions.add(task.region)
+            device = task.device_arn if charge.cap.group_by == "device" else None
+            for region in sorted(regions):
+                for summary in self.braket.backlog(region, charge.window.start, charge.window.end, device):
+                    other = _summary_event(summary, task)
+                    if other is None or other.task_arn == task.task_arn:
+                        continue
+                    if not charge.cap.applies_to(other.device_arn):
+                        continue
+                    if charge.cap.group_of(other, summary.get("tags") or {}) != charge.group:
+                        continue
+                    result = self.braket.cancel(other.task_arn, other.region)
+                    if result.ok:
+                        cancelled += 1
+                    else:
+                        retry = retry or result.retryable
+                        log_event("error", "backlog_cancel_failed", task=other.task_arn, error=result.error)
+        if not retry:
+            self.ledger.set_task_fields(task.task_arn, sweep="done")
+        log_event("info", "backlog_swept", task=task.task_arn, cancelled=cancelled, complete=not retry)
+        return cancelled, retry
+
+    # -- alerts ----------------------------------------------------------------------------------
+    def _breach_alerts(self, task: TaskEvent, breached: list[Charge], cost: int | None,
+                       action: str, backlog: int) -> int:
+        sent = 0
+        claimed = [c for c in breached
+                   if self.ledger.claim_alert(c.counter_id, "BREACH", c.window.expires_at(), task.task_arn)]
+        if not claimed:
+            return 0
+        counters = self.ledger.read_counters(c.counter_id for c in claimed)
+        for charge in claimed:
+            counter = counters[charge.counter_id]
+            self._send(render_breach(charge.cap, charge.group, charge.window.key,
+                                     Usage(counter.shots, counter.cost_micros), _facts(task, cost),
+                                     action, self.config.mode, backlog))
+            sent += 1
+        return sent
+
+    def _cancel_failed_alert(self, task: TaskEvent, cost: int | None, caps: list[str], error: str) -> int:
+        if not self.ledger.claim_alert(f"TASK#{task.task_arn}", "CANCEL_FAILED", None, error):
+            return 0
+        self._send(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode))
+        return 1
+
+    def _send(self, alert) -> None:
+        results = self.notifier.send(alert)
+        log_event("info", "alert", kind=alert.kind, subject=alert.subject, delivery=results)
+
+
+def _exceeds(charge: Charge, usage: Usage) -> bool:
+    cap = charge.cap
+    return ((cap.max_shots is not None and usage.shots > cap.max_shots)
+            or (cap.max_cost_micros is not None and usage.cost_micros > cap.max_cost_micros))
+
+
+def _facts(task: TaskEvent, cost: int | None) -> TaskFacts:
+    return TaskFacts(task.task_arn, task.device_arn, task.shots, cost, format_timestamp(task.created_at))
+
+
+def _summary_event(summary: dict[str, Any], offender: TaskEvent) -> TaskEvent | None:
+    """A SearchQuantumTasks summary as a TaskEvent, for grouping; None if it is unusable."""
+    arn, device = summary.get("quantumTaskArn", ""), summary.get("deviceArn", "")
+    match = TASK_ARN.match(arn or "")
+    if not match or not DEVICE_ARN.match(device or ""):
+        return None
+    created = summary.get("createdAt")
+    try:
+        created_at = created if hasattr(created, "astimezone") else parse_timestamp(created)
+    except ValueError:
+        created_at = offender.created_at
+    return TaskEvent(task_arn=arn, region=match.group("region"), account=match.group("account"),
+                     status=str(summary.get("status", "")), device_arn=device,
+                     shots=int(summary.get("shots") or 0), created_at=created_at)
+
+
+

@@ -1,0 +1,105 @@
+"""Lambda entry point: parse the event, hand it to the Guard, log and return the decision.
+
+Wiring only. Configuration and clients are built once per container (and rebuilt if the
+environment changes, which only tests do); endpoints come from boto3's normal resolution,
+including AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .braket_api import BraketGateway
+from .config import Config, load_config
+from .events import EventError, parse_event
+from .guard import Guard, GuardRetry
+from .ledger import Ledger
+from .logs import log_event
+from .notify import Notifier, SlackChannel, SnsChannel
+
+_AWS_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 3},
+                         connect_timeout=3, read_timeout=10)
+# Braket throttling is retried by BraketGateway's own backoff, which knows the 2/s cancel quota.
+_BRAKET_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 1},
+                            connect_timeout=3, read_timeout=10)
+_ENV_PREFIXES = ("BRAKET_GUARD_", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    config: Config
+    guard: Guard
+
+
+class _RegionalClients:
+    """One Braket client per region, created on first use (clients are thread-safe)."""
+
+    def __init__(self, session: boto3.session.Session):
+        self.session, self.clients, self.lock = session, {}, threading.Lock()
+
+    def __call__(self, region: str) -> Any:
+        with self.lock:
+            if region not in self.clients:
+                self.clients[region] = self.session.client("braket", region_name=region,
+                                                           config=_BRAKET_CONFIG)
+            return self.clients[region]
+
+
+def build_runtime(environ: Any = None) -> Runtime:
+    config = load_config(os.environ if environ is None else environ)
+    session = boto3.session.Session()
+    ledger = Ledger(session.client("dynamodb", config=_AWS_CONFIG), config.table)
+    channels: list[Any] = []
+    if config.sns_topic_arn:
+        channels.append(SnsChannel(session.client("sns", config=_AWS_CONFIG), config.sns_topic_arn))
+    if config.slack_webhook_parameter:
+        channels.append(SlackChannel(session.client("ssm", config=_AWS_CONFIG),
+                                     config.slack_webhook_parameter))
+    guard = Guard(config, ledger, BraketGateway(_RegionalClients(session)), Notifier(channels))
+    return Runtime(config, guard)
+
+
+_cache: dict[tuple, Runtime] = {}
+_cache_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
+    with _cache_lock:
+        if key not in _cache:
+            _cache.clear()
+            _cache[key] = build_runtime()
+        return _cache[key]
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Handle one EventBridge event; returns a JSON-able summary of the decision."""
+    rt = runtime()  # a ConfigError here fails loudly, naming the bad variable and field
+    try:
+        task = parse_event(event)
+    except EventError as exc:
+        fields = {"field": exc.field, "problem": exc.problem}
+        if isinstance(event, dict):
+            fields.update(event_id=str(event.get("id"))[:100], source=str(event.get("source"))[:100],
+                          detail_type=str(event.get("detail-type"))[:100])
+        log_event("warning", "event_dropped", **fields)
+        return {"decision": "dropped", "reason": str(exc)}
+    try:
+        decision = rt.guard.handle(task)
+    except GuardRetry as exc:
+        log_event("warning", "redelivery_needed", task=task.task_arn, status=task.status, error=str(exc))
+        raise
+    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        log_event("error", "guard_error", task=task.task_arn, status=task.status,
+                  error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    summary = decision.summary(rt.config.mode)
+    log_event("info", "decision", **summary)
+    return summary

@@ -1,0 +1,147 @@
+"""Alert texts: readable plain text for email (SNS) and Block Kit for Slack, from plain facts.
+
+Pure rendering; the notifiers only deliver what these functions return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .caps import Cap
+from .money import format_usd
+
+SUBJECT_MAX = 100  # SNS email subject limit
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # warning | breach | cancel_failed
+    subject: str
+    text: str
+    slack: dict[str, Any] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    task_arn: str
+    device_arn: str
+    shots: int
+    cost_micros: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    shots: int
+    cost_micros: int
+
+
+def short_device(device_arn: str) -> str:
+    """``arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1`` -> ``ionq/Forte-1``."""
+    return "/".join(device_arn.split("/")[-2:]) if "/" in device_arn else device_arn
+
+
+def _group_text(cap: Cap, group: str) -> str:
+    if cap.group_by == "device":
+        return f"device {short_device(group)}"
+    if cap.group_by.startswith("tag:"):
+        return f"tag {cap.group_by[4:]}={group}"
+    return f"{cap.group_by} {group}"
+
+
+def _usage_text(cap: Cap, usage: Usage) -> str:
+    parts = []
+    if cap.max_shots is not None:
+        parts.append(f"{usage.shots:,} of {cap.max_shots:,} shots")
+    if cap.max_cost_micros is not None:
+        parts.append(f"{format_usd(usage.cost_micros)} of {format_usd(cap.max_cost_micros)}")
+    return ", ".join(parts)
+
+
+def _cost_text(cost_micros: int | None) -> str:
+    return "unknown (device could not be priced)" if cost_micros is None else format_usd(cost_micros)
+
+
+def _subject(text: str) -> str:
+    text = text.encode("ascii", "replace").decode("ascii")
+    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 3] + "..."
+
+
+def _slack(title: str, lines: list[str], fallback: str, context: str) -> dict[str, Any]:
+    return {
+        "text": fallback,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": context[:300]}]},
+        ],
+    }
+
+
+def _footer(mode: str) -> str:
+    return f"braket-guard ({mode} mode)"
+
+
+def render_warning(cap: Cap, group: str, window_key: str, level: Decimal, usage: Usage,
+                   mode: str) -> Alert:
+    percent = f"{(level * 100).normalize():f}%"
+    title = f"Braket cap '{cap.name}' passed {percent}"
+    lines = [
+        f"Cap: {cap.name} ({cap.window} {window_key}, per {_group_text(cap, group)})",
+        f"Used: {_usage_text(cap, usage)}",
+        f"Limit: {cap.limits_text()}",
+        f"When the cap is reached, new tasks will be {_action_word(cap, mode)}.",
+    ]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("warning", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
+
+
+def _action_word(cap: Cap, mode: str) -> str:
+    if mode != "enforce" or cap.on_breach == "alert_only":
+        return "reported but not cancelled"
+    if cap.on_breach == "cancel_queued":
+        return "cancelled, together with the queued backlog of the group"
+    return "cancelled"
+
+
+def render_breach(cap: Cap, group: str, window_key: str, usage: Usage, task: TaskFacts,
+                  action: str, mode: str, backlog_cancelled: int = 0) -> Alert:
+    title = f"Braket cap '{cap.name}' reached: task {action}"
+    lines = [
+        f"Cap: {cap.name} ({cap.window} {window_key}, per {_group_text(cap, group)})",
+        f"Limit: {cap.limits_text()}",
+        f"Already used: {_usage_text(cap, usage)}",
+        f"Task: {task.task_arn}",
+        f"Device: {short_device(task.device_arn)}, {task.shots:,} shots, cost {_cost_text(task.cost_micros)}",
+        f"Created: {task.created_at}",
+        f"Action: {action}",
+    ]
+    if backlog_cancelled:
+        lines.append(f"Backlog: {backlog_cancelled} created or queued task(s) of this group also cancelled")
+    lines.append("Later tasks over this cap in this window are handled the same way without another alert.")
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    fallback = f"{title} ({short_device(task.device_arn)}, {task.shots:,} shots)"
+    return Alert("breach", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], fallback, _footer(mode)))
+
+
+def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str) -> Alert:
+    title = "Braket task over its cap could NOT be cancelled"
+    lines = [
+        f"Task: {task.task_arn}",
+        f"Device: {short_device(task.device_arn)}, {task.shots:,} shots, cost {_cost_text(task.cost_micros)}",
+        f"Caps breached: {', '.join(caps)}",
+        f"Error: {error}",
+        "Check the task in the Braket console and cancel it by hand if it is still queued.",
+    ]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("cancel_failed", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
+
+
+def _bold_label(line: str) -> str:
+    label, sep, rest = line.partition(": ")
+    return f"*{label}:* {rest}" if sep and len(label) < 20 else line

@@ -1,0 +1,204 @@
+# braket-guard: a central event bus in the home region receives every Braket task state change
+# forwarded from the regions in var.regions, and a Lambda enforces shot and cost caps on them.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id  = data.aws_caller_identity.current.account_id
+  partition   = data.aws_partition.current.partition
+  home_region = data.aws_region.current.name
+  regions     = distinct(concat([local.home_region], var.regions))
+
+  names = {
+    function        = var.name_prefix
+    table           = "${var.name_prefix}-ledger"
+    bus             = "${var.name_prefix}-events"
+    central_rule    = "${var.name_prefix}-tasks-to-lambda"
+    forward_rule    = "${var.name_prefix}-forward-braket-tasks"
+    dlq             = "${var.name_prefix}-dlq"
+    topic           = "${var.name_prefix}-alerts"
+    lambda_role     = "${var.name_prefix}-lambda"
+    forwarder_role  = "${var.name_prefix}-forwarder"
+    log_group       = "/aws/lambda/${var.name_prefix}"
+    slack_parameter = "/${var.name_prefix}/slack-webhook-url"
+  }
+
+  # ARNs are built from names so that the IAM policies are fully known at plan time (reviewable
+  # in the plan, and checked by tests/terraform/test_iam_contract.py).
+  arn_prefix = "arn:${local.partition}"
+  arns = {
+    table          = "${local.arn_prefix}:dynamodb:${local.home_region}:${local.account_id}:table/${local.names.table}"
+    bus            = "${local.arn_prefix}:events:${local.home_region}:${local.account_id}:event-bus/${local.names.bus}"
+    central_rule   = "${local.arn_prefix}:events:${local.home_region}:${local.account_id}:rule/${local.names.bus}/${local.names.central_rule}"
+    dlq            = "${local.arn_prefix}:sqs:${local.home_region}:${local.account_id}:${local.names.dlq}"
+    log_group      = "${local.arn_prefix}:logs:${local.home_region}:${local.account_id}:log-group:${local.names.log_group}"
+    forwarder_role = "${local.arn_prefix}:iam::${local.account_id}:role/${local.names.forwarder_role}"
+    topic          = var.sns_topic_arn != null ? var.sns_topic_arn : "${local.arn_prefix}:sns:${local.home_region}:${local.account_id}:${local.names.topic}"
+    slack_parameter = local.slack_parameter_name == null ? null : (
+      "${local.arn_prefix}:ssm:${local.home_region}:${local.account_id}:parameter/${trimprefix(local.slack_parameter_name, "/")}"
+    )
+  }
+
+  create_topic         = var.sns_topic_arn == null
+  create_slack         = var.slack_webhook_url != null
+  slack_parameter_name = local.create_slack ? local.names.slack_parameter : var.slack_webhook_parameter_name
+
+  # The rules on every default bus and on the central bus match exactly this.
+  event_pattern = jsonencode({
+    source        = ["aws.braket"]
+    "detail-type" = ["Braket Task State Change"]
+  })
+
+  tags = merge({ "braket-guard:module" = "braket-guard" }, var.tags)
+
+  spending_limits_by_region = {
+    for r in distinct([for l in var.spending_limits : split(":", l.device_arn)[3]]) :
+    r => [for l in var.spending_limits : l if split(":", l.device_arn)[3] == r]
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Central bus: admits events only from the forwarding rules on this account's default buses.
+# ---------------------------------------------------------------------------------------------
+resource "aws_cloudwatch_event_bus" "central" {
+  name = local.names.bus
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for r in keys(local.spending_limits_by_region) : contains(local.regions, r)])
+      error_message = "A spending_limits device is in a region missing from regions: add that region to regions (and a region-forwarder for it)."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_bus_policy" "central" {
+  event_bus_name = aws_cloudwatch_event_bus.central.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "BraketTaskEventsFromDefaultBuses"
+      Effect    = "Allow"
+      Principal = { AWS = local.arns.forwarder_role }
+      Action    = "events:PutEvents"
+      Resource  = local.arns.bus
+      # Only the forwarder role is admitted, and its trust policy (iam.tf) lets only the
+      # forwarding rules on this account's default buses in the guarded regions assume it.
+    }]
+  })
+
+  depends_on = [aws_iam_role.forwarder]
+}
+
+resource "aws_cloudwatch_event_rule" "central" {
+  name           = local.names.central_rule
+  description    = "Braket task state changes from every guarded region to the braket-guard Lambda."
+  event_bus_name = aws_cloudwatch_event_bus.central.name
+  event_pattern  = local.event_pattern
+  tags           = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "lambda" {
+  rule           = aws_cloudwatch_event_rule.central.name
+  event_bus_name = aws_cloudwatch_event_bus.central.name
+  target_id      = "braket-guard-lambda"
+  arn            = aws_lambda_function.guard.arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.event_max_retry_attempts
+    maximum_event_age_in_seconds = var.event_max_age_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "eventbridge" {
+  statement_id   = "AllowCentralRuleInvoke"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.guard.function_name
+  principal      = "events.amazonaws.com"
+  source_arn     = aws_cloudwatch_event_rule.central.arn
+  source_account = local.account_id
+}
+
+# The home region forwards through the same submodule as every other region.
+module "home_forwarder" {
+  source = "./modules/region-forwarder"
+
+  name_prefix           = var.name_prefix
+  rule_name             = local.names.forward_rule
+  central_event_bus_arn = aws_cloudwatch_event_bus.central.arn
+  forwarder_role_arn    = aws_iam_role.forwarder.arn
+  event_pattern         = local.event_pattern
+  spending_limits       = lookup(local.spending_limits_by_region, local.home_region, [])
+  tags                  = local.tags
+
+  depends_on = [aws_cloudwatch_event_bus_policy.central]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Dead-letter queue for events EventBridge could not deliver and invocations that kept failing.
+# ---------------------------------------------------------------------------------------------
+resource "aws_sqs_queue" "dlq" {
+  name                              = local.names.dlq
+  message_retention_seconds         = var.dlq_retention_seconds
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 3600
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  tags                              = local.tags
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "CentralRuleDeadLetters"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = local.arns.dlq
+      Condition = { ArnEquals = { "aws:SourceArn" = local.arns.central_rule } }
+    }]
+  })
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ledger table (pk/sk, TTL expires_at), on demand, point-in-time recovery.
+# ---------------------------------------------------------------------------------------------
+resource "aws_dynamodb_table" "ledger" {
+  #checkov:skip=CKV_AWS_119:A customer managed key is optional (var.kms_key_arn); without one DynamoDB encrypts with an AWS owned key.
+  name                        = local.names.table
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = false
+  tags                        = local.tags
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = var.kms_key_arn != null
+    kms_key_arn = var.kms_key_arn
+  }
+}

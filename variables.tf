@@ -1,0 +1,413 @@
+# Inputs of the braket-guard root module. Every validation message says what to change.
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (function, table, bus, queue, topic, roles). Letters, digits and hyphens, starting with a letter, at most 32 characters."
+  type        = string
+  default     = "braket-guard"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,31}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter and contain only letters, digits and hyphens, at most 32 characters (e.g. \"braket-guard\")."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that supports tags."
+  type        = map(string)
+  default     = {}
+}
+
+variable "caps" {
+  description = <<-EOT
+    Shot and cost caps, rendered to the BRAKET_GUARD_CAPS JSON of the Lambda. Each cap:
+    name (unique, [A-Za-z0-9_-]{1,64}); window ("day", "month" or "total");
+    group_by ("account", "region", "device" or "tag:<key>"; default "account");
+    devices (optional filter: device ARNs or the words "qpu"/"simulator");
+    max_shots and/or max_cost_usd (at least one); warn_at (optional fractions in (0,1));
+    on_breach ("cancel_task" (default), "cancel_queued" or "alert_only").
+  EOT
+  type = list(object({
+    name         = string
+    window       = string
+    group_by     = optional(string, "account")
+    devices      = optional(list(string))
+    max_shots    = optional(number)
+    max_cost_usd = optional(number)
+    warn_at      = optional(list(number))
+    on_breach    = optional(string, "cancel_task")
+  }))
+
+  validation {
+    condition     = length(var.caps) > 0
+    error_message = "caps is empty: give at least one cap, e.g. { name = \"daily-qpu\", window = \"day\", group_by = \"device\", max_shots = 10000 }."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : can(regex("^[A-Za-z0-9_-]{1,64}$", c.name))])
+    error_message = "Every cap name must be 1 to 64 characters of letters, digits, \"_\" or \"-\"."
+  }
+  validation {
+    condition     = length(distinct([for c in var.caps : c.name])) == length(var.caps)
+    error_message = "Cap names must be unique: rename the caps that share a name."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : contains(["day", "month", "total"], c.window)])
+    error_message = "Every cap window must be \"day\", \"month\" or \"total\"."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : can(regex("^(account|region|device|tag:[^\\s].{0,127})$", c.group_by))])
+    error_message = "Every cap group_by must be \"account\", \"region\", \"device\" or \"tag:<key>\" with a tag key of 1 to 128 characters (e.g. \"tag:project\")."
+  }
+  validation {
+    condition = alltrue([for c in var.caps : c.devices == null ? true : (
+      length(c.devices) > 0 && alltrue([for d in c.devices : can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:[a-z0-9-]*::device/.+)$", d))])
+    )])
+    error_message = "Every entry of a cap's devices must be \"qpu\", \"simulator\" or a Braket device ARN (arn:aws:braket:<region>::device/...); leave devices unset (not empty) to match every device."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : c.max_shots != null || c.max_cost_usd != null])
+    error_message = "Every cap needs max_shots, max_cost_usd or both."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 1 && floor(c.max_shots) == c.max_shots)])
+    error_message = "max_shots must be a whole number of at least 1."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : c.max_cost_usd > 0])
+    error_message = "max_cost_usd must be greater than 0 (US dollars, e.g. 25.5)."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : c.warn_at == null ? true : alltrue([for w in c.warn_at : w > 0 && w < 1])])
+    error_message = "Every warn_at value must be a fraction strictly between 0 and 1 (e.g. [0.5, 0.8])."
+  }
+  validation {
+    condition     = alltrue([for c in var.caps : contains(["cancel_task", "cancel_queued", "alert_only"], c.on_breach)])
+    error_message = "Every cap on_breach must be \"cancel_task\", \"cancel_queued\" or \"alert_only\"."
+  }
+}
+
+variable "mode" {
+  description = "\"enforce\" cancels tasks on a breach; \"monitor\" only records and alerts."
+  type        = string
+  default     = "enforce"
+
+  validation {
+    condition     = contains(["enforce", "monitor"], var.mode)
+    error_message = "mode must be \"enforce\" or \"monitor\"."
+  }
+}
+
+variable "timezone" {
+  description = "IANA time zone that starts the day and month windows (e.g. \"UTC\", \"Europe/Berlin\"). The Lambda rejects names missing from its zone database at start-up."
+  type        = string
+  default     = "UTC"
+
+  validation {
+    condition     = can(regex("^(UTC|GMT|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$", var.timezone))
+    error_message = "timezone must be an IANA zone name such as \"UTC\", \"America/New_York\" or \"Europe/Berlin\"."
+  }
+}
+
+variable "alert_emails" {
+  description = "Email addresses subscribed to the alert topic (each must confirm the subscription mail)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$", e))])
+    error_message = "Every alert_emails entry must be an email address such as \"quantum-team@example.com\"."
+  }
+  validation {
+    condition     = length(distinct(var.alert_emails)) == length(var.alert_emails)
+    error_message = "alert_emails lists an address twice: remove the duplicate."
+  }
+}
+
+variable "sns_topic_arn" {
+  description = "Existing SNS topic for alerts and alarms. Null creates a topic named <name_prefix>-alerts. alert_emails are subscribed to whichever topic is used."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$", var.sns_topic_arn))
+    error_message = "sns_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>) or null."
+  }
+}
+
+variable "slack_webhook_url" {
+  description = "Slack incoming-webhook URL. Stored as an SSM SecureString (write-only, never in the Terraform state nor in the Lambda environment). Mutually exclusive with slack_webhook_parameter_name."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.slack_webhook_url == null || can(regex("^https://[^\\s/]+/\\S+$", var.slack_webhook_url))
+    error_message = "slack_webhook_url must be an https:// URL (e.g. https://hooks.slack.com/services/...)."
+  }
+  validation {
+    condition     = var.slack_webhook_url == null || var.slack_webhook_parameter_name == null
+    error_message = "Set slack_webhook_url or slack_webhook_parameter_name, not both."
+  }
+}
+
+variable "slack_webhook_parameter_name" {
+  description = "Name of an existing SSM SecureString parameter holding the Slack webhook URL (in the home region). Mutually exclusive with slack_webhook_url."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.slack_webhook_parameter_name == null || can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.slack_webhook_parameter_name))
+    error_message = "slack_webhook_parameter_name must be an SSM parameter name such as \"/braket-guard/slack-webhook-url\" (letters, digits, \"_\", \".\", \"-\" and \"/\")."
+  }
+}
+
+variable "slack_webhook_version" {
+  description = "Bump to push a changed slack_webhook_url (the value is write-only, so Terraform cannot see a change by itself)."
+  type        = number
+  default     = 1
+}
+
+variable "prices" {
+  description = "Price overrides by device ARN, as decimal strings in USD: { per_task_usd, per_shot_usd } for QPUs, { per_minute_usd } for simulators."
+  type = map(object({
+    per_task_usd   = optional(string)
+    per_shot_usd   = optional(string)
+    per_minute_usd = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for arn, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:[a-z0-9-]*::device/.+$", arn))])
+    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/... or arn:aws:braket:::device/quantum-simulator/...)."
+  }
+  validation {
+    condition = alltrue([for arn, p in var.prices : alltrue([
+      for v in [p.per_task_usd, p.per_shot_usd, p.per_minute_usd] : v == null ? true : can(regex("^[0-9]+(\\.[0-9]+)?$", v))
+    ])])
+    error_message = "Prices must be decimal strings such as \"0.30\" or \"0.00145\" (no sign, no exponent)."
+  }
+  validation {
+    condition = alltrue([for arn, p in var.prices :
+      p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : (p.per_task_usd != null || p.per_shot_usd != null)
+    ])
+    error_message = "Each prices entry sets per_minute_usd (simulators) or per_task_usd/per_shot_usd (QPUs), not both kinds and not nothing."
+  }
+}
+
+variable "regions" {
+  description = "Every region whose Braket tasks are guarded. The home region (the provider's) is always included and gets its forwarder from this module; add one modules/region-forwarder per other region (see examples/multi-region)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
+    error_message = "Every regions entry must be an AWS region code such as \"us-east-1\" or \"eu-north-1\"."
+  }
+  validation {
+    condition     = length(distinct(var.regions)) == length(var.regions)
+    error_message = "regions lists a region twice: remove the duplicate."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for the table, topic, queue, parameter, log group and Lambda environment. Null uses AWS owned/managed encryption. Its key policy must let the logs, sns, sqs, events and cloudwatch services use it (see docs/terraform.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias, or null."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda's CloudWatch log group, in days (a value CloudWatch Logs accepts)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the Lambda."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the Lambda."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[1-9]|[2-9][0-9])$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.11 or later, e.g. \"python3.12\"."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Lambda instruction set; the package is pure Python and runs on both."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Lambda memory size in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "lambda_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Lambda timeout in seconds. Mass cancellations are throttled by CancelQuantumTask (2/s), so leave room."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 3 && var.lambda_timeout_seconds <= 900 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
+    error_message = "lambda_timeout_seconds must be a whole number from 3 to 900."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency of the Lambda; -1 leaves it unreserved (new accounts often cannot reserve any)."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.lambda_reserved_concurrency >= -1 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
+    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number of at least 0."
+  }
+}
+
+variable "lambda_environment_variables" {
+  description = "Extra environment variables for the Lambda. They must not set the BRAKET_GUARD_* or LOG_LEVEL variables, which this module renders."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.lambda_environment_variables : !startswith(k, "BRAKET_GUARD_") && k != "LOG_LEVEL"])
+    error_message = "lambda_environment_variables must not set BRAKET_GUARD_* or LOG_LEVEL: use the dedicated inputs (caps, mode, timezone, prices, log_level, ...)."
+  }
+  validation {
+    condition     = alltrue([for k, v in var.lambda_environment_variables : can(regex("^[A-Za-z][A-Za-z0-9_]*$", k)) && !startswith(k, "AWS_")])
+    error_message = "lambda_environment_variables keys must start with a letter, contain only letters, digits and \"_\", and not start with AWS_ (reserved by Lambda)."
+  }
+}
+
+variable "lambda_package_path" {
+  description = "Path of your own Lambda zip (handler braket_guard.handler.lambda_handler). Null uses the reproducible dist/braket-guard-lambda.zip committed with this module."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_package_path == null || endswith(coalesce(var.lambda_package_path, "-"), ".zip")
+    error_message = "lambda_package_path must be the path of a .zip file, or null for the bundled package."
+  }
+}
+
+variable "event_max_retry_attempts" {
+  description = "How often EventBridge retries delivering an event to the Lambda before it goes to the dead-letter queue."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.event_max_retry_attempts >= 0 && var.event_max_retry_attempts <= 185 && floor(var.event_max_retry_attempts) == var.event_max_retry_attempts
+    error_message = "event_max_retry_attempts must be a whole number from 0 to 185."
+  }
+}
+
+variable "event_max_age_seconds" {
+  description = "Maximum age of an event that EventBridge and Lambda still retry, in seconds (60 to 21600). Older events go to the dead-letter queue."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.event_max_age_seconds >= 60 && var.event_max_age_seconds <= 21600 && floor(var.event_max_age_seconds) == var.event_max_age_seconds
+    error_message = "event_max_age_seconds must be a whole number from 60 to 21600."
+  }
+}
+
+variable "lambda_async_retry_attempts" {
+  description = "Retries of a failed asynchronous Lambda invocation (0 to 2) before it goes to the on-failure destination (the dead-letter queue)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([0, 1, 2], var.lambda_async_retry_attempts)
+    error_message = "lambda_async_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "dlq_retention_seconds" {
+  description = "How long the dead-letter queue keeps failed events, in seconds (60 to 1209600)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dlq_retention_seconds >= 60 && var.dlq_retention_seconds <= 1209600
+    error_message = "dlq_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "create_alarms" {
+  description = "Create CloudWatch alarms (Lambda errors, dead-letter queue not empty, EventBridge failed invocations) that notify the alert topic."
+  type        = bool
+  default     = true
+}
+
+variable "spending_limits" {
+  description = <<-EOT
+    Native Braket spending limits (synchronous, per QPU device, created through Cloud Control as
+    AWS::Braket::SpendingLimit in the device's region). Off (empty) by default. Limits for the
+    home region are created by this module; pass spending_limits_by_region["<region>"] to the
+    region-forwarder of every other region. limit_usd is a string such as "100.00";
+    start_at/end_at are optional RFC 3339 times bounding the limit.
+  EOT
+  type = list(object({
+    device_arn = string
+    limit_usd  = string
+    start_at   = optional(string)
+    end_at     = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for l in var.spending_limits : can(regex("^arn:aws[a-z-]*:braket:[a-z0-9-]+::device/qpu/.+$", l.device_arn))])
+    error_message = "Every spending_limits device_arn must be a QPU device ARN with a region (arn:aws:braket:<region>::device/qpu/...): simulators have no spending limits."
+  }
+  validation {
+    condition     = alltrue([for l in var.spending_limits : can(regex("^[0-9]+(\\.[0-9]{1,2})?$", l.limit_usd))])
+    error_message = "Every spending_limits limit_usd must be a USD amount string with at most two decimals, e.g. \"100.00\"."
+  }
+  validation {
+    condition     = length(distinct([for l in var.spending_limits : l.device_arn])) == length(var.spending_limits)
+    error_message = "A device has more than one spending limit: keep one entry per device_arn."
+  }
+  validation {
+    condition = alltrue([for l in var.spending_limits : alltrue([
+      for t in [l.start_at, l.end_at] : t == null ? true : can(formatdate("YYYY", t))
+    ])])
+    error_message = "spending_limits start_at/end_at must be RFC 3339 times such as \"2026-01-01T00:00:00Z\"."
+  }
+  validation {
+    condition     = alltrue([for l in var.spending_limits : (l.start_at == null) == (l.end_at == null)])
+    error_message = "Give both start_at and end_at of a spending limit, or neither."
+  }
+}

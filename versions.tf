@@ -1,0 +1,11 @@
+terraform {
+  # 1.11: write-only attributes keep the Slack webhook URL out of the state.
+  required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.95, < 6.0"
+    }
+  }
+}
