@@ -42,7 +42,7 @@ locals {
   }
 
   create_topic         = var.sns_topic_arn == null
-  create_slack         = var.slack_webhook_url != null
+  create_slack         = nonsensitive(var.slack_webhook_url != null) # whether, not what
   slack_parameter_name = local.create_slack ? local.names.slack_parameter : var.slack_webhook_parameter_name
 
   # The rules on every default bus and on the central bus match exactly this.
@@ -134,6 +134,8 @@ module "home_forwarder" {
   central_event_bus_arn = aws_cloudwatch_event_bus.central.arn
   forwarder_role_arn    = aws_iam_role.forwarder.arn
   event_pattern         = local.event_pattern
+  max_retry_attempts    = var.event_max_retry_attempts
+  max_event_age_seconds = var.event_max_age_seconds
   spending_limits       = lookup(local.spending_limits_by_region, local.home_region, [])
   tags                  = local.tags
 

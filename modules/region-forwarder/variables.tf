@@ -1,0 +1,71 @@
+variable "name_prefix" {
+  description = "Name prefix of the braket-guard deployment (the root module's name_prefix)."
+  type        = string
+  default     = "braket-guard"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,31}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter and contain only letters, digits and hyphens, at most 32 characters."
+  }
+}
+
+variable "rule_name" {
+  description = "Name of the forwarding rule; null derives it from name_prefix. It must match the root module's forwarder_rule_name output, which the forwarder role's trust policy names."
+  type        = string
+  default     = null
+}
+
+variable "central_event_bus_arn" {
+  description = "ARN of the central braket-guard event bus (root module output event_bus_arn)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/.+$", var.central_event_bus_arn))
+    error_message = "central_event_bus_arn must be an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)."
+  }
+}
+
+variable "forwarder_role_arn" {
+  description = "ARN of the role EventBridge uses to put events on the central bus (root module output forwarder_role_arn)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.forwarder_role_arn))
+    error_message = "forwarder_role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+  }
+}
+
+variable "event_pattern" {
+  description = "Event pattern of the forwarding rule; null matches Braket task state changes (source aws.braket, detail-type \"Braket Task State Change\")."
+  type        = string
+  default     = null
+}
+
+variable "max_retry_attempts" {
+  description = "EventBridge retries when putting an event on the central bus."
+  type        = number
+  default     = 20
+}
+
+variable "max_event_age_seconds" {
+  description = "Maximum age of an event EventBridge still retries forwarding, in seconds."
+  type        = number
+  default     = 3600
+}
+
+variable "spending_limits" {
+  description = "Native spending limits for QPUs of this region (root module output spending_limits_by_region[\"<region>\"])."
+  type = list(object({
+    device_arn = string
+    limit_usd  = string
+    start_at   = optional(string)
+    end_at     = optional(string)
+  }))
+  default = []
+}
+
+variable "tags" {
+  description = "Tags of the rule and spending limits."
+  type        = map(string)
+  default     = {}
+}
