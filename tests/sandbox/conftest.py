@@ -13,6 +13,7 @@ from braket_sandbox.moto_server import start_moto
 from braket_sandbox.slack_sink import SlackSink
 from sandbox_helpers import NO_RETRY
 
+
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
     """Dummy credentials only; never a real profile or config file."""

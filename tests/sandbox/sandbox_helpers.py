@@ -12,7 +12,9 @@ SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 NOVEL = "arn:aws:braket:us-east-1::device/qpu/acme/Novel-1"
 ANKAA = "arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3"
 
-NO_RETRY = Config(retries={"max_attempts": 1})
+# botocore's ``max_attempts`` counts RETRIES (``{"max_attempts": 1}`` = 2 attempts);
+# ``total_max_attempts`` counts attempts, so 1 really disables retries.
+NO_RETRY = Config(retries={"total_max_attempts": 1})
 
 
 def create(client, device_arn: str = FORTE, shots: int = 100, **kwargs) -> str:

@@ -1,0 +1,129 @@
+"""Each server as a subprocess: one READY line on stdout, serves, exits 0 on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from sandbox_helpers import FORTE, NO_RETRY
+
+SANDBOX = str(Path(__file__).resolve().parents[2] / "sandbox")
+
+
+def spawn(module: str, *args: str) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SANDBOX + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"braket_sandbox.{module}", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        line = lines.get(timeout=20)
+    except queue.Empty:
+        proc.kill()
+        raise AssertionError(f"{module} printed no READY line: {proc.stderr.read()}")
+    assert line.startswith("READY http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc, line.split()[1]
+
+
+def finish(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return proc.returncode, out, err
+
+
+def test_emulator_subprocess(tmp_path):
+    events_log = tmp_path / "events.jsonl"
+    proc, url = spawn("emulator", "--events-log", str(events_log), "--page-size", "1")
+    try:
+        client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
+        arn = client.create_quantum_task(
+            deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action="{}"
+        )["quantumTaskArn"]
+        requests.post(f"{url}/_sandbox/advance", json={"arn": arn, "status": "QUEUED"}, timeout=5)
+        assert client.get_quantum_task(quantumTaskArn=arn)["status"] == "QUEUED"
+        client.create_quantum_task(deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action="{}")
+        assert len(client.search_quantum_tasks(filters=[])["quantumTasks"]) == 1  # --page-size
+    finally:
+        code, out, err = finish(proc)
+    assert code == 0, err
+    assert out == ""  # nothing after the READY line
+    statuses = [json.loads(line)["detail"]["status"] for line in events_log.read_text().splitlines()]
+    assert statuses == ["CREATED", "QUEUED", "CREATED"]
+
+
+def test_emulator_default_quotas_flag():
+    proc, url = spawn("emulator", "--default-quotas")
+    try:
+        client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
+        outcomes = []
+        for _ in range(55):  # SearchQuantumTasks: 5/s, burst 50
+            try:
+                client.search_quantum_tasks(filters=[])
+                outcomes.append("ok")
+            except client.exceptions.ThrottlingException:
+                outcomes.append("throttled")
+        assert outcomes[:50] == ["ok"] * 50 and "throttled" in outcomes
+    finally:
+        code, _, err = finish(proc, signal.SIGINT)
+    assert code == 0, err
+
+
+def test_slack_sink_subprocess():
+    proc, url = spawn("slack_sink")
+    try:
+        assert requests.post(f"{url}/services/T/B/X", json={"text": "hi"}, timeout=5).text == "ok"
+        assert requests.get(f"{url}/_sandbox/messages", timeout=5).json()[0]["payload"] == {"text": "hi"}
+    finally:
+        code, _, err = finish(proc, signal.SIGINT)
+    assert code == 0, err
+
+
+def test_moto_subprocess():
+    proc, url = spawn("moto_server")
+    try:
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
+        assert ddb.list_tables()["TableNames"] == []
+    finally:
+        code, _, err = finish(proc)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("module", ["emulator", "slack_sink"])
+def test_fixed_port(module):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=SANDBOX)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"braket_sandbox.{module}", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout.readline().strip() == f"READY http://127.0.0.1:{port}"
+    finally:
+        code, _, err = finish(proc)
+    assert code == 0, err
