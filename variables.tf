@@ -140,8 +140,8 @@ variable "slack_webhook_url" {
   sensitive   = true
 
   validation {
-    condition     = var.slack_webhook_url == null || can(regex("^https://[^\\s/]+/\\S+$", var.slack_webhook_url))
-    error_message = "slack_webhook_url must be an https:// URL (e.g. https://hooks.slack.com/services/...)."
+    condition     = var.slack_webhook_url == null || can(regex("^(https://[^\\s/]+/\\S+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?/\\S*)$", var.slack_webhook_url))
+    error_message = "slack_webhook_url must be an https:// URL (e.g. https://hooks.slack.com/services/...); plain http is accepted only for a local sink on 127.0.0.1 or localhost."
   }
   validation {
     condition     = var.slack_webhook_url == null || var.slack_webhook_parameter_name == null

@@ -1,0 +1,32 @@
+# The original monitoring tool's behaviour in one region: per device and UTC day, cancel the
+# queued tasks once the day's shots or cost pass a threshold; alert by email and Slack.
+
+provider "aws" {
+  region = var.region
+}
+
+module "braket_guard" {
+  source = "../.."
+
+  caps = [
+    {
+      name      = "daily-device-shots"
+      window    = "day"
+      group_by  = "device"
+      devices   = ["qpu"]
+      max_shots = var.daily_max_shots
+      on_breach = "cancel_queued"
+    },
+    {
+      name         = "daily-device-cost"
+      window       = "day"
+      group_by     = "device"
+      devices      = ["qpu"]
+      max_cost_usd = var.daily_max_cost_usd
+      on_breach    = "cancel_queued"
+    },
+  ]
+
+  alert_emails      = [var.alert_email]
+  slack_webhook_url = var.slack_webhook_url
+}

@@ -1,0 +1,28 @@
+variable "region" {
+  description = "The one Braket region to guard (also where the guard runs)."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "daily_max_shots" {
+  description = "Shots per QPU device and UTC day before queued tasks are cancelled."
+  type        = number
+  default     = 10000
+}
+
+variable "daily_max_cost_usd" {
+  description = "Cost per QPU device and UTC day (USD) before queued tasks are cancelled."
+  type        = number
+  default     = 100
+}
+
+variable "alert_email" {
+  description = "Email address that receives alerts (confirm the subscription mail)."
+  type        = string
+}
+
+variable "slack_webhook_url" {
+  description = "Slack incoming-webhook URL (stored as an SSM SecureString)."
+  type        = string
+  sensitive   = true
+}

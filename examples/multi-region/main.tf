@@ -1,0 +1,110 @@
+# One apply guards every Braket region: the guard runs in us-east-1 (which forwards its own
+# events through the module's built-in forwarder), and one region-forwarder per other region
+# sends that region's Braket task events to the central bus.
+#
+# Terraform cannot loop over providers with AWS provider 5.x, so every region has its own
+# provider alias and module block; var.regions switches them on and off.
+# `make deploy TFVARS=my.tfvars` applies this configuration.
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+provider "aws" {
+  alias  = "us_west_1"
+  region = "us-west-1"
+}
+
+provider "aws" {
+  alias  = "us_west_2"
+  region = "us-west-2"
+}
+
+provider "aws" {
+  alias  = "eu_west_2"
+  region = "eu-west-2"
+}
+
+provider "aws" {
+  alias  = "eu_north_1"
+  region = "eu-north-1"
+}
+
+module "braket_guard" {
+  source = "../.."
+
+  name_prefix                  = var.name_prefix
+  tags                         = var.tags
+  caps                         = var.caps
+  mode                         = var.mode
+  timezone                     = var.timezone
+  alert_emails                 = var.alert_emails
+  slack_webhook_url            = var.slack_webhook_url
+  slack_webhook_parameter_name = var.slack_webhook_parameter_name
+  prices                       = var.prices
+  regions                      = var.regions
+  kms_key_arn                  = var.kms_key_arn
+  spending_limits              = var.spending_limits
+}
+
+locals {
+  forwarder = {
+    name_prefix           = var.name_prefix
+    central_event_bus_arn = module.braket_guard.event_bus_arn
+    forwarder_role_arn    = module.braket_guard.forwarder_role_arn
+    rule_name             = module.braket_guard.forwarder_rule_name
+    tags                  = var.tags
+  }
+}
+
+module "forwarder_us_west_1" {
+  source    = "../../modules/region-forwarder"
+  count     = contains(var.regions, "us-west-1") ? 1 : 0
+  providers = { aws = aws.us_west_1 }
+
+  name_prefix           = local.forwarder.name_prefix
+  rule_name             = local.forwarder.rule_name
+  central_event_bus_arn = local.forwarder.central_event_bus_arn
+  forwarder_role_arn    = local.forwarder.forwarder_role_arn
+  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "us-west-1", [])
+  tags                  = local.forwarder.tags
+}
+
+module "forwarder_us_west_2" {
+  source    = "../../modules/region-forwarder"
+  count     = contains(var.regions, "us-west-2") ? 1 : 0
+  providers = { aws = aws.us_west_2 }
+
+  name_prefix           = local.forwarder.name_prefix
+  rule_name             = local.forwarder.rule_name
+  central_event_bus_arn = local.forwarder.central_event_bus_arn
+  forwarder_role_arn    = local.forwarder.forwarder_role_arn
+  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
+  tags                  = local.forwarder.tags
+}
+
+module "forwarder_eu_west_2" {
+  source    = "../../modules/region-forwarder"
+  count     = contains(var.regions, "eu-west-2") ? 1 : 0
+  providers = { aws = aws.eu_west_2 }
+
+  name_prefix           = local.forwarder.name_prefix
+  rule_name             = local.forwarder.rule_name
+  central_event_bus_arn = local.forwarder.central_event_bus_arn
+  forwarder_role_arn    = local.forwarder.forwarder_role_arn
+  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "eu-west-2", [])
+  tags                  = local.forwarder.tags
+}
+
+module "forwarder_eu_north_1" {
+  source    = "../../modules/region-forwarder"
+  count     = contains(var.regions, "eu-north-1") ? 1 : 0
+  providers = { aws = aws.eu_north_1 }
+
+  name_prefix           = local.forwarder.name_prefix
+  rule_name             = local.forwarder.rule_name
+  central_event_bus_arn = local.forwarder.central_event_bus_arn
+  forwarder_role_arn    = local.forwarder.forwarder_role_arn
+  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "eu-north-1", [])
+  tags                  = local.forwarder.tags
+}
