@@ -18,6 +18,10 @@ from .retry import Backoff, error_code, is_transient
 from .windows import format_timestamp
 
 PRICE_CACHE_SECONDS = 3600
+# CancelQuantumTask allows 2 calls/s per account and region: back off up to 4 s, 8 attempts
+# (about 15 s in the worst case), then leave the rest to Lambda's redelivery.
+CANCEL_BACKOFF = {"attempts": 8, "base": 0.25, "cap": 4.0}
+READ_BACKOFF = {"attempts": 5, "base": 0.1, "cap": 1.0}
 
 _price_cache: dict[str, tuple[float, Price]] = {}
 _price_lock = threading.Lock()
@@ -45,8 +49,8 @@ class BraketGateway:
     def __init__(self, client_for_region: Callable[[str], Any], backoff: Backoff | None = None,
                  cancel_backoff: Backoff | None = None):
         self.client_for_region = client_for_region
-        self.backoff = backoff or Backoff(attempts=5, base=0.1, cap=1.0)
-        self.cancel_backoff = cancel_backoff or Backoff(attempts=8, base=0.25, cap=4.0)
+        self.backoff = backoff or Backoff(**READ_BACKOFF)
+        self.cancel_backoff = cancel_backoff or Backoff(**CANCEL_BACKOFF)
 
     def task_tags(self, task_arn: str, region: str) -> dict[str, str]:
         client = self.client_for_region(region)

@@ -86,7 +86,10 @@ class Guard:
                                 reason=f"{task.status}: shots and cost given back")
             return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already refunded")
         if record.state == REJECTED and (record.cancel == "pending" or record.sweep == "pending"):
-            return self._finish_rejection(task, record)
+            if self.ledger.claim_work(task.task_arn):
+                return self._finish_rejection(task, record)
+            return Decision("duplicate", task, cost_micros=record.cost_micros, breached=list(record.breached),
+                            reason="another invocation is cancelling it")
         return Decision("duplicate", task, cost_micros=record.cost_micros,
                         caps=[c.cap for c in record.charges], breached=list(record.breached),
                         reason=f"already {record.state}")
@@ -192,6 +195,7 @@ class Guard:
                             alerts=alerts)
         if retry or sweep_retry:
             log_event("warning", "work_left_for_redelivery", **decision.summary(self.config.mode))
+            self.ledger.release_work(task.task_arn)
             raise GuardRetry(f"cancelling {task.task_arn} or its backlog was throttled; "
                              "the redelivered event will finish it")
         return decision
@@ -213,6 +217,7 @@ class Guard:
                             backlog_cancelled=backlog, alerts=alerts,
                             reason="finished work left by an earlier delivery")
         if retry or sweep_retry:
+            self.ledger.release_work(task.task_arn)
             raise GuardRetry(f"cancelling {task.task_arn} or its backlog is still throttled")
         return decision
 

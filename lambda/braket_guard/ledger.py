@@ -25,6 +25,9 @@ from .windows import format_timestamp
 ADMITTED, REJECTED, REFUNDED, CLOSED, BOOKED_LATE = "admitted", "rejected", "refunded", "closed", "booked_late"
 TASK_SK, COUNTER_SK = "TASK", "COUNTER"
 TASK_RETENTION_SECONDS = 100 * 86400  # long after any redelivery or refund can arrive
+# While one invocation cancels a rejected task, duplicates of its events leave the work to it.
+# Longer than a cancel with all its retries; shorter than Lambda's first async retry (1 min).
+WORK_LEASE_SECONDS = 30
 
 
 def task_pk(task_arn: str) -> str:
@@ -62,6 +65,7 @@ class TaskRecord:
     breached: tuple[str, ...] = ()
     cancel: str = ""  # pending | done | failed | not_needed
     sweep: str = ""  # pending | done (cancel_queued backlog)
+    lease_until: int = 0  # epoch seconds; see WORK_LEASE_SECONDS
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -103,7 +107,8 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         region=item.get("region", {}).get("S", ""), shots=num("shots") or 0,
         cost_micros=num("cost_micros", None), created_at=item.get("created_at", {}).get("S", ""),
         charges=charges, breached=tuple(item.get("breached", {}).get("SS", [])),
-        cancel=item.get("cancel", {}).get("S", ""), sweep=item.get("sweep", {}).get("S", ""), raw=item)
+        cancel=item.get("cancel", {}).get("S", ""), sweep=item.get("sweep", {}).get("S", ""),
+        lease_until=num("lease_until") or 0, raw=item)
 
 
 class Ledger:
@@ -258,7 +263,8 @@ class Ledger:
 
         False when another delivery recorded the task first.
         """
-        extra = {"breached": {"SS": sorted(set(breached))}, "cancel": _s(cancel)}
+        extra = {"breached": {"SS": sorted(set(breached))}, "cancel": _s(cancel),
+                 "lease_until": _n(int(self.clock().timestamp()) + WORK_LEASE_SECONDS)}
         if sweep:
             extra["sweep"] = _s(sweep)
         items: list[dict[str, Any]] = [{"Put": {
@@ -321,6 +327,28 @@ class Ledger:
             TableName=self.table, Key={"pk": _s(task_pk(task_arn)), "sk": _s(TASK_SK)},
             UpdateExpression=f"SET {assignments}", ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values))
+
+    def claim_work(self, task_arn: str) -> bool:
+        """Take over a rejected task's unfinished cancel/sweep unless another invocation holds it."""
+        now = int(self.clock().timestamp())
+        try:
+            self.backoff.call(lambda: self.client.update_item(
+                TableName=self.table, Key={"pk": _s(task_pk(task_arn)), "sk": _s(TASK_SK)},
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(lease_until) "
+                                    "OR lease_until < :now)",
+                ExpressionAttributeValues={":until": _n(now + WORK_LEASE_SECONDS), ":now": _n(now)}))
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def release_work(self, task_arn: str) -> None:
+        """Let the next delivery retry at once (the work is left unfinished on purpose)."""
+        self.backoff.call(lambda: self.client.update_item(
+            TableName=self.table, Key={"pk": _s(task_pk(task_arn)), "sk": _s(TASK_SK)},
+            UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": _n(0)}))
 
     def claim_alert(self, pk: str, marker: str, expires_at: int | None, detail: str = "") -> bool:
         """True for exactly one caller per (pk, marker): that caller sends the alert."""

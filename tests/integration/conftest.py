@@ -175,3 +175,13 @@ def harness(monkeypatch, moto_server, emulator, slack_sink):
     yield rig
     emulator.on_event = None
     emulator.clear_faults()
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    """Shorter Braket backoff for tests that exhaust it on purpose (same attempts, less sleep)."""
+    from braket_guard import braket_api
+    monkeypatch.setitem(braket_api.CANCEL_BACKOFF, "base", 0.01)
+    monkeypatch.setitem(braket_api.CANCEL_BACKOFF, "cap", 0.05)
+    monkeypatch.setitem(braket_api.READ_BACKOFF, "base", 0.01)
+    monkeypatch.setitem(braket_api.READ_BACKOFF, "cap", 0.05)

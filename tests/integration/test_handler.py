@@ -210,7 +210,7 @@ def test_unknown_device_priced_from_get_device_once(harness):
     assert harness.emu.calls["GetDevice"] == 1
 
 
-def test_unpriceable_device_is_over_every_cost_cap_but_not_shot_caps(harness):
+def test_unpriceable_device_is_over_every_cost_cap_but_not_shot_caps(harness, fast_backoff):
     harness.configure([cost_cap(usd=100), {"name": "shots", "window": "day", "group_by": "account",
                                            "max_shots": 10**6}])
     harness.emu.set_fault("GetDevice", throttle_rate=1.0, error="InternalServiceException")
@@ -285,7 +285,7 @@ def test_cancel_that_cannot_succeed_alerts_once(harness):
     assert len(subjects) == 2  # the breach and the failed cancel
 
 
-def test_redelivery_finishes_a_cancel_that_was_throttled(harness):
+def test_redelivery_finishes_a_cancel_that_was_throttled(harness, fast_backoff):
     harness.configure([{"name": "shots", "window": "day", "group_by": "account", "max_shots": 150}])
     _, a = created_event(harness)
     harness.invoke(a)
