@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements-dev.txt pyproject.toml
 venv: $(VENV)/.installed
 
 test-python: venv
-	$(VPY) -m pytest tests/unit tests/integration --cov=braket_guard --cov-report=term-missing \
+	$(VPY) -m pytest tests/unit tests/integration tests/sandbox --cov=braket_guard --cov-report=term-missing \
 		--cov-fail-under=$(COVERAGE_MIN)
 
 -include mk/*.mk
