@@ -19,11 +19,13 @@ locals {
         Resource = ["${local.arns.log_group}:*"]
       },
       {
-        # TransactWriteItems has no IAM action of its own: its Put/Update/ConditionCheck items
-        # are authorised as PutItem, UpdateItem and ConditionCheckItem.
+        # Exactly the calls of lambda/braket_guard (checked by tests/terraform/test_iam_contract.py).
+        # TransactWriteItems has no IAM action of its own: its Put and Update items are
+        # authorised as PutItem and UpdateItem (ConditionCheck items would need
+        # dynamodb:ConditionCheckItem, which the package does not use).
         Sid      = "Ledger"
         Effect   = "Allow"
-        Action   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         Resource = [local.arns.table]
       },
       {

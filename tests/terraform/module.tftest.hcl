@@ -1,0 +1,286 @@
+# Plan-level tests of the root module with a mocked AWS provider (no credentials, no network).
+
+mock_provider "aws" {
+  source          = "./tests/terraform/mocks"
+  override_during = plan
+}
+
+variables {
+  caps = [{ name = "daily-qpu", window = "day", max_shots = 1000 }]
+}
+
+run "defaults" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.central.event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change"] }
+    error_message = "The central rule must match exactly source aws.braket and detail-type Braket Task State Change."
+  }
+  assert {
+    condition     = jsondecode(module.home_forwarder.rule_event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change"] }
+    error_message = "The home forwarder must match the same event pattern."
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action])) == toset([
+      "logs:CreateLogStream", "logs:PutLogEvents",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+      "braket:CancelQuantumTask", "braket:GetQuantumTask", "braket:SearchQuantumTasks", "braket:GetDevice",
+      "sns:Publish", "sqs:SendMessage",
+    ])
+    error_message = "Without Slack and KMS the Lambda role grants exactly logs, the ledger, Braket, sns:Publish and sqs:SendMessage."
+  }
+  assert {
+    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : alltrue([for a in s.Action : !endswith(a, "*")])])
+    error_message = "No wildcard actions."
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid if contains(s.Resource, "*")] == ["BraketSearch"]
+    error_message = "Only braket:SearchQuantumTasks (which has no resource type) may use Resource \"*\"."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketTasks"]) == ["arn:aws:braket:us-east-1:123456789012:quantum-task/*"]
+    error_message = "Braket task actions are scoped to this account's tasks in the home region."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "Ledger"]) == ["arn:aws:dynamodb:us-east-1:123456789012:table/braket-guard-ledger"]
+    error_message = "DynamoDB actions are scoped to the ledger table."
+  }
+  assert {
+    condition = aws_lambda_function.guard.environment[0].variables == tomap({
+      BRAKET_GUARD_TABLE         = "braket-guard-ledger"
+      BRAKET_GUARD_CAPS          = "[{\"group_by\":\"account\",\"max_shots\":1000,\"name\":\"daily-qpu\",\"on_breach\":\"cancel_task\",\"window\":\"day\"}]"
+      BRAKET_GUARD_MODE          = "enforce"
+      BRAKET_GUARD_TIMEZONE      = "UTC"
+      BRAKET_GUARD_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:braket-guard-alerts"
+      LOG_LEVEL                  = "INFO"
+    })
+    error_message = "The default environment must be exactly the contract's variables, without unset options."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.runtime == "python3.12" && aws_lambda_function.guard.architectures == tolist(["arm64"]) && aws_lambda_function.guard.handler == "braket_guard.handler.lambda_handler"
+    error_message = "Default runtime python3.12 on arm64 with the contract's handler."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.source_code_hash == filebase64sha256("${path.module}/dist/braket-guard-lambda.zip")
+    error_message = "The bundled zip is deployed, identified by its hash."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.lambda.retry_policy[0].maximum_retry_attempts == 20 && aws_cloudwatch_event_target.lambda.dead_letter_config[0].arn == "arn:aws:sqs:us-east-1:123456789012:braket-guard-dlq"
+    error_message = "The Lambda target retries and dead-letters to the SQS queue."
+  }
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.guard.destination_config[0].on_failure[0].destination == "arn:aws:sqs:us-east-1:123456789012:braket-guard-dlq"
+    error_message = "Failed asynchronous invocations go to the dead-letter queue."
+  }
+  assert {
+    condition     = aws_lambda_permission.eventbridge.source_arn == aws_cloudwatch_event_rule.central.arn && aws_lambda_permission.eventbridge.principal == "events.amazonaws.com"
+    error_message = "The invoke permission is scoped to the central rule."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:role/braket-guard-forwarder" && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
+    error_message = "The bus policy admits PutEvents only from the forwarder role."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-braket-tasks"]
+    error_message = "The forwarder role trusts only the forwarding rules on the default buses of the guarded regions."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.forwarder.policy).Statement[0].Action == ["events:PutEvents"] && jsondecode(aws_iam_role_policy.forwarder.policy).Statement[0].Resource == ["arn:aws:events:us-east-1:123456789012:event-bus/braket-guard-events"]
+    error_message = "The forwarder role may only put events on the central bus."
+  }
+  assert {
+    condition     = aws_dynamodb_table.ledger.hash_key == "pk" && aws_dynamodb_table.ledger.range_key == "sk" && aws_dynamodb_table.ledger.billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.ledger.ttl[0].attribute_name == "expires_at" && aws_dynamodb_table.ledger.point_in_time_recovery[0].enabled
+    error_message = "Ledger: pk/sk, on demand, TTL expires_at, point-in-time recovery."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.guard.retention_in_days == 365
+    error_message = "Log retention defaults to a year."
+  }
+  assert {
+    condition     = length(aws_sns_topic.alerts) == 1 && length(aws_ssm_parameter.slack_webhook) == 0 && length(aws_sns_topic_subscription.email) == 0
+    error_message = "By default a topic is created, and no Slack parameter nor email subscription."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 1 && length(aws_cloudwatch_metric_alarm.dlq_not_empty) == 1 && length(aws_cloudwatch_metric_alarm.failed_invocations) == 1
+    error_message = "The three alarms exist by default."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.failed_invocations[0].alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:braket-guard-alerts"])
+    error_message = "Alarms notify the alert topic."
+  }
+  assert {
+    condition     = length(module.home_forwarder.spending_limit_ids) == 0
+    error_message = "Native spending limits are off by default."
+  }
+}
+
+run "everything_on" {
+  command = plan
+
+  variables {
+    name_prefix       = "bg"
+    slack_webhook_url = "https://hooks.slack.com/services/T000/B000/XXXX"
+    alert_emails      = ["a@example.com", "b@example.org"]
+    regions           = ["us-west-1", "eu-north-1"]
+    kms_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    mode              = "monitor"
+    timezone          = "America/New_York"
+    prices = {
+      "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"    = { per_task_usd = "0.30", per_shot_usd = "0.08" }
+      "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075" }
+    }
+    caps = [
+      { name = "daily-device", window = "day", group_by = "device", devices = ["qpu", "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], max_shots = 5000, max_cost_usd = 25.5, warn_at = [0.5, 0.8], on_breach = "cancel_queued" },
+      { name = "team", window = "month", group_by = "tag:team", max_cost_usd = 100, on_breach = "alert_only" },
+    ]
+    spending_limits = [
+      { device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", limit_usd = "100.00" },
+      { device_arn = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet", limit_usd = "50", start_at = "2026-01-01T00:00:00Z", end_at = "2026-12-31T23:59:59Z" },
+    ]
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.slack_webhook[0].type == "SecureString" && aws_ssm_parameter.slack_webhook[0].name == "/bg/slack-webhook-url" && aws_ssm_parameter.slack_webhook[0].key_id == var.kms_key_arn
+    error_message = "The Slack URL is stored as a SecureString under /<prefix>/slack-webhook-url."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER"] == "/bg/slack-webhook-url" && !strcontains(jsonencode(aws_lambda_function.guard.environment[0].variables), "hooks.slack.com")
+    error_message = "The environment names the parameter and never holds the URL."
+  }
+  assert {
+    condition = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CAPS"]) == [
+      { name = "daily-device", window = "day", group_by = "device", devices = ["qpu", "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], max_shots = 5000, max_cost_usd = 25.5, warn_at = [0.5, 0.8], on_breach = "cancel_queued" },
+      { name = "team", window = "month", group_by = "tag:team", max_cost_usd = 100, on_breach = "alert_only" },
+    ]
+    error_message = "Caps are rendered as the contract's JSON, with only the attributes that are set."
+  }
+  assert {
+    condition = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == {
+      "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"    = { per_task_usd = "0.30", per_shot_usd = "0.08" }
+      "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075" }
+    }
+    error_message = "Prices are rendered as decimal strings by device ARN."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_MODE"] == "monitor" && aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_TIMEZONE"] == "America/New_York"
+    error_message = "Mode and timezone are passed through."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action if s.Sid == "SlackWebhook"]) == ["ssm:GetParameter"] && one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "SlackWebhook"]) == ["arn:aws:ssm:us-east-1:123456789012:parameter/bg/slack-webhook-url"]
+    error_message = "ssm:GetParameter on exactly the one parameter."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "Kms"]) == [var.kms_key_arn] && contains(one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action if s.Sid == "Kms"]), "kms:Decrypt")
+    error_message = "kms:Decrypt on the given key."
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketTasks"]) == [
+      "arn:aws:braket:us-east-1:123456789012:quantum-task/*",
+      "arn:aws:braket:us-west-1:123456789012:quantum-task/*",
+      "arn:aws:braket:eu-north-1:123456789012:quantum-task/*",
+    ]
+    error_message = "Task actions cover the home region and every listed region."
+  }
+  assert {
+    condition     = length(jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"]) == 3
+    error_message = "The forwarder role trusts the forwarding rule of each guarded region."
+  }
+  assert {
+    condition     = length(aws_sns_topic_subscription.email) == 2 && aws_sns_topic_subscription.email["b@example.org"].protocol == "email"
+    error_message = "One email subscription per address."
+  }
+  assert {
+    condition     = aws_sns_topic.alerts[0].kms_master_key_id == var.kms_key_arn && aws_sqs_queue.dlq.kms_master_key_id == var.kms_key_arn && aws_cloudwatch_log_group.guard.kms_key_id == var.kms_key_arn && aws_dynamodb_table.ledger.server_side_encryption[0].kms_key_arn == var.kms_key_arn && aws_lambda_function.guard.kms_key_arn == var.kms_key_arn
+    error_message = "The customer key encrypts the topic, queue, log group, table and environment."
+  }
+  assert {
+    condition     = keys(module.home_forwarder.spending_limit_ids) == ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]
+    error_message = "The home forwarder creates the home region's spending limits only."
+  }
+  assert {
+    condition     = output.spending_limits_by_region["eu-north-1"][0].limit_usd == "50" && length(output.spending_limits_by_region) == 2
+    error_message = "Other regions' limits are handed out by region."
+  }
+  assert {
+    condition     = jsondecode(module.home_forwarder.spending_limit_desired_states["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]) == { DeviceArn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", SpendingLimit = "100.00", Tags = [{ Key = "braket-guard:module", Value = "braket-guard" }] }
+    error_message = "The spending limit's Cloud Control desired state."
+  }
+}
+
+run "existing_topic_and_parameter" {
+  command = plan
+
+  variables {
+    sns_topic_arn                = "arn:aws:sns:us-east-1:123456789012:ops-alerts"
+    slack_webhook_parameter_name = "/ops/slack"
+    alert_emails                 = ["a@example.com"]
+    create_alarms                = false
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alerts) == 0 && length(aws_ssm_parameter.slack_webhook) == 0
+    error_message = "No topic nor parameter is created when existing ones are given."
+  }
+  assert {
+    condition     = aws_sns_topic_subscription.email["a@example.com"].topic_arn == var.sns_topic_arn && aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_SNS_TOPIC_ARN"] == var.sns_topic_arn
+    error_message = "Emails and the Lambda use the given topic."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "SlackWebhook"]) == ["arn:aws:ssm:us-east-1:123456789012:parameter/ops/slack"] && aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER"] == "/ops/slack"
+    error_message = "The given parameter is named in the environment and readable by the role."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "Alerts"]) == [var.sns_topic_arn]
+    error_message = "sns:Publish on the given topic."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) + length(aws_cloudwatch_metric_alarm.dlq_not_empty) + length(aws_cloudwatch_metric_alarm.failed_invocations) == 0
+    error_message = "create_alarms = false creates no alarm."
+  }
+}
+
+run "sizing_and_own_package" {
+  command = plan
+
+  variables {
+    lambda_runtime               = "python3.13"
+    lambda_architecture          = "x86_64"
+    lambda_memory_mb             = 512
+    lambda_timeout_seconds       = 300
+    log_level                    = "DEBUG"
+    log_retention_days           = 30
+    lambda_package_path          = "./tests/terraform/fixtures/own-package.zip"
+    lambda_environment_variables = { EXTRA = "1" }
+  }
+
+  assert {
+    condition     = aws_lambda_function.guard.filename == "./tests/terraform/fixtures/own-package.zip" && aws_lambda_function.guard.source_code_hash == filebase64sha256("./tests/terraform/fixtures/own-package.zip")
+    error_message = "A user's own zip replaces the bundled one."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.memory_size == 512 && aws_lambda_function.guard.timeout == 300 && aws_lambda_function.guard.architectures == tolist(["x86_64"]) && aws_lambda_function.guard.runtime == "python3.13"
+    error_message = "Sizing inputs reach the function."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["LOG_LEVEL"] == "DEBUG" && aws_lambda_function.guard.environment[0].variables["EXTRA"] == "1"
+    error_message = "Log level and extra variables reach the environment."
+  }
+}
+
+run "environment_over_4kb" {
+  command = plan
+
+  variables {
+    caps = [for i in range(40) : { name = "a-rather-long-cap-name-number-${i}", window = "month", group_by = "tag:cost-center", max_shots = 100000, max_cost_usd = 1000, warn_at = [0.5, 0.75, 0.9], on_breach = "cancel_queued" }]
+  }
+  expect_failures = [aws_lambda_function.guard]
+}
+
+run "spending_limit_outside_regions" {
+  command = plan
+
+  variables {
+    spending_limits = [{ device_arn = "arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3", limit_usd = "10.00" }]
+  }
+  expect_failures = [aws_cloudwatch_event_bus.central]
+}
