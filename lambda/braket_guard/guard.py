@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .caps import ALERT_ONLY, CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
+from .braket_api import CancelResult
 from .config import Config
 from .events import CANCELLING, COMPLETED, DEVICE_ARN, TASK_ARN, UNCHARGED_END, TaskEvent
 from .ledger import ADMITTED, REJECTED, Ledger, TaskRecord
@@ -108,14 +109,6 @@ class Guard:
         charges = plan_charges(self.config.caps, task, cost, tags, self.config.zone)
         names = [c.cap.name for c in charges]
 
-        if task.status == COMPLETED:
-            # The money is spent; cancelling is impossible. Book it so the counters tell the truth.
-            if not self.ledger.book_unconditionally(task, charges, cost, ADMITTED):
-                return self._existing(task, self._reread(task))
-            alerts = self._after_admission(task, charges, cost, late=True)
-            return Decision("admitted", task, cost_micros=cost, caps=names, alerts=alerts,
-                            reason="first seen COMPLETED: booked without a limit check")
-
         over = [c for c in charges if c.over_alone()]
         if over:
             return self._reject(task, charges, over, cost)
@@ -133,10 +126,9 @@ class Guard:
             raise GuardRetry(f"task record of {task.task_arn} vanished")
         return record
 
-    def _after_admission(self, task: TaskEvent, charges: list[Charge], cost: int | None,
-                         late: bool = False) -> int:
-        """Warning alerts (once per cap, group, window and level) and, for late bookings, breaches."""
-        watched = [c for c in charges if c.cap.warn_at or late]
+    def _after_admission(self, task: TaskEvent, charges: list[Charge], cost: int | None) -> int:
+        """Warning alerts: once per cap, group, window and level."""
+        watched = [c for c in charges if c.cap.warn_at]
         if not watched:
             return 0
         counters = self.ledger.read_counters(c.counter_id for c in watched)
@@ -144,14 +136,6 @@ class Guard:
         for charge in watched:
             counter = counters[charge.counter_id]
             usage = Usage(counter.shots, counter.cost_micros)
-            if late and _exceeds(charge, usage):
-                if self.ledger.claim_alert(charge.counter_id, "BREACH", charge.window.expires_at(),
-                                           task.task_arn):
-                    self._send(render_breach(charge.cap, charge.group, charge.window.key, usage,
-                                             _facts(task, cost), "already completed (booked, could not be cancelled)",
-                                             self.config.mode))
-                    sent += 1
-                continue
             announced = False
             for level in reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)):
                 if self.ledger.claim_alert(charge.counter_id, f"WARN#{level}", charge.window.expires_at()):
@@ -226,7 +210,10 @@ class Guard:
                 if needs_tags(self.config.caps, task.device_arn) else None)
 
     def _cancel_offender(self, task: TaskEvent) -> tuple[bool, str, bool]:
-        result = self.braket.cancel(task.task_arn, task.region)
+        if task.status == COMPLETED:  # first seen already finished: nothing left to cancel
+            result = CancelResult(False, error="task already COMPLETED before the guard saw it")
+        else:
+            result = self.braket.cancel(task.task_arn, task.region)
         if result.ok:
             self.ledger.set_task_fields(task.task_arn, cancel="done")
             log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
@@ -292,12 +279,6 @@ class Guard:
     def _send(self, alert) -> None:
         results = self.notifier.send(alert)
         log_event("info", "alert", kind=alert.kind, subject=alert.subject, delivery=results)
-
-
-def _exceeds(charge: Charge, usage: Usage) -> bool:
-    cap = charge.cap
-    return ((cap.max_shots is not None and usage.shots > cap.max_shots)
-            or (cap.max_cost_micros is not None and usage.cost_micros > cap.max_cost_micros))
 
 
 def _facts(task: TaskEvent, cost: int | None) -> TaskFacts:

@@ -24,10 +24,10 @@ from .ledger import Ledger
 from .logs import log_event
 from .notify import Notifier, SlackChannel, SnsChannel
 
-_AWS_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 3},
+_AWS_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 4},
                          connect_timeout=3, read_timeout=10)
 # Braket throttling is retried by BraketGateway's own backoff, which knows the 2/s cancel quota.
-_BRAKET_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 1},
+_BRAKET_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1},
                             connect_timeout=3, read_timeout=10)
 _ENV_PREFIXES = ("BRAKET_GUARD_", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 

@@ -22,7 +22,7 @@ from .events import TaskEvent
 from .retry import Backoff, error_code, is_transient
 from .windows import format_timestamp
 
-ADMITTED, REJECTED, REFUNDED, CLOSED, BOOKED_LATE = "admitted", "rejected", "refunded", "closed", "booked_late"
+ADMITTED, REJECTED, REFUNDED, CLOSED = "admitted", "rejected", "refunded", "closed"
 TASK_SK, COUNTER_SK = "TASK", "COUNTER"
 TASK_RETENTION_SECONDS = 100 * 86400  # long after any redelivery or refund can arrive
 # While one invocation cancels a rejected task, duplicates of its events leave the work to it.
@@ -173,17 +173,13 @@ class Ledger:
         item.update(extra or {})
         return item
 
-    def _counter_update(self, charge: Charge, task: TaskEvent, sign: int = 1,
-                        enforce_limit: bool = True) -> dict[str, Any]:
+    def _counter_update(self, charge: Charge, task: TaskEvent) -> dict[str, Any]:
         values: dict[str, Any] = {
-            ":s": _n(sign * charge.shots), ":c": _n(sign * (charge.cost_micros or 0)),
-            ":one": _n(sign), ":cap": _s(charge.cap.name), ":grp": _s(charge.group),
+            ":s": _n(charge.shots), ":c": _n(charge.cost_micros or 0),
+            ":one": _n(1), ":r": {"SS": [task.region]}, ":cap": _s(charge.cap.name), ":grp": _s(charge.group),
             ":win": _s(charge.window.key),
         }
-        add = "ADD shots :s, cost_micros :c, tasks :one"
-        if sign > 0:
-            add += ", regions :r"
-            values[":r"] = {"SS": [task.region]}
+        add = "ADD shots :s, cost_micros :c, tasks :one, regions :r"
         sets = ["cap_name = :cap", "grp = :grp", "win = :win"]
         expires = charge.window.expires_at()
         if expires:
@@ -194,10 +190,10 @@ class Ledger:
             "UpdateExpression": f"{add} SET {', '.join(sets)}", "ExpressionAttributeValues": values,
         }
         conditions = []
-        if enforce_limit and charge.cap.max_shots is not None:
+        if charge.cap.max_shots is not None:
             conditions.append("(attribute_not_exists(shots) OR shots <= :smax)")
             values[":smax"] = _n(charge.cap.max_shots - charge.shots)
-        if enforce_limit and charge.cap.max_cost_micros is not None:
+        if charge.cap.max_cost_micros is not None:
             conditions.append("(attribute_not_exists(cost_micros) OR cost_micros <= :cmax)")
             values[":cmax"] = _n(charge.cap.max_cost_micros - (charge.cost_micros or 0))
         if conditions:
@@ -247,15 +243,6 @@ class Ledger:
             return AdmitOutcome("duplicate")
         breached = tuple(c for c, code in zip(charges, codes[1:]) if code == "ConditionalCheckFailed")
         return AdmitOutcome("breached", breached)
-
-    def book_unconditionally(self, task: TaskEvent, charges: list[Charge], cost_micros: int | None,
-                             state: str) -> bool:
-        """Charge a task whose money is already spent (first seen COMPLETED); False if known."""
-        items: list[dict[str, Any]] = [{"Put": {
-            "TableName": self.table, "Item": self._task_item(task, state, cost_micros, charges),
-            "ConditionExpression": "attribute_not_exists(pk)"}}]
-        items += [{"Update": self._counter_update(c, task, enforce_limit=False)} for c in charges]
-        return self._transact(items) is None
 
     def record_rejection(self, task: TaskEvent, charges: list[Charge], breached: list[str],
                          cost_micros: int | None, cancel: str, sweep: str) -> bool:

@@ -255,19 +255,29 @@ def test_untagged_tasks_share_one_group(harness):
     assert harness.counter(f"CAP#team#{DAY}#(untagged)")["shots"] == 100
 
 
-def test_first_seen_completed_is_booked_and_alerted_when_over(harness):
+def test_first_seen_completed_over_the_cap_is_rejected_and_reported(harness):
     harness.configure([{"name": "shots", "window": "day", "group_by": "account", "max_shots": 150}])
     _, a = created_event(harness)
     harness.invoke(a)
     b, _ = created_event(harness)
-    harness.emu.advance(b, "QUEUED")
-    harness.emu.advance(b, "RUNNING")
-    harness.emu.advance(b, "COMPLETED")
+    for status in ("QUEUED", "RUNNING", "COMPLETED"):
+        harness.emu.advance(b, status)
     completed = harness.take_events()[-1]
+    harness.emu.reset_calls()
     summary = harness.invoke(completed)
-    assert summary["decision"] == "admitted" and "booked" in summary["reason"]
-    assert harness.counter(f"CAP#shots#{DAY}#{ACCOUNT}")["shots"] == 200
-    assert "already completed" in harness.emails()[0]["Message"]
+    assert summary["decision"] == "rejected" and summary["cancelled"] is False
+    assert harness.emu.calls["CancelQuantumTask"] == 0  # nothing left to cancel
+    assert harness.counter(f"CAP#shots#{DAY}#{ACCOUNT}")["shots"] == 100  # the cap is never overshot
+    subjects = [e["Subject"] for e in harness.emails()]
+    assert "braket-guard: Braket task over its cap could NOT be cancelled" in subjects
+
+
+def test_first_seen_completed_that_fits_is_admitted(harness):
+    harness.configure([cost_cap()])
+    arn, _ = created_event(harness)
+    for status in ("QUEUED", "RUNNING", "COMPLETED"):
+        harness.emu.advance(arn, status)
+    assert harness.invoke(harness.take_events()[-1])["decision"] == "admitted"
 
 
 def test_cancel_that_cannot_succeed_alerts_once(harness):
