@@ -172,8 +172,9 @@ class Charge:
     cost_micros: int | None  # None: the device could not be priced
 
     @property
-    def counter_id(self) -> str:
-        return f"CAP#{self.cap.name}#{self.window.key}#{self.group}"
+    def counter_key(self) -> tuple[str, str]:
+        """(pk, sk) of the counter: one partition per cap and window, one item per group."""
+        return counter_key(self.cap.name, self.window.key, self.group)
 
     def over_alone(self) -> bool:
         """True when this task alone cannot fit the cap (or cannot be priced against a cost cap)."""
@@ -182,6 +183,10 @@ class Charge:
         if self.cap.max_cost_micros is not None:
             return self.cost_micros is None or self.cost_micros > self.cap.max_cost_micros
         return False
+
+
+def counter_key(cap_name: str, window_key: str, group: str) -> tuple[str, str]:
+    return f"CAP#{cap_name}#{window_key}", f"GROUP#{group}"
 
 
 def needs_tags(caps: Iterable[Cap], device_arn: str) -> bool:

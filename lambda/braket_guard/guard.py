@@ -131,14 +131,14 @@ class Guard:
         watched = [c for c in charges if c.cap.warn_at]
         if not watched:
             return 0
-        counters = self.ledger.read_counters(c.counter_id for c in watched)
+        counters = self.ledger.read_counters(c.counter_key for c in watched)
         sent = 0
         for charge in watched:
-            counter = counters[charge.counter_id]
+            counter = counters[charge.counter_key]
             usage = Usage(counter.shots, counter.cost_micros)
             announced = False
             for level in reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)):
-                if self.ledger.claim_alert(charge.counter_id, f"WARN#{level}", charge.window.expires_at()):
+                if self.ledger.claim_alert(charge.counter_key, f"WARN#{level}", charge.window.expires_at()):
                     if not announced:  # one message for the highest new level, the rest silently
                         self._send(render_warning(charge.cap, charge.group, charge.window.key, level,
                                                   usage, self.config.mode))
@@ -230,7 +230,7 @@ class Guard:
         for charge in breached:
             if charge.cap.on_breach != CANCEL_QUEUED:
                 continue
-            regions = set(self.ledger.read_counters([charge.counter_id])[charge.counter_id].regions)
+            regions = set(self.ledger.read_counters([charge.counter_key])[charge.counter_key].regions)
             regions.add(task.region)
             device = task.device_arn if charge.cap.group_by == "device" else None
             for region in sorted(regions):
@@ -258,12 +258,12 @@ class Guard:
                        action: str, backlog: int) -> int:
         sent = 0
         claimed = [c for c in breached
-                   if self.ledger.claim_alert(c.counter_id, "BREACH", c.window.expires_at(), task.task_arn)]
+                   if self.ledger.claim_alert(c.counter_key, "BREACH", c.window.expires_at(), task.task_arn)]
         if not claimed:
             return 0
-        counters = self.ledger.read_counters(c.counter_id for c in claimed)
+        counters = self.ledger.read_counters(c.counter_key for c in claimed)
         for charge in claimed:
-            counter = counters[charge.counter_id]
+            counter = counters[charge.counter_key]
             self._send(render_breach(charge.cap, charge.group, charge.window.key,
                                      Usage(counter.shots, counter.cost_micros), _facts(task, cost),
                                      action, self.config.mode, backlog))
@@ -271,7 +271,7 @@ class Guard:
         return sent
 
     def _cancel_failed_alert(self, task: TaskEvent, cost: int | None, caps: list[str], error: str) -> int:
-        if not self.ledger.claim_alert(f"TASK#{task.task_arn}", "CANCEL_FAILED", None, error):
+        if not self.ledger.claim_alert((f"TASK#{task.task_arn}", "TASK"), "CANCEL_FAILED", None, error):
             return 0
         self._send(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode))
         return 1

@@ -23,7 +23,8 @@ from .retry import Backoff, error_code, is_transient
 from .windows import format_timestamp
 
 ADMITTED, REJECTED, REFUNDED, CLOSED = "admitted", "rejected", "refunded", "closed"
-TASK_SK, COUNTER_SK = "TASK", "COUNTER"
+TASK_SK = "TASK"
+Key = tuple[str, str]  # (pk, sk)
 TASK_RETENTION_SECONDS = 100 * 86400  # long after any redelivery or refund can arrive
 # While one invocation cancels a rejected task, duplicates of its events leave the work to it.
 # Longer than a cancel with all its retries; shorter than Lambda's first async retry (1 min).
@@ -42,9 +43,13 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+def _key(key: Key) -> dict[str, Any]:
+    return {"pk": _s(key[0]), "sk": _s(key[1])}
+
+
 @dataclass(frozen=True)
 class ChargeRecord:
-    counter_id: str
+    counter_key: Key
     cap: str
     shots: int
     cost_micros: int
@@ -71,7 +76,7 @@ class TaskRecord:
 
 @dataclass(frozen=True)
 class Counter:
-    counter_id: str
+    key: Key
     shots: int = 0
     cost_micros: int = 0
     tasks: int = 0
@@ -89,7 +94,7 @@ class TransientLedgerError(RuntimeError):
 
 
 def _charge_record(charge: Charge) -> ChargeRecord:
-    return ChargeRecord(charge.counter_id, charge.cap.name, charge.shots, charge.cost_micros or 0,
+    return ChargeRecord(charge.counter_key, charge.cap.name, charge.shots, charge.cost_micros or 0,
                         charge.window.expires_at())
 
 
@@ -98,7 +103,7 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         return int(item[name]["N"]) if name in item else default
 
     charges = tuple(
-        ChargeRecord(c["M"]["c"]["S"], c["M"]["cap"]["S"], int(c["M"]["s"]["N"]), int(c["M"]["m"]["N"]),
+        ChargeRecord((c["M"]["c"]["S"], c["M"]["g"]["S"]), c["M"]["cap"]["S"], int(c["M"]["s"]["N"]), int(c["M"]["m"]["N"]),
                      int(c["M"]["e"]["N"]) if "e" in c["M"] else None)
         for c in item.get("charges", {}).get("L", []))
     return TaskRecord(
@@ -128,18 +133,18 @@ class Ledger:
         item = response.get("Item")
         return _parse_task(item) if item else None
 
-    def read_counters(self, counter_ids: Iterable[str]) -> dict[str, Counter]:
-        wanted = list(dict.fromkeys(counter_ids))
-        found: dict[str, Counter] = {cid: Counter(cid) for cid in wanted}
-        keys = [{"pk": _s(cid), "sk": _s(COUNTER_SK)} for cid in wanted]
+    def read_counters(self, counter_keys: Iterable[Key]) -> dict[Key, Counter]:
+        wanted = list(dict.fromkeys(counter_keys))
+        found: dict[Key, Counter] = {key: Counter(key) for key in wanted}
+        keys = [_key(key) for key in wanted]
         for start in range(0, len(keys), 100):
             request = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
             for _ in range(8):
                 response = self.backoff.call(lambda: self.client.batch_get_item(RequestItems=request))
                 for item in response.get("Responses", {}).get(self.table, []):
-                    cid = item["pk"]["S"]
-                    found[cid] = Counter(
-                        cid, int(item.get("shots", {"N": "0"})["N"]),
+                    key = (item["pk"]["S"], item["sk"]["S"])
+                    found[key] = Counter(
+                        key, int(item.get("shots", {"N": "0"})["N"]),
                         int(item.get("cost_micros", {"N": "0"})["N"]),
                         int(item.get("tasks", {"N": "0"})["N"]),
                         tuple(sorted(item.get("regions", {}).get("SS", []))))
@@ -168,7 +173,7 @@ class Ledger:
         records = [_charge_record(c) for c in charges]
         if records:
             item["charges"] = {"L": [{"M": {
-                "c": _s(r.counter_id), "cap": _s(r.cap), "s": _n(r.shots), "m": _n(r.cost_micros),
+                "c": _s(r.counter_key[0]), "g": _s(r.counter_key[1]), "cap": _s(r.cap), "s": _n(r.shots), "m": _n(r.cost_micros),
                 **({"e": _n(r.expires_at)} if r.expires_at else {})}} for r in records]}
         item.update(extra or {})
         return item
@@ -186,7 +191,7 @@ class Ledger:
             sets.append("expires_at = if_not_exists(expires_at, :exp)")
             values[":exp"] = _n(expires)
         update: dict[str, Any] = {
-            "TableName": self.table, "Key": {"pk": _s(charge.counter_id), "sk": _s(COUNTER_SK)},
+            "TableName": self.table, "Key": _key(charge.counter_key),
             "UpdateExpression": f"{add} SET {', '.join(sets)}", "ExpressionAttributeValues": values,
         }
         conditions = []
@@ -266,7 +271,7 @@ class Ledger:
                 sets += ", expires_at = if_not_exists(expires_at, :exp)"
                 values[":exp"] = _n(charge.window.expires_at())
             items.append({"Update": {
-                "TableName": self.table, "Key": {"pk": _s(charge.counter_id), "sk": _s(COUNTER_SK)},
+                "TableName": self.table, "Key": _key(charge.counter_key),
                 "UpdateExpression": "ADD rejected_shots :s, rejected_cost_micros :c, rejected_tasks :one "
                                     f"SET {sets}",
                 "ExpressionAttributeValues": values}})
@@ -302,7 +307,7 @@ class Ledger:
                 expression += " SET expires_at = if_not_exists(expires_at, :exp)"
                 values[":exp"] = _n(charge.expires_at)
             items.append({"Update": {
-                "TableName": self.table, "Key": {"pk": _s(charge.counter_id), "sk": _s(COUNTER_SK)},
+                "TableName": self.table, "Key": _key(charge.counter_key),
                 "UpdateExpression": expression, "ExpressionAttributeValues": values}})
         return self._transact(items) is None
 
@@ -337,9 +342,9 @@ class Ledger:
             TableName=self.table, Key={"pk": _s(task_pk(task_arn)), "sk": _s(TASK_SK)},
             UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": _n(0)}))
 
-    def claim_alert(self, pk: str, marker: str, expires_at: int | None, detail: str = "") -> bool:
-        """True for exactly one caller per (pk, marker): that caller sends the alert."""
-        item = {"pk": _s(pk), "sk": _s(f"ALERT#{marker}"),
+    def claim_alert(self, key: Key, marker: str, expires_at: int | None, detail: str = "") -> bool:
+        """True for exactly one caller per (item, marker): that caller sends the alert."""
+        item = {"pk": _s(key[0]), "sk": _s(f"ALERT#{key[1]}#{marker}"),
                 "claimed_at": _s(format_timestamp(self.clock()))}
         if detail:
             item["detail"] = _s(detail[:1000])

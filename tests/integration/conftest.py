@@ -147,8 +147,8 @@ class Harness:
         return self.ddb.get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
                                  ConsistentRead=True).get("Item")
 
-    def counter(self, counter_id: str) -> dict[str, int]:
-        item = self.item(counter_id, "COUNTER") or {}
+    def counter(self, cap: str, window: str, group: str) -> dict[str, int]:
+        item = self.item(f"CAP#{cap}#{window}", f"GROUP#{group}") or {}
         return {k: int(v["N"]) for k, v in item.items() if "N" in v}
 
     def task_state(self, arn: str) -> str | None:

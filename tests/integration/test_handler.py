@@ -35,7 +35,7 @@ def test_admits_a_priced_task_with_zero_braket_calls(harness):
     assert summary["decision"] == "admitted"
     assert summary["cost_usd"] == "8.30" and summary["caps"] == ["daily"]
     assert sum(harness.emu.calls.values()) == 0
-    counter = harness.counter(f"CAP#daily#{DAY}#{ACCOUNT}")
+    counter = harness.counter("daily", DAY, ACCOUNT)
     assert (counter["cost_micros"], counter["shots"], counter["tasks"]) == (8_300_000, 100, 1)
     assert harness.task_state(arn) == "admitted"
     json.dumps(summary)
@@ -52,7 +52,7 @@ def test_every_later_and_repeated_event_is_a_duplicate(harness):
     decisions = [harness.invoke(e)["decision"] for e in [created, created] + later + later]
     assert first["decision"] == "admitted"
     assert set(decisions) == {"duplicate"}
-    assert harness.counter(f"CAP#daily#{DAY}#{ACCOUNT}")["cost_micros"] == 8_300_000
+    assert harness.counter("daily", DAY, ACCOUNT)["cost_micros"] == 8_300_000
 
 
 def test_out_of_order_queued_first_then_created(harness):
@@ -70,7 +70,7 @@ def test_cancelled_before_created_is_never_charged(harness):
     cancelled = [e for e in harness.take_events() if e["detail"]["status"] == "CANCELLED"][0]
     assert harness.invoke(cancelled)["decision"] == "ignored"
     assert harness.invoke(created)["decision"] == "duplicate"
-    assert harness.counter(f"CAP#daily#{DAY}#{ACCOUNT}") == {}
+    assert harness.counter("daily", DAY, ACCOUNT) == {}
 
 
 def test_refund_exactly_once_frees_room(harness):
@@ -86,7 +86,7 @@ def test_refund_exactly_once_frees_room(harness):
     a_cancelled = [e for e in harness.take_events() if e["detail"]["status"] == "CANCELLED"][0]
     assert harness.invoke(a_cancelled)["decision"] == "refunded"
     assert harness.invoke(a_cancelled)["decision"] == "duplicate"
-    counter = harness.counter(f"CAP#daily#{DAY}#{ACCOUNT}")
+    counter = harness.counter("daily", DAY, ACCOUNT)
     assert (counter["cost_micros"], counter["shots"], counter["tasks"]) == (0, 0, 0)
     c, c_created = created_event(harness)
     assert harness.invoke(c_created)["decision"] == "admitted"
@@ -102,7 +102,7 @@ def test_failed_task_is_refunded(harness):
     harness.emu.advance(arn, "FAILED")
     failed = harness.take_events()[-1]
     assert harness.invoke(failed)["decision"] == "refunded"
-    assert harness.counter(f"CAP#shots#2026-11#{FORTE}")["shots"] == 0
+    assert harness.counter("shots", "2026-11", FORTE)["shots"] == 0
 
 
 def test_same_two_tasks_one_day_in_utc_two_days_in_tokyo(harness):
@@ -150,7 +150,7 @@ def test_one_breach_alert_per_cap_group_and_window(harness):
     assert emails[0]["Subject"] == "braket-guard: Braket cap 'daily' reached: task cancelled"
     assert "Already used: $8.30 of $10.00" in emails[0]["Message"]
     assert len(harness.slack()) == 1
-    counter = harness.counter(f"CAP#daily#{DAY}#{ACCOUNT}")
+    counter = harness.counter("daily", DAY, ACCOUNT)
     assert counter["rejected_tasks"] == 4 and counter["rejected_cost_micros"] == 4 * 8_300_000
 
 
@@ -171,7 +171,7 @@ def test_task_too_big_alone_is_rejected_without_touching_counters(harness):
     summary = harness.invoke(event)
     assert summary["decision"] == "rejected" and summary["breached"] == ["shots"]
     assert harness.emu.task(arn)["status"] == "CANCELLED"
-    assert harness.counter(f"CAP#shots#{DAY}#{ACCOUNT}").get("shots", 0) == 0
+    assert harness.counter("shots", DAY, ACCOUNT).get("shots", 0) == 0
 
 
 def test_cancel_queued_clears_the_backlog(harness):
@@ -196,7 +196,7 @@ def test_cancel_queued_clears_the_backlog(harness):
     # The backlog's CANCELLED events refund what it had been charged
     results = [harness.invoke(e)["decision"] for e in harness.take_events()]
     assert results.count("refunded") == 2
-    assert harness.counter(f"CAP#dev#{DAY}#{FORTE}")["shots"] == 100
+    assert harness.counter("dev", DAY, FORTE)["shots"] == 100
     assert "Backlog: 2 created or queued task(s)" in harness.emails()[0]["Message"]
 
 
@@ -243,8 +243,8 @@ def test_tag_caps_read_tags_once_per_task(harness):
     assert [harness.invoke(e)["decision"] for e in (a, b, c)] == ["admitted", "admitted", "rejected"]
     assert harness.invoke(a)["decision"] == "duplicate"
     assert harness.emu.calls["GetQuantumTask"] == 3
-    assert harness.counter(f"CAP#team#{DAY}#qml")["shots"] == 100
-    assert harness.counter(f"CAP#team#{DAY}#chem")["shots"] == 100
+    assert harness.counter("team", DAY, "qml")["shots"] == 100
+    assert harness.counter("team", DAY, "chem")["shots"] == 100
 
 
 def test_untagged_tasks_share_one_group(harness):
@@ -252,7 +252,7 @@ def test_untagged_tasks_share_one_group(harness):
     _, a = created_event(harness)
     _, b = created_event(harness)
     assert [harness.invoke(e)["decision"] for e in (a, b)] == ["admitted", "rejected"]
-    assert harness.counter(f"CAP#team#{DAY}#(untagged)")["shots"] == 100
+    assert harness.counter("team", DAY, "(untagged)")["shots"] == 100
 
 
 def test_first_seen_completed_over_the_cap_is_rejected_and_reported(harness):
@@ -267,7 +267,7 @@ def test_first_seen_completed_over_the_cap_is_rejected_and_reported(harness):
     summary = harness.invoke(completed)
     assert summary["decision"] == "rejected" and summary["cancelled"] is False
     assert harness.emu.calls["CancelQuantumTask"] == 0  # nothing left to cancel
-    assert harness.counter(f"CAP#shots#{DAY}#{ACCOUNT}")["shots"] == 100  # the cap is never overshot
+    assert harness.counter("shots", DAY, ACCOUNT)["shots"] == 100  # the cap is never overshot
     subjects = [e["Subject"] for e in harness.emails()]
     assert "braket-guard: Braket task over its cap could NOT be cancelled" in subjects
 

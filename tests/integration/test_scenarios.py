@@ -33,7 +33,7 @@ def check_caps_held(harness, costs, admitted, rejected, cap_micros=CAP_MICROS):
     assert set(admitted) | set(rejected) == set(costs) and not set(admitted) & set(rejected)
     total = sum(costs[a] for a in admitted)
     assert total <= cap_micros
-    counter = harness.counter(f"CAP#burst#{DAY}#{ACCOUNT}")
+    counter = harness.counter("burst", DAY, ACCOUNT)
     assert counter["cost_micros"] == total and counter["tasks"] == len(admitted)
     # Counters only grow in a burst, so a task was rejected only if it could not fit in the end.
     for arn in rejected:
@@ -61,7 +61,7 @@ def test_burst_of_40_on_16_threads_with_duplicates_and_shuffling(harness):
     check_caps_held(harness, costs, admitted, rejected)
     # the cancellations' own events, delivered (twice) too, change nothing
     harness.deliver_concurrently(harness.take_events(), threads=16, seed=4)
-    assert harness.counter(f"CAP#burst#{DAY}#{ACCOUNT}")["cost_micros"] == sum(costs[a] for a in admitted)
+    assert harness.counter("burst", DAY, ACCOUNT)["cost_micros"] == sum(costs[a] for a in admitted)
     assert len(harness.emails()) == 1 and len(harness.slack()) == 1  # one breach alert
     assert harness.emu.calls["CancelQuantumTask"] == len(rejected)
 

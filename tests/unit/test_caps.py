@@ -78,9 +78,9 @@ def test_group_keys(task_event):
                   {"name": "team", "window": "day", "group_by": "tag:team", "max_shots": 1},
                   {"name": "sims", "window": "day", "group_by": "account", "devices": ["simulator"], "max_shots": 1})
     charges = plan_charges(parsed, task, 8_300_000, {"team": "qml"}, zone)
-    assert [c.counter_id for c in charges] == [
-        "CAP#acct#2026-11-28#123456789012", "CAP#reg#2026-11#us-east-1", f"CAP#dev#total#{FORTE}",
-        "CAP#team#2026-11-28#qml"]
+    assert [c.counter_key for c in charges] == [
+        ("CAP#acct#2026-11-28", "GROUP#123456789012"), ("CAP#reg#2026-11", "GROUP#us-east-1"), ("CAP#dev#total", f"GROUP#{FORTE}"),
+        ("CAP#team#2026-11-28", "GROUP#qml")]
     untagged = plan_charges(parsed, task, 1, {}, zone)
     assert untagged[3].group == UNTAGGED
     assert needs_tags(parsed, FORTE) and not needs_tags(parsed[:3], FORTE)

@@ -1,0 +1,136 @@
+"""Helpers for the Terraform tests: run terraform, start a local moto server.
+
+Used by conftest.py (fixtures) and by nothing outside tests/terraform.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_EXAMPLE = ROOT / "examples" / "sandbox"
+MIRROR_LAYOUT = "registry.terraform.io"
+
+
+def terraform_env(workdir: Path) -> dict[str, str]:
+    """Environment for terraform: the CLI config from mk/terraform.mk when exported, else one
+    written here (filesystem mirror when TF_PROVIDER_MIRROR or /opt/tf-plugins exists)."""
+    env = dict(os.environ)
+    env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
+    config = env.get("TF_CLI_CONFIG_FILE")
+    if not config or not Path(config).is_file():
+        mirror = env.get("TF_PROVIDER_MIRROR") or ("/opt/tf-plugins" if Path("/opt/tf-plugins").is_dir() else "")
+        path = workdir / "terraformrc"
+        if mirror:
+            path.write_text(
+                "provider_installation {\n"
+                f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["{MIRROR_LAYOUT}/*/*"]\n  }}\n'
+                f'  direct {{\n    exclude = ["{MIRROR_LAYOUT}/*/*"]\n  }}\n}}\n'
+            )
+        else:
+            path.write_text("")
+        env["TF_CLI_CONFIG_FILE"] = str(path)
+    # Dummy credentials: the sandbox provider blocks carry their own, this only keeps the SDK
+    # from looking for real ones.
+    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def terraform(args: list[str], cwd: Path, env: dict[str, str], check: bool = True,
+              timeout: float = 600) -> subprocess.CompletedProcess:
+    cmd = ["terraform", *args]
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}) in {cwd}:\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1: the project's serializing launcher when present
+    (sandbox/braket_sandbox), else moto's own moto_server CLI."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 60) -> "MotoServer":
+        env = dict(os.environ)
+        sandbox = ROOT / "sandbox"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sandbox), env.get("PYTHONPATH")]))
+        spec_found = (sandbox / "braket_sandbox" / "moto_server.py").is_file()
+        if spec_found:
+            cmd = [sys.executable, "-m", "braket_sandbox.moto_server", "--port", "0"]
+        elif importlib.util.find_spec("moto") is not None:
+            port = _free_port()
+            cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+            self.url = f"http://127.0.0.1:{port}"
+        else:
+            raise RuntimeError("neither sandbox/braket_sandbox nor moto is installed: run `make venv`")
+        self.process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        text=True)
+        deadline = time.monotonic() + timeout
+        if spec_found:
+            line = self.process.stdout.readline().strip()
+            if not line.startswith("READY "):
+                self.stop()
+                raise RuntimeError(f"moto launcher did not report READY: {line!r}")
+            self.url = line.split(" ", 1)[1]
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", int(self.url.rsplit(":", 1)[1])), timeout=1):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError("moto server exited at start-up")
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("moto server did not start in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def planned_resources(plan: dict) -> dict[str, dict]:
+    """address -> planned values of every resource in a `terraform show -json` plan."""
+    found: dict[str, dict] = {}
+
+    def walk(module: dict) -> None:
+        for resource in module.get("resources", []):
+            found[resource["address"]] = resource.get("values", {})
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(plan.get("planned_values", {}).get("root_module", {}))
+    return found
+
+
+def lambda_policy_from_plan(plan: dict) -> dict:
+    for address, values in planned_resources(plan).items():
+        if address.endswith("aws_iam_role_policy.lambda"):
+            policy = values.get("policy")
+            if not policy:
+                raise AssertionError(f"{address} has no known policy in the plan")
+            return json.loads(policy)
+    raise AssertionError("no aws_iam_role_policy.lambda in the plan")
