@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .caps import ALERT_ONLY, CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
-from .braket_api import CancelResult
 from .config import Config
 from .events import CANCELLING, COMPLETED, DEVICE_ARN, TASK_ARN, UNCHARGED_END, TaskEvent
 from .ledger import ADMITTED, REJECTED, Ledger, TaskRecord
@@ -21,6 +20,9 @@ from .messages import TaskFacts, Usage, render_breach, render_cancel_failed, ren
 from .money import micros_to_str
 from .pricing import task_cost_micros
 from .windows import format_timestamp, parse_timestamp
+
+
+ALREADY_COMPLETED = "task already COMPLETED before the guard saw it"
 
 
 class GuardRetry(RuntimeError):
@@ -169,10 +171,12 @@ class Guard:
             action = "cancelled"
         elif retry:
             action = "cancellation requested, still retrying"
+        elif cancel_error == ALREADY_COMPLETED:
+            action = "not cancelled: it had already completed when the guard saw it"
         else:
             action = f"NOT cancelled: {cancel_error}"
         alerts = self._breach_alerts(task, breached, cost, action, backlog)
-        if enforce and not cancelled and not retry:
+        if enforce and not cancelled and not retry and cancel_error != ALREADY_COMPLETED:
             alerts += self._cancel_failed_alert(task, cost, names, cancel_error)
         decision = Decision("rejected", task, cost_micros=cost, caps=[c.cap.name for c in charges],
                             breached=names, cancelled=cancelled, backlog_cancelled=backlog,
@@ -211,9 +215,9 @@ class Guard:
 
     def _cancel_offender(self, task: TaskEvent) -> tuple[bool, str, bool]:
         if task.status == COMPLETED:  # first seen already finished: nothing left to cancel
-            result = CancelResult(False, error="task already COMPLETED before the guard saw it")
-        else:
-            result = self.braket.cancel(task.task_arn, task.region)
+            self.ledger.set_task_fields(task.task_arn, cancel="not_possible")
+            return False, ALREADY_COMPLETED, False
+        result = self.braket.cancel(task.task_arn, task.region)
         if result.ok:
             self.ledger.set_task_fields(task.task_arn, cancel="done")
             log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
