@@ -6,12 +6,14 @@ loudly on its first invocation instead of guarding nothing.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from .caps import Cap, CapError, parse_caps
+from .money import usd_to_micros_floor
 from .pricing import PriceBook, PriceError, build_price_book
 from .windows import load_zone
 
@@ -19,6 +21,7 @@ ENFORCE, MONITOR = "enforce", "monitor"
 MODES = (ENFORCE, MONITOR)
 SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 SSM_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 ENV_PREFIX = "BRAKET_GUARD_"
 
@@ -36,6 +39,9 @@ class Config:
     prices: PriceBook
     sns_topic_arn: str | None = None
     slack_webhook_parameter: str | None = None
+    regions: tuple[str, ...] = ()  # regions reconciliation and the digest search
+    reconcile_alert_micros: int = 10_000_000
+    digest_always: bool = False
 
     @property
     def enforcing(self) -> bool:
@@ -76,5 +82,36 @@ def load_config(environ: Mapping[str, str]) -> Config:
         # Never echo a URL back: it would be the secret itself.
         raise ConfigError("BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER: must be the NAME of an SSM "
                           "SecureString parameter (not the webhook URL itself)")
+    regions = _regions(get("REGIONS"), environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
+    threshold_text = get("RECONCILE_ALERT_USD") or "10"
+    try:
+        threshold = usd_to_micros_floor(threshold_text)
+    except ValueError:
+        threshold = -1
+    if threshold < 0:
+        raise ConfigError(f"BRAKET_GUARD_RECONCILE_ALERT_USD: must be a non-negative amount, got {threshold_text!r}")
+    always = (get("DIGEST_ALWAYS") or "false").lower()
+    if always not in ("true", "false"):
+        raise ConfigError(f"BRAKET_GUARD_DIGEST_ALWAYS: must be true or false, got {always!r}")
     return Config(table=table, caps=caps, mode=mode, zone=zone, prices=prices,
-                  sns_topic_arn=topic, slack_webhook_parameter=parameter)
+                  sns_topic_arn=topic, slack_webhook_parameter=parameter, regions=regions,
+                  reconcile_alert_micros=threshold, digest_always=always == "true")
+
+
+def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:
+    """``BRAKET_GUARD_REGIONS``: comma-separated or a JSON list; default the Lambda's own region."""
+    if not text:
+        return (own_region,) if own_region else ()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigError("BRAKET_GUARD_REGIONS: not a valid JSON list") from None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError("BRAKET_GUARD_REGIONS: must be a list of region names")
+    else:
+        items = [part.strip() for part in text.split(",") if part.strip()]
+    for region in items:
+        if not REGION.match(region):
+            raise ConfigError(f"BRAKET_GUARD_REGIONS: not an AWS region name: {region!r}")
+    return tuple(dict.fromkeys(items))

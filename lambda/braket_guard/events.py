@@ -55,6 +55,7 @@ class TaskEvent:
     created_at: datetime
     event_id: str = ""
     job_arn: str | None = None
+    ended_at: datetime | None = None
 
     @property
     def device_region(self) -> str:
@@ -107,6 +108,12 @@ def parse_event(event: Any) -> TaskEvent:
         raise EventError("detail.createdAt", str(exc)[:200]) from None
     job_arn = detail.get("jobArn")
     event_id = event.get("id")
+    ended_at = None
+    if detail.get("endedAt") is not None:
+        try:
+            ended_at = parse_timestamp(detail.get("endedAt"))
+        except TimestampError as exc:
+            raise EventError("detail.endedAt", str(exc)[:200]) from None
     return TaskEvent(
         task_arn=arn,
         region=match.group("region"),
@@ -117,4 +124,5 @@ def parse_event(event: Any) -> TaskEvent:
         created_at=created_at,
         event_id=event_id if isinstance(event_id, str) else "",
         job_arn=job_arn if isinstance(job_arn, str) else None,
+        ended_at=ended_at,
     )

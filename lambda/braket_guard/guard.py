@@ -9,6 +9,7 @@ by the next delivery of any event of that task.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from .caps import ALERT_ONLY, CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
@@ -18,7 +19,7 @@ from .ledger import ADMITTED, REJECTED, Ledger, TaskRecord
 from .logs import log_event
 from .messages import TaskFacts, Usage, render_breach, render_cancel_failed, render_warning
 from .money import micros_to_str
-from .pricing import task_cost_micros
+from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
 from .windows import format_timestamp, parse_timestamp
 
 
@@ -31,15 +32,39 @@ class GuardRetry(RuntimeError):
 
 @dataclass
 class Decision:
-    decision: str  # admitted | rejected | refunded | duplicate | ignored
+    decision: str  # admitted | rejected | refunded | trued_up | duplicate | ignored
     task: TaskEvent
     cost_micros: int | None = None
     caps: list[str] = field(default_factory=list)
     breached: list[str] = field(default_factory=list)
     cancelled: bool = False
+    cancel_failed: bool = False
     backlog_cancelled: int = 0
     alerts: int = 0
     reason: str = ""
+    correction_micros: int = 0  # trued_up: new cost minus the cost charged at admission
+
+    def metrics(self) -> list[tuple[dict[str, int], dict[str, str]]]:
+        """EMF values per cap for this decision (nothing for duplicates and ignored events)."""
+        cost, shots = self.cost_micros or 0, self.task.shots
+        if self.decision == "admitted":
+            per_cap = {"TasksAdmitted": 1, "ShotsAdmitted": shots, "CostAdmittedMicroUSD": cost}
+            return [(dict(per_cap), {"Cap": cap}) for cap in self.caps]
+        if self.decision == "refunded":
+            per_cap = {"TasksRefunded": 1, "ShotsRefunded": shots, "CostRefundedMicroUSD": cost}
+            return [(dict(per_cap), {"Cap": cap}) for cap in self.caps]
+        if self.decision == "trued_up":
+            return [({"SimulatorTrueUpMicroUSD": self.correction_micros}, {"Cap": cap}) for cap in self.caps]
+        if self.decision == "rejected":
+            values = {"TasksRejected": 1}
+            if self.cancelled:
+                values["CostPreventedMicroUSD"] = cost
+            if self.cancelled or self.backlog_cancelled:
+                values["TasksCancelled"] = int(self.cancelled) + self.backlog_cancelled
+            if self.cancel_failed:
+                values["CancelFailures"] = 1
+            return [(dict(values), {"Cap": cap}) for cap in self.breached]
+        return []
 
     def summary(self, mode: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,6 +81,8 @@ class Decision:
             out["backlog_cancelled"] = self.backlog_cancelled
         if self.alerts:
             out["alerts"] = self.alerts
+        if self.decision == "trued_up":
+            out["correction_usd"] = micros_to_str(self.correction_micros)
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -88,6 +115,9 @@ class Guard:
                                 caps=[c.cap for c in record.charges],
                                 reason=f"{task.status}: shots and cost given back")
             return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already refunded")
+        if (record.state == ADMITTED and task.status == COMPLETED and not record.trued_up
+                and device_kind(task.device_arn) == SIMULATOR and task.ended_at is not None):
+            return self._true_up(task, record)
         if record.state == REJECTED and (record.cancel == "pending" or record.sweep == "pending"):
             if self.ledger.claim_work(task.task_arn):
                 return self._finish_rejection(task, record)
@@ -97,11 +127,33 @@ class Guard:
                         caps=[c.cap for c in record.charges], breached=list(record.breached),
                         reason=f"already {record.state}")
 
+    def _true_up(self, task: TaskEvent, record: TaskRecord) -> Decision:
+        """Correct a simulator's charge from its run time once it completes.
+
+        The billed duration is not in the event; ``endedAt - createdAt`` bounds it from above
+        (it includes time in the queue), so the corrected charge is an estimate, labelled so.
+        """
+        price = self._device_price(task)
+        if price is None or not price.by_duration or record.cost_micros is None:
+            return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already admitted")
+        assert task.ended_at is not None
+        elapsed_ms = max(0, int((task.ended_at - task.created_at).total_seconds() * 1000))
+        new_cost = duration_cost_micros(price, elapsed_ms)
+        if not self.ledger.true_up(record, new_cost, "estimate: endedAt - createdAt"):
+            return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already trued up")
+        return Decision("trued_up", task, cost_micros=new_cost, caps=[c.cap for c in record.charges],
+                        correction_micros=new_cost - record.cost_micros,
+                        reason=f"simulator ran {elapsed_ms} ms by endedAt - createdAt (an upper-bound estimate)")
+
     # -- admission -------------------------------------------------------------------------------
-    def _price(self, task: TaskEvent) -> int | None:
+    def _device_price(self, task: TaskEvent) -> Price | None:
         price = self.config.prices.lookup(task.device_arn)
         if price is None:
             price = self.braket.device_price(task.device_arn, task.device_region, self.config.prices)
+        return price
+
+    def _price(self, task: TaskEvent) -> int | None:
+        price = self._device_price(task)
         return None if price is None else task_cost_micros(price, task.shots)
 
     def _admit(self, task: TaskEvent) -> Decision:
@@ -179,8 +231,9 @@ class Guard:
         if enforce and not cancelled and not retry and cancel_error != ALREADY_COMPLETED:
             alerts += self._cancel_failed_alert(task, cost, names, cancel_error)
         decision = Decision("rejected", task, cost_micros=cost, caps=[c.cap.name for c in charges],
-                            breached=names, cancelled=cancelled, backlog_cancelled=backlog,
-                            alerts=alerts)
+                            breached=names, cancelled=cancelled, backlog_cancelled=backlog, alerts=alerts,
+                            cancel_failed=enforce and not cancelled and not retry
+                            and cancel_error != ALREADY_COMPLETED)
         if retry or sweep_retry:
             log_event("warning", "work_left_for_redelivery", **decision.summary(self.config.mode))
             self.ledger.release_work(task.task_arn)
@@ -191,9 +244,11 @@ class Guard:
     def _finish_rejection(self, task: TaskEvent, record: TaskRecord) -> Decision:
         """A redelivered event of a rejected task whose cancel or sweep did not finish."""
         cancelled, retry, backlog, sweep_retry, alerts = record.cancel == "done", False, 0, False, 0
+        failed = False
         if record.cancel == "pending":
             cancelled, error, retry = self._cancel_offender(task)
-            if not cancelled and not retry:
+            failed = not cancelled and not retry and error != ALREADY_COMPLETED
+            if failed:
                 alerts += self._cancel_failed_alert(task, record.cost_micros, list(record.breached), error)
         if record.sweep == "pending":
             breached = [c for c in plan_charges(self.config.caps, task, record.cost_micros,
@@ -201,7 +256,7 @@ class Guard:
                         if c.cap.name in record.breached]
             backlog, sweep_retry = self._sweep(task, breached)
         decision = Decision("rejected", task, cost_micros=record.cost_micros,
-                            breached=list(record.breached), cancelled=cancelled,
+                            breached=list(record.breached), cancelled=cancelled, cancel_failed=failed,
                             backlog_cancelled=backlog, alerts=alerts,
                             reason="finished work left by an earlier delivery")
         if retry or sweep_retry:
@@ -239,7 +294,7 @@ class Guard:
             device = task.device_arn if charge.cap.group_by == "device" else None
             for region in sorted(regions):
                 for summary in self.braket.backlog(region, charge.window.start, charge.window.end, device):
-                    other = _summary_event(summary, task)
+                    other = summary_event(summary, task)
                     if other is None or other.task_arn == task.task_arn:
                         continue
                     if not charge.cap.applies_to(other.device_arn):
@@ -289,20 +344,34 @@ def _facts(task: TaskEvent, cost: int | None) -> TaskFacts:
     return TaskFacts(task.task_arn, task.device_arn, task.shots, cost, format_timestamp(task.created_at))
 
 
-def _summary_event(summary: dict[str, Any], offender: TaskEvent) -> TaskEvent | None:
+def summary_event(summary: dict[str, Any], offender: TaskEvent | None = None) -> TaskEvent | None:
     """A SearchQuantumTasks summary as a TaskEvent, for grouping; None if it is unusable."""
     arn, device = summary.get("quantumTaskArn", ""), summary.get("deviceArn", "")
     match = TASK_ARN.match(arn or "")
     if not match or not DEVICE_ARN.match(device or ""):
         return None
-    created = summary.get("createdAt")
     try:
-        created_at = created if hasattr(created, "astimezone") else parse_timestamp(created)
+        created_at = _as_utc(summary.get("createdAt"))
     except ValueError:
+        if offender is None:
+            return None
         created_at = offender.created_at
+    try:
+        ended_at = _as_utc(summary["endedAt"]) if summary.get("endedAt") else None
+    except ValueError:
+        ended_at = None
     return TaskEvent(task_arn=arn, region=match.group("region"), account=match.group("account"),
                      status=str(summary.get("status", "")), device_arn=device,
-                     shots=int(summary.get("shots") or 0), created_at=created_at)
+                     shots=int(summary.get("shots") or 0), created_at=created_at, ended_at=ended_at)
+
+
+def _as_utc(value: Any) -> datetime:
+    """boto3 parses timestamps into aware datetimes; tolerate strings too."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return value.astimezone(timezone.utc)
+    return parse_timestamp(value)
 
 
 

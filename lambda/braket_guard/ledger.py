@@ -71,6 +71,7 @@ class TaskRecord:
     cancel: str = ""  # pending | done | failed | not_needed
     sweep: str = ""  # pending | done (cancel_queued backlog)
     lease_until: int = 0  # epoch seconds; see WORK_LEASE_SECONDS
+    trued_up: bool = False  # simulator charge corrected after completion
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -81,6 +82,22 @@ class Counter:
     cost_micros: int = 0
     tasks: int = 0
     regions: tuple[str, ...] = ()
+    rejected_tasks: int = 0
+    rejected_shots: int = 0
+    rejected_cost_micros: int = 0
+
+    @property
+    def group(self) -> str:
+        return self.key[1][len("GROUP#"):]
+
+
+def _parse_counter(item: dict[str, Any]) -> Counter:
+    def num(name: str) -> int:
+        return int(item[name]["N"]) if name in item else 0
+
+    return Counter((item["pk"]["S"], item["sk"]["S"]), num("shots"), num("cost_micros"), num("tasks"),
+                   tuple(sorted(item.get("regions", {}).get("SS", []))), num("rejected_tasks"),
+                   num("rejected_shots"), num("rejected_cost_micros"))
 
 
 @dataclass(frozen=True)
@@ -113,7 +130,7 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         cost_micros=num("cost_micros", None), created_at=item.get("created_at", {}).get("S", ""),
         charges=charges, breached=tuple(item.get("breached", {}).get("SS", [])),
         cancel=item.get("cancel", {}).get("S", ""), sweep=item.get("sweep", {}).get("S", ""),
-        lease_until=num("lease_until") or 0, raw=item)
+        lease_until=num("lease_until") or 0, trued_up="trued_up_at" in item, raw=item)
 
 
 class Ledger:
@@ -136,25 +153,45 @@ class Ledger:
     def read_counters(self, counter_keys: Iterable[Key]) -> dict[Key, Counter]:
         wanted = list(dict.fromkeys(counter_keys))
         found: dict[Key, Counter] = {key: Counter(key) for key in wanted}
-        keys = [_key(key) for key in wanted]
+        for item in self._batch_get(wanted):
+            counter = _parse_counter(item)
+            found[counter.key] = counter
+        return found
+
+    def _batch_get(self, keys: list[Key]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):
-            request = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            request = {self.table: {"Keys": [_key(k) for k in keys[start:start + 100]],
+                                    "ConsistentRead": True}}
             for _ in range(8):
                 response = self.backoff.call(lambda: self.client.batch_get_item(RequestItems=request))
-                for item in response.get("Responses", {}).get(self.table, []):
-                    key = (item["pk"]["S"], item["sk"]["S"])
-                    found[key] = Counter(
-                        key, int(item.get("shots", {"N": "0"})["N"]),
-                        int(item.get("cost_micros", {"N": "0"})["N"]),
-                        int(item.get("tasks", {"N": "0"})["N"]),
-                        tuple(sorted(item.get("regions", {}).get("SS", []))))
+                items.extend(response.get("Responses", {}).get(self.table, []))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 time.sleep(0.05)
             else:
                 raise TransientLedgerError("BatchGetItem kept returning unprocessed keys")
-        return found
+        return items
+
+    def get_tasks(self, task_arns: Iterable[str]) -> dict[str, TaskRecord]:
+        """Task records by ARN (absent ARNs are not in the result), 100 per BatchGetItem."""
+        keys = [(task_pk(arn), TASK_SK) for arn in dict.fromkeys(task_arns)]
+        return {record.task_arn: record for record in map(_parse_task, self._batch_get(keys))}
+
+    def window_counters(self, cap_name: str, window_key: str) -> list[Counter]:
+        """Every group's counter of one cap window (one Query on the window's partition)."""
+        counters: list[Counter] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :group)",
+            "ExpressionAttributeValues": {":pk": _s(f"CAP#{cap_name}#{window_key}"), ":group": _s("GROUP#")},
+            "ConsistentRead": True}
+        while True:
+            response = self.backoff.call(lambda: self.client.query(**kwargs))
+            counters.extend(_parse_counter(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return counters
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # -- writes --------------------------------------------------------------------------------
     def _task_item(self, task: TaskEvent, state: str, cost_micros: int | None,
@@ -309,6 +346,36 @@ class Ledger:
             items.append({"Update": {
                 "TableName": self.table, "Key": _key(charge.counter_key),
                 "UpdateExpression": expression, "ExpressionAttributeValues": values}})
+        return self._transact(items) is None
+
+    def true_up(self, record: TaskRecord, new_cost_micros: int, source: str) -> bool:
+        """Replace an admitted simulator task's charge by its corrected cost, exactly once.
+
+        Not limited by the caps: the money is already spent; a cap over its limit then blocks new
+        tasks. False when another delivery did it first (or the task is no longer admitted).
+        """
+        delta = new_cost_micros - (record.cost_micros or 0)
+        items: list[dict[str, Any]] = [{"Update": {
+            "TableName": self.table, "Key": {"pk": _s(task_pk(record.task_arn)), "sk": _s(TASK_SK)},
+            "UpdateExpression": "SET cost_micros = :new, charged_micros = :old, trued_up_at = :now, "
+                                "cost_source = :source",
+            "ConditionExpression": "#state = :admitted AND attribute_not_exists(trued_up_at)",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {":new": _n(new_cost_micros), ":old": _n(record.cost_micros or 0),
+                                          ":now": _s(format_timestamp(self.clock())), ":source": _s(source),
+                                          ":admitted": _s(ADMITTED)}}}]
+        charges = []
+        for charge in record.charges:
+            charges.append({"c": _s(charge.counter_key[0]), "g": _s(charge.counter_key[1]),
+                            "cap": _s(charge.cap), "s": _n(charge.shots), "m": _n(new_cost_micros),
+                            **({"e": _n(charge.expires_at)} if charge.expires_at else {})})
+            items.append({"Update": {
+                "TableName": self.table, "Key": _key(charge.counter_key),
+                "UpdateExpression": "ADD cost_micros :delta",
+                "ExpressionAttributeValues": {":delta": _n(delta)}}})
+        if charges:
+            items[0]["Update"]["UpdateExpression"] += ", charges = :charges"
+            items[0]["Update"]["ExpressionAttributeValues"][":charges"] = {"L": [{"M": c} for c in charges]}
         return self._transact(items) is None
 
     def set_task_fields(self, task_arn: str, **fields: str) -> None:

@@ -41,3 +41,25 @@ def test_errors_name_the_variable(change, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_config(env(**change))
     assert "secret" not in str(info.value)
+
+
+def test_operating_settings():
+    config = load_config(env(BRAKET_GUARD_REGIONS="us-east-1, eu-north-1,us-east-1",
+                             BRAKET_GUARD_RECONCILE_ALERT_USD="2.50", BRAKET_GUARD_DIGEST_ALWAYS="true"))
+    assert config.regions == ("us-east-1", "eu-north-1")
+    assert config.reconcile_alert_micros == 2_500_000 and config.digest_always
+    assert load_config(env(BRAKET_GUARD_REGIONS='["us-west-1"]')).regions == ("us-west-1",)
+    assert load_config({**env(), "AWS_REGION": "eu-west-2"}).regions == ("eu-west-2",)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"BRAKET_GUARD_REGIONS": "mars-1"}, "BRAKET_GUARD_REGIONS"),
+    ({"BRAKET_GUARD_REGIONS": "[1]"}, "BRAKET_GUARD_REGIONS"),
+    ({"BRAKET_GUARD_REGIONS": "[oops"}, "BRAKET_GUARD_REGIONS"),
+    ({"BRAKET_GUARD_RECONCILE_ALERT_USD": "-1"}, "BRAKET_GUARD_RECONCILE_ALERT_USD"),
+    ({"BRAKET_GUARD_RECONCILE_ALERT_USD": "lots"}, "BRAKET_GUARD_RECONCILE_ALERT_USD"),
+    ({"BRAKET_GUARD_DIGEST_ALWAYS": "yes"}, "BRAKET_GUARD_DIGEST_ALWAYS"),
+])
+def test_operating_settings_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(env(**change))
