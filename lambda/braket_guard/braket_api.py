@@ -18,6 +18,7 @@ from .retry import Backoff, error_code, is_transient
 from .windows import format_timestamp
 
 PRICE_CACHE_SECONDS = 3600
+SEARCH_INTERVAL_SECONDS = 0.2  # SearchQuantumTasks: 5 requests/s per account and region
 # CancelQuantumTask allows 2 calls/s per account and region: back off up to 4 s, 8 attempts
 # (about 15 s in the worst case), then leave the rest to Lambda's redelivery.
 CANCEL_BACKOFF = {"attempts": 8, "base": 0.25, "cap": 4.0}
@@ -51,6 +52,8 @@ class BraketGateway:
         self.client_for_region = client_for_region
         self.backoff = backoff or Backoff(**READ_BACKOFF)
         self.cancel_backoff = cancel_backoff or Backoff(**CANCEL_BACKOFF)
+        self._pace_lock = threading.Lock()
+        self._next_search: dict[str, float] = {}
 
     def task_tags(self, task_arn: str, region: str) -> dict[str, str]:
         client = self.client_for_region(region)
@@ -87,15 +90,20 @@ class BraketGateway:
             return CancelResult(False, error=f"{type(exc).__name__}: {exc}"[:500], retryable=is_transient(exc))
         return CancelResult(True, status=str(response.get("cancellationStatus", "")))
 
-    def backlog(self, region: str, start: datetime | None, end: datetime | None,
-                device_arn: str | None) -> list[dict[str, Any]]:
-        """CREATED and QUEUED tasks created in [start, end) in one region (SearchQuantumTasks)."""
+    def search(self, region: str, start: datetime | None, end: datetime | None,
+               statuses: list[str] | None = None, device_arn: str | None = None,
+               on_page: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+        """Task summaries created in [start, end) (SearchQuantumTasks, 100 a page, paced to the
+        5 requests/s quota). ``on_page`` sees each page as it arrives (progress, batching)."""
         client = self.client_for_region(region)
-        filters: list[dict[str, Any]] = [
-            {"name": "status", "operator": "EQUAL", "values": ["CREATED", "QUEUED"]}]
+        filters: list[dict[str, Any]] = []
+        if statuses:
+            filters.append({"name": "status", "operator": "EQUAL", "values": list(statuses)})
         if start is not None and end is not None:
             filters.append({"name": "createdAt", "operator": "BETWEEN",
                             "values": [format_timestamp(start), format_timestamp(end)]})
+        elif start is not None:
+            filters.append({"name": "createdAt", "operator": "GTE", "values": [format_timestamp(start)]})
         if device_arn:
             filters.append({"name": "deviceArn", "operator": "EQUAL", "values": [device_arn]})
         tasks: list[dict[str, Any]] = []
@@ -104,8 +112,31 @@ class BraketGateway:
             kwargs: dict[str, Any] = {"filters": filters, "maxResults": 100}
             if token:
                 kwargs["nextToken"] = token
+            self._pace(region)
             response = self.backoff.call(lambda: client.search_quantum_tasks(**kwargs))
-            tasks.extend(response.get("quantumTasks", []))
+            page = [t for t in response.get("quantumTasks", [])
+                    if end is None or _before(t.get("createdAt"), end)]
+            tasks.extend(page)
+            if on_page is not None:
+                on_page(page)
             token = response.get("nextToken")
             if not token:
                 return tasks
+
+    def _pace(self, region: str) -> None:
+        with self._pace_lock:
+            wait = self._next_search.get(region, 0.0) - time.monotonic()
+            self._next_search[region] = max(time.monotonic(), self._next_search.get(region, 0.0)) \
+                + SEARCH_INTERVAL_SECONDS
+        if wait > 0:
+            time.sleep(wait)
+
+    def backlog(self, region: str, start: datetime | None, end: datetime | None,
+                device_arn: str | None) -> list[dict[str, Any]]:
+        """CREATED and QUEUED tasks created in [start, end) in one region."""
+        return self.search(region, start, end, ["CREATED", "QUEUED"], device_arn)
+
+
+def _before(created: Any, end: datetime) -> bool:
+    """BETWEEN is inclusive; windows end exclusively."""
+    return not isinstance(created, datetime) or created < end

@@ -194,7 +194,7 @@ class Guard:
             for level in reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)):
                 if self.ledger.claim_alert(charge.counter_key, f"WARN#{level}", charge.window.expires_at()):
                     if not announced:  # one message for the highest new level, the rest silently
-                        self._send(render_warning(charge.cap, charge.group, charge.window.key, level,
+                        self.send_alert(render_warning(charge.cap, charge.group, charge.window.key, level,
                                                   usage, self.config.mode))
                         sent += 1
                         announced = True
@@ -323,7 +323,7 @@ class Guard:
         counters = self.ledger.read_counters(c.counter_key for c in claimed)
         for charge in claimed:
             counter = counters[charge.counter_key]
-            self._send(render_breach(charge.cap, charge.group, charge.window.key,
+            self.send_alert(render_breach(charge.cap, charge.group, charge.window.key,
                                      Usage(counter.shots, counter.cost_micros), _facts(task, cost),
                                      action, self.config.mode, backlog))
             sent += 1
@@ -332,10 +332,10 @@ class Guard:
     def _cancel_failed_alert(self, task: TaskEvent, cost: int | None, caps: list[str], error: str) -> int:
         if not self.ledger.claim_alert((f"TASK#{task.task_arn}", "TASK"), "CANCEL_FAILED", None, error):
             return 0
-        self._send(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode))
+        self.send_alert(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode))
         return 1
 
-    def _send(self, alert) -> None:
+    def send_alert(self, alert) -> None:
         results = self.notifier.send(alert)
         log_event("info", "alert", kind=alert.kind, subject=alert.subject, delivery=results)
 

@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import metrics
 from .braket_api import BraketGateway
 from .config import Config, load_config
 from .events import EventError, parse_event
@@ -23,6 +24,7 @@ from .guard import Guard, GuardRetry
 from .ledger import Ledger
 from .logs import log_event
 from .notify import Notifier, SlackChannel, SnsChannel
+from .operations import ActionError, run_action
 
 _AWS_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 4},
                          connect_timeout=3, read_timeout=10)
@@ -82,6 +84,12 @@ def runtime() -> Runtime:
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Handle one EventBridge event; returns a JSON-able summary of the decision."""
     rt = runtime()  # a ConfigError here fails loudly, naming the bad variable and field
+    if isinstance(event, dict) and "braket_guard" in event:
+        try:
+            return run_action(rt.guard, event)
+        except ActionError as exc:
+            log_event("warning", "action_dropped", error=str(exc))
+            return {"decision": "dropped", "reason": str(exc)}
     try:
         task = parse_event(event)
     except EventError as exc:
@@ -90,6 +98,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             fields.update(event_id=str(event.get("id"))[:100], source=str(event.get("source"))[:100],
                           detail_type=str(event.get("detail-type"))[:100])
         log_event("warning", "event_dropped", **fields)
+        metrics.emit({"EventsDropped": 1}, {"Operation": "event"})
         return {"decision": "dropped", "reason": str(exc)}
     try:
         decision = rt.guard.handle(task)
@@ -99,7 +108,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     except (ClientError, BotoCoreError, RuntimeError) as exc:
         log_event("error", "guard_error", task=task.task_arn, status=task.status,
                   error=f"{type(exc).__name__}: {exc}"[:500])
+        metrics.emit({"GuardErrors": 1}, {"Operation": "event"})
         raise
     summary = decision.summary(rt.config.mode)
     log_event("info", "decision", **summary)
+    for values, dimensions in decision.metrics():
+        metrics.emit(values, dimensions)
     return summary

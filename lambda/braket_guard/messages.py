@@ -145,3 +145,19 @@ def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str
 def _bold_label(line: str) -> str:
     label, sep, rest = line.partition(": ")
     return f"*{label}:* {rest}" if sep and len(label) < 20 else line
+
+
+def render_reconcile(report: dict[str, Any], threshold_text: str, mode: str) -> Alert:
+    """A reconciliation that had to correct more than the threshold: events are being missed."""
+    title = "braket-guard reconciliation corrected the ledger"
+    lines = [
+        f"Correction: ${report['correction_usd']} (alert threshold ${threshold_text})",
+        f"Tasks searched: {report['tasks_seen']} in {', '.join(report['regions'])} since {report['since']}",
+        f"Admitted late: {report['admitted']}, rejected late: {report['rejected']}, "
+        f"refunded late: {report['refunded']}, simulator true-ups: {report['trued_up']}",
+        "Events are being missed or the guard was deployed mid-window; check the EventBridge rules "
+        "and the dead-letter queue. This alert is sent at most once a day.",
+    ]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("reconcile", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))

@@ -1,0 +1,196 @@
+"""The daily digest: one email and one Slack message about a day, instead of an alert per task.
+
+``build_digest`` and ``render_digest`` are pure (snapshot-tested); ``gather_digest`` reads the
+ledger and SearchQuantumTasks. A digest that runs before noon (in the guard's zone) covers the
+previous day, later ones the current day so far. Nothing is sent for a day where nothing
+happened unless BRAKET_GUARD_DIGEST_ALWAYS=true (or the invocation asks with "always": true).
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+from .caps import Cap
+from .events import TaskEvent
+from .ledger import ADMITTED, REFUNDED, REJECTED, Counter, TaskRecord
+from .messages import Alert, _slack, short_device
+from .money import format_usd
+from .pricing import PriceBook, task_cost_micros
+from .windows import DAY, MONTH, TOTAL, Window, window_for
+
+TOP = 5
+
+
+@dataclass(frozen=True)
+class CapUsage:
+    cap: Cap
+    window: Window
+    counters: tuple[Counter, ...]
+
+
+@dataclass(frozen=True)
+class DayTask:
+    task: TaskEvent
+    tags: dict[str, str]
+    record: TaskRecord | None
+    estimated_cost_micros: int | None  # price-book estimate, for tasks the ledger never saw
+
+
+@dataclass
+class Digest:
+    day: str
+    zone: str
+    mode: str
+    caps: list[CapUsage]
+    admitted: int = 0
+    rejected: int = 0
+    cancelled: int = 0
+    refunded: int = 0
+    admitted_cost_micros: int = 0
+    prevented_micros: int = 0
+    unseen: int = 0  # tasks Braket knows and the ledger does not: missed events
+    cancel_failures: int = 0
+    pending_cancels: int = 0
+    top_devices: list[tuple[str, int, int]] = field(default_factory=list)  # device, tasks, cost
+    top_tags: list[tuple[str, int, int]] = field(default_factory=list)  # key=value, tasks, cost
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing happened: no task of the day and no usage on any cap."""
+        return (self.admitted + self.rejected + self.refunded + self.unseen == 0
+                and not any(c.shots or c.cost_micros or c.rejected_tasks
+                            for usage in self.caps for c in usage.counters))
+
+
+def digest_day(now_local: datetime) -> date:
+    """Before noon: yesterday (a morning digest); from noon: today so far."""
+    return now_local.date() - timedelta(days=1) if now_local.hour < 12 else now_local.date()
+
+
+def build_digest(day: str, zone: str, mode: str, caps: Iterable[CapUsage],
+                 tasks: Iterable[DayTask]) -> Digest:
+    digest = Digest(day=day, zone=zone, mode=mode, caps=list(caps))
+    device_tasks, device_cost = Tally(), Tally()
+    tag_tasks, tag_cost = Tally(), Tally()
+    for item in tasks:
+        record = item.record
+        if record is None:
+            digest.unseen += 1
+            cost = item.estimated_cost_micros or 0
+        elif record.state == ADMITTED:
+            digest.admitted += 1
+            cost = record.cost_micros or 0
+            digest.admitted_cost_micros += cost
+        elif record.state == REFUNDED:
+            digest.refunded += 1
+            continue
+        elif record.state == REJECTED:
+            digest.rejected += 1
+            if record.cancel == "done":
+                digest.cancelled += 1
+                digest.prevented_micros += record.cost_micros or 0
+            elif record.cancel == "failed":
+                digest.cancel_failures += 1
+            elif record.cancel == "pending":
+                digest.pending_cancels += 1
+            continue
+        else:
+            continue
+        device_tasks[item.task.device_arn] += 1
+        device_cost[item.task.device_arn] += cost
+        for key, value in sorted(item.tags.items()):
+            tag_tasks[f"{key}={value}"] += 1
+            tag_cost[f"{key}={value}"] += cost
+    digest.top_devices = sorted(((d, device_tasks[d], device_cost[d]) for d in device_cost),
+                                key=lambda row: (-row[2], row[0]))[:TOP]
+    digest.top_tags = sorted(((t, tag_tasks[t], tag_cost[t]) for t in tag_cost),
+                             key=lambda row: (-row[2], row[0]))[:TOP]
+    return digest
+
+
+def _limit_lines(usage: CapUsage) -> list[str]:
+    cap = usage.cap
+    label = {DAY: "day", MONTH: "month", TOTAL: "all time"}[cap.window]
+    if not usage.counters:
+        return [f"- {cap.name} ({label} {usage.window.key}): nothing used of {cap.limits_text()}"]
+    lines = []
+    for counter in sorted(usage.counters, key=lambda c: c.group):
+        parts = []
+        if cap.max_shots is not None:
+            parts.append(f"{counter.shots:,}/{cap.max_shots:,} shots")
+        if cap.max_cost_micros is not None:
+            parts.append(f"{format_usd(counter.cost_micros)}/{format_usd(cap.max_cost_micros)}")
+        percent = _percent(cap, counter)
+        group = short_device(counter.group) if cap.group_by == "device" else counter.group
+        rejected = f", {counter.rejected_tasks} rejected" if counter.rejected_tasks else ""
+        lines.append(f"- {cap.name} ({label} {usage.window.key}, {group}): {', '.join(parts)} "
+                     f"({percent}%){rejected}")
+    return lines
+
+
+def _percent(cap: Cap, counter: Counter) -> int:
+    from .caps import used_fraction
+    return int(used_fraction(cap, counter.shots, counter.cost_micros) * 100)
+
+
+def render_digest(digest: Digest) -> Alert:
+    title = f"Braket daily digest for {digest.day} ({digest.zone})"
+    lines = ["Caps:"]
+    for usage in digest.caps:
+        lines += _limit_lines(usage)
+    lines += [
+        "",
+        f"Tasks: {digest.admitted} admitted ({format_usd(digest.admitted_cost_micros)}), "
+        f"{digest.rejected} rejected, {digest.cancelled} cancelled by the guard, {digest.refunded} refunded",
+        f"Spend prevented: {format_usd(digest.prevented_micros)}",
+    ]
+    if digest.top_devices:
+        lines += ["", "Top devices by cost:"]
+        lines += [f"- {short_device(d)}: {n} task(s), {format_usd(c)}" for d, n, c in digest.top_devices]
+    if digest.top_tags:
+        lines += ["", "Top tags by cost:"]
+        lines += [f"- {t}: {n} task(s), {format_usd(c)}" for t, n, c in digest.top_tags]
+    problems = []
+    if digest.cancel_failures:
+        problems.append(f"{digest.cancel_failures} task(s) over a cap could not be cancelled")
+    if digest.pending_cancels:
+        problems.append(f"{digest.pending_cancels} cancellation(s) still being retried")
+    if digest.unseen:
+        problems.append(f"{digest.unseen} task(s) Braket reports that the guard has not seen yet "
+                        "(reconciliation picks them up)")
+    lines += ["", "Guard errors: " + ("; ".join(problems) if problems else "none")]
+    footer = f"braket-guard ({digest.mode} mode)"
+    text = "\n".join([title, ""] + lines + ["", footer])
+    fallback = (f"{title}: {digest.admitted} admitted, {digest.cancelled} cancelled, "
+                f"{format_usd(digest.prevented_micros)} prevented")
+    slack_lines = [f"*{line}*" if line.endswith(":") and not line.startswith("-") else line for line in lines]
+    return Alert("digest", f"braket-guard: {title}"[:100], text, _slack(title, slack_lines, fallback, footer))
+
+
+def estimate_cost(prices: PriceBook, task: TaskEvent) -> int | None:
+    price = prices.lookup(task.device_arn)
+    return None if price is None else task_cost_micros(price, task.shots)
+
+
+def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, bool]:
+    """Read the day's caps and tasks; returns the digest and whether it should be sent."""
+    from .guard import summary_event
+    config = guard.config
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=config.zone)
+    caps = [CapUsage(cap, window_for(cap.window, moment, config.zone),
+                     tuple(guard.ledger.window_counters(cap.name, window_for(cap.window, moment, config.zone).key)))
+            for cap in config.caps]
+    day_window = window_for(DAY, moment, config.zone)
+    summaries = []
+    for region in config.regions:
+        summaries += guard.braket.search(region, day_window.start, day_window.end)
+    pairs = [(summary_event(s), s) for s in summaries]
+    events = [(t, s) for t, s in pairs if t is not None]
+    records = guard.ledger.get_tasks(t.task_arn for t, _ in events)
+    tasks = [DayTask(t, dict(s.get("tags") or {}), records.get(t.task_arn),
+                     estimate_cost(config.prices, t)) for t, s in events]
+    digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks)
+    return digest, always or config.digest_always or not digest.quiet

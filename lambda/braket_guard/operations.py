@@ -1,0 +1,70 @@
+"""Scheduled work, invoked with ``{"braket_guard": "reconcile"}`` or ``{"braket_guard": "digest"}``
+(EventBridge schedules with a constant input, or ``aws lambda invoke``). Wiring only."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from . import metrics
+from .digest import digest_day, gather_digest, render_digest
+from .guard import Guard
+from .logs import log_event
+from .messages import render_reconcile
+from .money import micros_to_str
+from .reconcile import reconcile
+
+ACTIONS = ("reconcile", "digest")
+
+
+class ActionError(ValueError):
+    """A scheduled invocation with an unusable payload."""
+
+
+def run_action(guard: Guard, event: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    action = event.get("braket_guard")
+    if action not in ACTIONS:
+        raise ActionError(f"braket_guard: unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    now = now or datetime.now(timezone.utc)
+    if action == "reconcile":
+        return _reconcile(guard, now)
+    return _digest(guard, event, now)
+
+
+def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
+    report = reconcile(guard, now)
+    summary = {"action": "reconcile", **report.to_dict()}
+    metrics.emit({"ReconcileTasksSeen": report.tasks_seen, "ReconcileCorrections": report.corrections,
+                  "ReconcileCorrectionMicroUSD": report.correction_micros}, {"Operation": "reconcile"})
+    config = guard.config
+    if report.correction_micros > config.reconcile_alert_micros:
+        local_day = now.astimezone(config.zone).date().isoformat()
+        if guard.ledger.claim_alert((f"RECONCILE#{local_day}", "RUN"), "CORRECTION", None):
+            guard.send_alert(render_reconcile(summary, micros_to_str(config.reconcile_alert_micros), config.mode))
+            summary["alerted"] = True
+    return summary
+
+
+def _digest(guard: Guard, event: dict[str, Any], now: datetime) -> dict[str, Any]:
+    config = guard.config
+    requested = event.get("date")
+    if requested is not None:
+        try:
+            day = date.fromisoformat(str(requested))
+        except ValueError:
+            raise ActionError(f"date: expected YYYY-MM-DD, got {requested!r}") from None
+    else:
+        day = digest_day(now.astimezone(config.zone))
+    digest, send = gather_digest(guard, day, always=bool(event.get("always")))
+    summary: dict[str, Any] = {"action": "digest", "day": day.isoformat(), "sent": False,
+                               "admitted": digest.admitted, "cancelled": digest.cancelled,
+                               "prevented_usd": micros_to_str(digest.prevented_micros)}
+    if not send:
+        summary["reason"] = "nothing happened"
+    elif event.get("force") or guard.ledger.claim_alert((f"DIGEST#{day.isoformat()}", "RUN"), "SENT", None):
+        guard.send_alert(render_digest(digest))
+        summary["sent"] = True
+    else:
+        summary["reason"] = "already sent for this day"
+    log_event("info", "digest", **summary)
+    return summary
