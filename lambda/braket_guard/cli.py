@@ -1,0 +1,373 @@
+"""``braket-guard``: status, report, explain and check-config, for operators and scripts.
+
+Uses the same package as the Lambda (caps, pricing, ledger) against real AWS with the usual
+credentials, or against the sandbox through AWS_ENDPOINT_URL_<SERVICE>. ``--json`` everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Sequence, TextIO
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
+                                 NoCredentialsError, NoRegionError, PartialCredentialsError)
+
+from .braket_api import BraketGateway
+from .caps import Cap, CapError, parse_caps, used_fraction
+from .config import ConfigError
+from .events import STATUSES
+from .guard import summary_event
+from .ledger import Ledger
+from .messages import short_device
+from .money import format_usd, micros_to_str
+from .pricing import build_price_book, task_cost_micros
+from .windows import DAY, MONTH, load_zone, window_for
+
+STATUS_ORDER = ["CREATED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED"]
+CHARGED = {"CREATED", "QUEUED", "RUNNING", "COMPLETED"}
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+# -- output ------------------------------------------------------------------------------------
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+class Progress:
+    """A one-line progress bar on stderr (only on a terminal, or when asked with --progress)."""
+
+    def __init__(self, label: str, stream: TextIO, enabled: bool):
+        self.label, self.stream, self.enabled, self.count = label, stream, enabled, 0
+
+    def advance(self, n: int) -> None:
+        self.count += n
+        if self.enabled:
+            filled = min(30, self.count // 100 + 1)
+            bar = "#" * filled + "." * (30 - filled)
+            self.stream.write(f"\r{self.label} [{bar}] {self.count} tasks")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- settings ------------------------------------------------------------------------------------
+@dataclass
+class Settings:
+    table: str | None
+    caps_json: str | None
+    timezone: str
+    regions: list[str]
+
+
+_SESSION: list[boto3.session.Session] = []
+
+
+def session() -> boto3.session.Session:
+    """One fresh session per CLI run (credentials are resolved anew each time)."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
+
+
+def _function_environment(name: str) -> dict[str, str]:
+    client = session().client("lambda")
+    response = client.get_function_configuration(FunctionName=name)
+    return response.get("Environment", {}).get("Variables", {})
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """Flags win, then BRAKET_GUARD_* variables, then the deployed function's environment."""
+    deployed: dict[str, str] = _function_environment(args.function) if args.function else {}
+
+    def pick(flag: str | None, name: str) -> str | None:
+        return flag or os.environ.get(name) or deployed.get(name)
+
+    caps_json = None
+    if args.caps:
+        caps_json = _read(args.caps)
+    else:
+        caps_json = os.environ.get("BRAKET_GUARD_CAPS") or deployed.get("BRAKET_GUARD_CAPS")
+    regions = list(args.region or [])
+    if not regions:
+        text = pick(None, "BRAKET_GUARD_REGIONS")
+        if text:
+            regions = json.loads(text) if text.startswith("[") else [r.strip() for r in text.split(",") if r.strip()]
+    if not regions:
+        session_region = session().region_name
+        if not session_region:
+            raise CliError("No AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+        regions = [session_region]
+    return Settings(pick(args.table, "BRAKET_GUARD_TABLE"), caps_json,
+                    pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", regions)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise CliError(f"File not found: {path}") from None
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror}") from None
+
+
+def _ledger(settings: Settings) -> Ledger:
+    if not settings.table:
+        raise CliError("No ledger table: pass --table, set BRAKET_GUARD_TABLE, or name the Lambda with --function")
+    return Ledger(session().client("dynamodb", config=BotoConfig(retries={"mode": "standard"})), settings.table)
+
+
+def _caps(settings: Settings) -> tuple[Cap, ...]:
+    if not settings.caps_json:
+        raise CliError("No caps: pass --caps FILE, set BRAKET_GUARD_CAPS, or name the Lambda with --function")
+    return parse_caps(settings.caps_json)
+
+
+def _gateway() -> BraketGateway:
+    clients: dict[str, Any] = {}
+
+    def client_for(region: str) -> Any:
+        if region not in clients:
+            clients[region] = session().client("braket", region_name=region,
+                                             config=BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+        return clients[region]
+
+    return BraketGateway(client_for)
+
+
+# -- commands ------------------------------------------------------------------------------------
+def cmd_check_config(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
+    caps = parse_caps(_read(args.file))
+    rows = [{"name": c.name, "window": c.window, "group_by": c.group_by,
+             "devices": sorted(c.devices) or ["all"], "max_shots": c.max_shots,
+             "max_cost_usd": micros_to_str(c.max_cost_micros) if c.max_cost_micros is not None else None,
+             "warn_at": [str(w) for w in c.warn_at], "on_breach": c.on_breach} for c in caps]
+    text = table(["CAP", "WINDOW", "GROUP BY", "DEVICES", "LIMITS", "WARN AT", "ON BREACH"],
+                 [[c.name, c.window, c.group_by, ",".join(short_device(d) for d in sorted(c.devices)) or "all",
+                   c.limits_text(), ",".join(f"{int(w * 100)}%" for w in c.warn_at) or "-", c.on_breach]
+                  for c in caps])
+    return 0, ({"valid": True, "caps": rows}, f"{args.file}: {len(caps)} cap(s), valid\n\n{text}")
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
+    settings = resolve_settings(args)
+    caps, ledger, zone = _caps(settings), _ledger(settings), load_zone(settings.timezone)
+    now = datetime.now(timezone.utc)
+    rows = []
+    for cap in caps:
+        window = window_for(cap.window, now, zone)
+        counters = ledger.window_counters(cap.name, window.key)
+        for counter in sorted(counters, key=lambda c: c.group) or [None]:
+            shots = counter.shots if counter else 0
+            cost = counter.cost_micros if counter else 0
+            rows.append({
+                "cap": cap.name, "window": window.key,
+                "group": counter.group if counter else None,
+                "shots": shots, "max_shots": cap.max_shots,
+                "cost_usd": micros_to_str(cost),
+                "max_cost_usd": micros_to_str(cap.max_cost_micros) if cap.max_cost_micros is not None else None,
+                "percent": int(used_fraction(cap, shots, cost) * 100),
+                "rejected_tasks": counter.rejected_tasks if counter else 0,
+            })
+    text = table(["CAP", "WINDOW", "GROUP", "SHOTS", "COST", "USED", "REJECTED"], [[
+        r["cap"], r["window"],
+        "-" if r["group"] is None else (short_device(r["group"]) if "::device/" in r["group"] else r["group"]),
+        f"{r['shots']:,} / {r['max_shots']:,}" if r["max_shots"] is not None else f"{r['shots']:,}",
+        f"${r['cost_usd']} / ${r['max_cost_usd']}" if r["max_cost_usd"] is not None else f"${r['cost_usd']}",
+        f"{r['percent']}%", r["rejected_tasks"]] for r in rows])
+    return 0, ({"timezone": settings.timezone, "caps": rows}, text)
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
+    settings = resolve_settings(args)
+    zone = load_zone(settings.timezone)
+    if args.date:
+        day = _parse(lambda: date.fromisoformat(args.date), f"--date: expected YYYY-MM-DD, got {args.date!r}")
+        window = window_for(DAY, datetime(day.year, day.month, day.day, 12, tzinfo=zone), zone)
+    else:
+        month = _parse(lambda: datetime.strptime(args.month, "%Y-%m"), f"--month: expected YYYY-MM, got {args.month!r}")
+        window = window_for(MONTH, datetime(month.year, month.month, 15, tzinfo=zone), zone)
+    prices = build_price_book(os.environ.get("BRAKET_GUARD_PRICES"))
+    gateway = _gateway()
+    devices: dict[str, dict[str, Any]] = {}
+    for region in settings.regions:
+        progress = Progress(f"Searching {region}", sys.stderr, args.progress or sys.stderr.isatty())
+        summaries = gateway.search(region, window.start, window.end, device_arn=args.device,
+                                   on_page=lambda page: progress.advance(len(page)))
+        progress.done()
+        for summary in summaries:
+            task = summary_event(summary)
+            if task is None:
+                continue
+            row = devices.setdefault(task.device_arn, {
+                "device": task.device_arn, "tasks": 0, "shots": 0,
+                "by_status": {s: {"tasks": 0, "shots": 0} for s in STATUS_ORDER}, "cost_micros": 0,
+                "priced": True})
+            row["tasks"] += 1
+            row["shots"] += task.shots
+            row["by_status"][task.status]["tasks"] += 1
+            row["by_status"][task.status]["shots"] += task.shots
+            if task.status in CHARGED:
+                price = prices.lookup(task.device_arn) or gateway.device_price(task.device_arn, task.device_region, prices)
+                if price is None:
+                    row["priced"] = False
+                else:
+                    row["cost_micros"] += task_cost_micros(price, task.shots)
+    ordered = sorted(devices.values(), key=lambda r: (-r["cost_micros"], r["device"]))
+    used_statuses = [s for s in STATUS_ORDER if any(r["by_status"][s]["tasks"] for r in ordered)] or ["COMPLETED"]
+    text_rows = [[short_device(r["device"])] + [
+        f"{r['by_status'][s]['tasks']} ({r['by_status'][s]['shots']:,})" for s in used_statuses] +
+        [r["tasks"], f"{r['shots']:,}", format_usd(r["cost_micros"]) + ("" if r["priced"] else " + unpriced")]
+        for r in ordered]
+    total = sum(r["cost_micros"] for r in ordered)
+    text = (f"Tasks created {window.key} ({settings.timezone}) in {', '.join(settings.regions)}\n"
+            f"Counts are tasks (shots) by status; cost is estimated for tasks not cancelled or failed.\n\n"
+            + table(["DEVICE"] + used_statuses + ["TASKS", "SHOTS", "EST. COST"], text_rows)
+            + f"\n\nEstimated total: {format_usd(total)}")
+    data = {"window": window.key, "timezone": settings.timezone, "regions": settings.regions,
+            "devices": [{**{k: v for k, v in r.items() if k != "cost_micros"},
+                         "estimated_cost_usd": micros_to_str(r["cost_micros"])} for r in ordered],
+            "estimated_total_usd": micros_to_str(total)}
+    return 0, (data, text)
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
+    settings = resolve_settings(args)
+    ledger = _ledger(settings)
+    record = ledger.get_task(args.task_arn)
+    if record is None:
+        message = ("The guard has no record of this task: no event of it has reached the guard and "
+                   "reconciliation has not seen it yet (or it is older than the ledger keeps).")
+        return 1, ({"task": args.task_arn, "known": False, "explanation": message}, message)
+    raw = record.raw
+    decided = raw.get("decided_at", {}).get("S", "")
+    lines = [f"Task {record.task_arn}",
+             f"Device: {short_device(record.device_arn)}, {record.shots:,} shots, created {record.created_at}",
+             f"Charged cost: {format_usd(record.cost_micros) if record.cost_micros is not None else 'unknown'}"
+             + (f" ({raw['cost_source']['S']})" if "cost_source" in raw else "")]
+    data: dict[str, Any] = {"task": record.task_arn, "known": True, "state": record.state,
+                            "decided_at": decided, "first_status": record.status,
+                            "cost_usd": micros_to_str(record.cost_micros) if record.cost_micros is not None else None}
+    counters = ledger.read_counters(c.counter_key for c in record.charges)
+    if record.state in ("admitted", "refunded"):
+        verb = "Admitted" if record.state == "admitted" else "Admitted, then refunded"
+        lines.append(f"{verb}: first seen {record.status} at {decided}; it fitted every cap that applies:")
+        for charge in record.charges:
+            counter = counters[charge.counter_key]
+            cap_name, window_key = charge.counter_key[0].split("#", 2)[1:]
+            lines.append(f"  - {charge.cap} ({window_key}, {counter.group}): +{charge.shots:,} shots, "
+                         f"+{format_usd(charge.cost_micros)}; the counter now holds {counter.shots:,} shots, "
+                         f"{format_usd(counter.cost_micros)}")
+        if record.state == "refunded":
+            lines.append(f"Refunded at {raw.get('refunded_at', {}).get('S', '?')} when it ended "
+                         f"{raw.get('status', {}).get('S', '')}: its shots and cost were given back.")
+        if not record.charges:
+            lines.append("  (no cap applies to this device)")
+        data["charges"] = [{"cap": c.cap, "shots": c.shots, "cost_usd": micros_to_str(c.cost_micros)}
+                           for c in record.charges]
+    elif record.state == "rejected":
+        lines.append(f"Rejected: first seen {record.status} at {decided}; it did not fit: {', '.join(record.breached)}")
+        lines.append(f"Cancellation: {record.cancel or 'not needed'}"
+                     + (f" ({raw['cancel_error']['S']})" if "cancel_error" in raw else ""))
+        data.update(breached=list(record.breached), cancellation=record.cancel)
+    else:
+        lines.append(f"Never charged: the first event seen was {record.status} (it ended before it was charged).")
+    text = "\n".join(lines)
+    data["explanation"] = text
+    return 0, (data, text)
+
+
+def _parse(fn: Callable[[], Any], message: str) -> Any:
+    try:
+        return fn()
+    except ValueError:
+        raise CliError(message) from None
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="braket-guard", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--table", help="ledger table (default: BRAKET_GUARD_TABLE)")
+    common.add_argument("--caps", help="caps JSON file (default: BRAKET_GUARD_CAPS)")
+    common.add_argument("--timezone", help="IANA zone (default: BRAKET_GUARD_TIMEZONE or UTC)")
+    common.add_argument("--function", help="read table, caps and zone from this deployed Lambda")
+    common.add_argument("--region", action="append", help="Braket region (repeatable)")
+    common.add_argument("--progress", action="store_true", help="show progress even when not on a terminal")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", parents=[common], help="every cap's usage, limit and percentage per group")
+    report = sub.add_parser("report", parents=[common], help="per device: tasks and shots by status, cost")
+    when = report.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", help="YYYY-MM-DD")
+    when.add_argument("--month", help="YYYY-MM")
+    report.add_argument("--device", help="only this device ARN")
+    explain = sub.add_parser("explain", parents=[common], help="why the guard admitted, rejected or refunded a task")
+    explain.add_argument("task_arn")
+    check = sub.add_parser("check-config", parents=[common], help="validate a caps file offline")
+    check.add_argument("file")
+    return parser
+
+
+COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, "check-config": cmd_check_config}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    args = build_parser().parse_args(argv)
+    _SESSION.clear()
+    try:
+        code, (data, text) = COMMANDS[args.command](args, out)
+    except (CliError, CapError, ConfigError) as exc:
+        return _fail(err, args, str(exc), 2)
+    except (NoCredentialsError, PartialCredentialsError):
+        return _fail(err, args, "No AWS credentials found: run `aws configure`, set AWS_PROFILE, or export "
+                                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.", 2)
+    except NoRegionError:
+        return _fail(err, args, "No AWS region: pass --region or set AWS_REGION.", 2)
+    except EndpointConnectionError as exc:
+        return _fail(err, args, f"Cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: "
+                                "check the network or AWS_ENDPOINT_URL.", 2)
+    except ClientError as exc:
+        code_name = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code_name == "ResourceNotFoundException" and args.command in ("status", "explain"):
+            return _fail(err, args, f"Ledger table not found: {message or code_name}. Check --table or "
+                                    "BRAKET_GUARD_TABLE and the region.", 2)
+        return _fail(err, args, f"AWS said {code_name}: {message}", 2)
+    except BotoCoreError as exc:
+        return _fail(err, args, f"AWS client error: {exc}", 2)
+    if args.json:
+        out.write(json.dumps(data, indent=2, default=str) + "\n")
+    else:
+        out.write(text + "\n")
+    return code
+
+
+def _fail(err: TextIO, args: argparse.Namespace, message: str, code: int) -> int:
+    if getattr(args, "json", False):
+        err.write(json.dumps({"error": message}) + "\n")
+    else:
+        err.write(f"braket-guard: error: {message}\n")
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
