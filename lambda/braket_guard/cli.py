@@ -271,13 +271,14 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
         lines.append(f"{verb}: first seen {record.status} at {decided}; it fitted every cap that applies:")
         for charge in record.charges:
             counter = counters[charge.counter_key]
-            cap_name, window_key = charge.counter_key[0].split("#", 2)[1:]
-            lines.append(f"  - {charge.cap} ({window_key}, {counter.group}): +{charge.shots:,} shots, "
+            window_key = charge.counter_key[0].rsplit("#", 1)[1]
+            group = short_device(counter.group) if "::device/" in counter.group else counter.group
+            lines.append(f"  - {charge.cap} ({window_key}, {group}): +{charge.shots:,} shots, "
                          f"+{format_usd(charge.cost_micros)}; the counter now holds {counter.shots:,} shots, "
                          f"{format_usd(counter.cost_micros)}")
         if record.state == "refunded":
             lines.append(f"Refunded at {raw.get('refunded_at', {}).get('S', '?')} when it ended "
-                         f"{raw.get('status', {}).get('S', '')}: its shots and cost were given back.")
+                         f"{raw.get('ended_status', {}).get('S', '')}: its shots and cost were given back.")
         if not record.charges:
             lines.append("  (no cap applies to this device)")
         data["charges"] = [{"cap": c.cap, "shots": c.shots, "cost_usd": micros_to_str(c.cost_micros)}

@@ -330,9 +330,9 @@ class Ledger:
         """Give an admitted task's shots and cost back, exactly once (False if already done)."""
         items: list[dict[str, Any]] = [{"Update": {
             "TableName": self.table, "Key": {"pk": _s(task_pk(record.task_arn)), "sk": _s(TASK_SK)},
-            "UpdateExpression": "SET #state = :refunded, #status = :status, refunded_at = :now",
+            "UpdateExpression": "SET #state = :refunded, ended_status = :status, refunded_at = :now",
             "ConditionExpression": "#state = :admitted",
-            "ExpressionAttributeNames": {"#state": "state", "#status": "status"},
+            "ExpressionAttributeNames": {"#state": "state"},
             "ExpressionAttributeValues": {":refunded": _s(REFUNDED), ":admitted": _s(ADMITTED),
                                           ":status": _s(status),
                                           ":now": _s(format_timestamp(self.clock()))}}}]
