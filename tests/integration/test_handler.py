@@ -374,3 +374,34 @@ def test_one_structured_log_line_per_decision(harness, caplog):
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "braket_guard"]
     decisions = [line for line in lines if line["message"] == "decision"]
     assert len(decisions) == 1 and decisions[0]["decision"] == "admitted"
+
+
+def count_dynamodb_calls(harness):
+    """Count the DynamoDB operations the handler's own client sends."""
+    calls: list[str] = []
+    client = handler.runtime().guard.ledger.client
+    client.meta.events.register("before-call.dynamodb.*",
+                                lambda model, **_: calls.append(model.name), unique_id=f"count-{id(calls)}")
+    return calls
+
+
+def test_calls_per_event(harness):
+    harness.configure([cost_cap()])
+    arn, created = created_event(harness)
+    calls = count_dynamodb_calls(harness)
+    harness.emu.reset_calls()
+    assert harness.invoke(created)["decision"] == "admitted"
+    assert calls == ["GetItem", "TransactWriteItems"]  # the admitted event: 2 DynamoDB calls
+    assert sum(harness.emu.calls.values()) == 0  # and no Braket call
+    calls.clear()
+    harness.emu.advance(arn, "QUEUED")
+    assert harness.invoke(harness.take_events()[-1])["decision"] == "duplicate"
+    assert calls == ["GetItem"]  # a later event of the same task: 1
+
+
+def test_calls_per_event_with_warnings(harness):
+    harness.configure([cost_cap(warn_at=[0.8])])
+    _, created = created_event(harness)
+    calls = count_dynamodb_calls(harness)
+    harness.invoke(created)
+    assert calls == ["GetItem", "TransactWriteItems", "BatchGetItem"]  # + reading the counter
