@@ -22,6 +22,7 @@ GROUP_BY_FIXED = ("account", "region", "device")
 UNTAGGED = "(untagged)"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TAG_KEY = re.compile(r"^tag:(?P<key>[\w.:/=+@ -]{1,128})$")
+MAX_CAPS = 99  # TransactWriteItems takes 100 items: the task record plus one counter per cap
 CAP_FIELDS = {"name", "window", "group_by", "devices", "max_shots", "max_cost_usd", "warn_at", "on_breach"}
 
 
@@ -152,6 +153,9 @@ def parse_caps(text: str | None) -> tuple[Cap, ...]:
         raise CapError(f"BRAKET_GUARD_CAPS: not valid JSON ({exc.msg} at position {exc.pos})") from None
     if not isinstance(raw, list):
         raise CapError("BRAKET_GUARD_CAPS: must be a JSON list of cap objects")
+    if len(raw) > MAX_CAPS:
+        raise CapError(f"BRAKET_GUARD_CAPS: at most {MAX_CAPS} caps (one DynamoDB transaction holds "
+                       f"the task and every counter it falls in), got {len(raw)}")
     caps = tuple(parse_cap(item, index) for index, item in enumerate(raw))
     seen: set[str] = set()
     for index, cap in enumerate(caps):

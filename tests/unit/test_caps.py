@@ -105,3 +105,10 @@ def test_used_fraction_and_warnings():
     assert warnings_reached(cap, 499, 0) == []
     (zero,) = caps({"name": "z", "window": "day", "group_by": "account", "max_shots": 0})
     assert used_fraction(zero, 0, 0) == 0 and used_fraction(zero, 1, 0) == 1
+
+
+def test_too_many_caps_for_one_transaction():
+    many = [{**BASE, "name": f"c{i}"} for i in range(100)]
+    with pytest.raises(CapError, match="at most 99 caps"):
+        caps(*many)
+    assert len(caps(*many[:99])) == 99
