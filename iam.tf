@@ -25,7 +25,7 @@ locals {
         # dynamodb:ConditionCheckItem, which the package does not use).
         Sid      = "Ledger"
         Effect   = "Allow"
-        Action   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        Action   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
         Resource = [local.arns.table]
       },
       {

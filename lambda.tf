@@ -17,11 +17,15 @@ locals {
       BRAKET_GUARD_MODE     = var.mode
       BRAKET_GUARD_TIMEZONE = var.timezone
       LOG_LEVEL             = var.log_level
+      # Regions that reconciliation searches: the home region and every forwarded one.
+      BRAKET_GUARD_REGIONS = jsonencode(local.regions)
       # Alerts go to the created or given topic: alarms use it too, so it always exists.
       BRAKET_GUARD_SNS_TOPIC_ARN = local.arns.topic
     },
     local.slack_parameter_name == null ? {} : { BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER = local.slack_parameter_name },
     length(var.prices) == 0 ? {} : { BRAKET_GUARD_PRICES = local.prices_json },
+    var.reconcile_alert_usd == null ? {} : { BRAKET_GUARD_RECONCILE_ALERT_USD = var.reconcile_alert_usd },
+    var.digest_always ? { BRAKET_GUARD_DIGEST_ALWAYS = "true" } : {},
   )
 
   lambda_environment = merge(var.lambda_environment_variables, local.guard_environment)

@@ -23,6 +23,7 @@ locals {
     forwarder_role  = "${var.name_prefix}-forwarder"
     log_group       = "/aws/lambda/${var.name_prefix}"
     slack_parameter = "/${var.name_prefix}/slack-webhook-url"
+    scheduler_role  = "${var.name_prefix}-scheduler"
   }
 
   # ARNs are built from names so that the IAM policies are fully known at plan time (reviewable
@@ -35,6 +36,7 @@ locals {
     dlq            = "${local.arn_prefix}:sqs:${local.home_region}:${local.account_id}:${local.names.dlq}"
     log_group      = "${local.arn_prefix}:logs:${local.home_region}:${local.account_id}:log-group:${local.names.log_group}"
     forwarder_role = "${local.arn_prefix}:iam::${local.account_id}:role/${local.names.forwarder_role}"
+    function       = "${local.arn_prefix}:lambda:${local.home_region}:${local.account_id}:function:${local.names.function}"
     topic          = var.sns_topic_arn != null ? var.sns_topic_arn : "${local.arn_prefix}:sns:${local.home_region}:${local.account_id}:${local.names.topic}"
     slack_parameter = local.slack_parameter_name == null ? null : (
       "${local.arn_prefix}:ssm:${local.home_region}:${local.account_id}:parameter/${trimprefix(local.slack_parameter_name, "/")}"

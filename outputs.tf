@@ -82,3 +82,8 @@ output "home_forwarder_rule_arn" {
   description = "ARN of the forwarding rule in the home region."
   value       = module.home_forwarder.rule_arn
 }
+
+output "schedule_names" {
+  description = "EventBridge Scheduler schedules of the Lambda (reconcile, digest), by action."
+  value       = { for k, s in aws_scheduler_schedule.guard : k => s.name }
+}

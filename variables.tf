@@ -411,3 +411,42 @@ variable "spending_limits" {
     error_message = "Give both start_at and end_at of a spending limit, or neither."
   }
 }
+
+variable "reconcile_schedule" {
+  description = "EventBridge Scheduler expression (in timezone) that invokes the Lambda with {\"braket_guard\": \"reconcile\"}: it searches the guarded regions for tasks whose events were missed. Null disables it."
+  type        = string
+  default     = "rate(15 minutes)"
+
+  validation {
+    condition     = var.reconcile_schedule == null || can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be a schedule expression such as \"rate(15 minutes)\" or \"cron(0/15 * * * ? *)\", or null."
+  }
+}
+
+variable "digest_schedule" {
+  description = "EventBridge Scheduler expression (in timezone) that sends the daily digest ({\"braket_guard\": \"digest\"}); before noon it covers the previous day. Null disables it."
+  type        = string
+  default     = "cron(0 8 * * ? *)"
+
+  validation {
+    condition     = var.digest_schedule == null || can(regex("^(rate|cron|at)\\(.+\\)$", var.digest_schedule))
+    error_message = "digest_schedule must be a schedule expression such as \"cron(0 8 * * ? *)\", or null."
+  }
+}
+
+variable "digest_always" {
+  description = "Send the daily digest even for a day where nothing happened (BRAKET_GUARD_DIGEST_ALWAYS)."
+  type        = bool
+  default     = false
+}
+
+variable "reconcile_alert_usd" {
+  description = "Alert (once a day) when a reconciliation corrects more than this many USD (BRAKET_GUARD_RECONCILE_ALERT_USD, decimal string). Null keeps the package default (10)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.reconcile_alert_usd == null || can(regex("^[0-9]+(\\.[0-9]+)?$", var.reconcile_alert_usd))
+    error_message = "reconcile_alert_usd must be a non-negative decimal string such as \"10\" or \"2.50\", or null."
+  }
+}

@@ -10,6 +10,7 @@ locals {
     events     = var.endpoint
     iam        = var.endpoint
     lambda     = var.endpoint
+    scheduler  = var.endpoint
     logs       = var.endpoint
     sns        = var.endpoint
     sqs        = var.endpoint
@@ -34,6 +35,7 @@ provider "aws" {
     events     = local.endpoints.events
     iam        = local.endpoints.iam
     lambda     = local.endpoints.lambda
+    scheduler  = local.endpoints.scheduler
     logs       = local.endpoints.logs
     sns        = local.endpoints.sns
     sqs        = local.endpoints.sqs
@@ -59,6 +61,7 @@ provider "aws" {
     events     = local.endpoints.events
     iam        = local.endpoints.iam
     lambda     = local.endpoints.lambda
+    scheduler  = local.endpoints.scheduler
     logs       = local.endpoints.logs
     sns        = local.endpoints.sns
     sqs        = local.endpoints.sqs

@@ -53,6 +53,7 @@ run "defaults" {
       BRAKET_GUARD_TIMEZONE      = "UTC"
       BRAKET_GUARD_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:braket-guard-alerts"
       LOG_LEVEL                  = "INFO"
+      BRAKET_GUARD_REGIONS       = "[\"us-east-1\"]"
     })
     error_message = "The default environment must be exactly the contract's variables, without unset options."
   }
@@ -112,6 +113,14 @@ run "defaults" {
     condition     = length(module.home_forwarder.spending_limit_ids) == 0
     error_message = "Native spending limits are off by default."
   }
+  assert {
+    condition     = aws_scheduler_schedule.guard["reconcile"].schedule_expression == "rate(15 minutes)" && jsondecode(aws_scheduler_schedule.guard["reconcile"].target[0].input) == { braket_guard = "reconcile" } && aws_scheduler_schedule.guard["digest"].schedule_expression_timezone == "UTC" && jsondecode(aws_scheduler_schedule.guard["digest"].target[0].input) == { braket_guard = "digest" }
+    error_message = "Reconciliation every 15 minutes and a daily digest invoke the Lambda with their action, in the guard's time zone."
+  }
+  assert {
+    condition     = toset(flatten([for s in jsondecode(aws_iam_role_policy.scheduler[0].policy).Statement : s.Action])) == toset(["lambda:InvokeFunction", "sqs:SendMessage"]) && one([for s in jsondecode(aws_iam_role_policy.scheduler[0].policy).Statement : s.Resource if s.Sid == "InvokeGuard"]) == ["arn:aws:lambda:us-east-1:123456789012:function:braket-guard"]
+    error_message = "The scheduler role may only invoke the guard and dead-letter to the queue."
+  }
 }
 
 run "everything_on" {
@@ -160,6 +169,10 @@ run "everything_on" {
       "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075" }
     }
     error_message = "Prices are rendered as decimal strings by device ARN."
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_REGIONS"]) == ["us-east-1", "us-west-1", "eu-north-1"] && aws_scheduler_schedule.guard["digest"].schedule_expression_timezone == "America/New_York"
+    error_message = "Reconciliation searches every guarded region; schedules follow the guard's time zone."
   }
   assert {
     condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_MODE"] == "monitor" && aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_TIMEZONE"] == "America/New_York"
@@ -215,6 +228,10 @@ run "existing_topic_and_parameter" {
     slack_webhook_parameter_name = "/ops/slack"
     alert_emails                 = ["a@example.com"]
     create_alarms                = false
+    reconcile_schedule           = null
+    digest_schedule              = null
+    reconcile_alert_usd          = "2.50"
+    digest_always                = true
   }
 
   assert {
@@ -236,6 +253,14 @@ run "existing_topic_and_parameter" {
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) + length(aws_cloudwatch_metric_alarm.dlq_not_empty) + length(aws_cloudwatch_metric_alarm.failed_invocations) == 0
     error_message = "create_alarms = false creates no alarm."
+  }
+  assert {
+    condition     = length(aws_scheduler_schedule.guard) == 0 && length(aws_iam_role.scheduler) == 0
+    error_message = "Null schedules create no schedule and no scheduler role."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_RECONCILE_ALERT_USD"] == "2.50" && aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_DIGEST_ALWAYS"] == "true"
+    error_message = "Reconciliation alert threshold and digest_always reach the environment."
   }
 }
 

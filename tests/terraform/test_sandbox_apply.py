@@ -125,6 +125,20 @@ def test_alerting(sandbox):
     assert [(g["logGroupName"], g["retentionInDays"]) for g in logs] == [(f"/aws/lambda/{PREFIX}", 7)]
 
 
+def test_schedules(sandbox):
+    require_applied(sandbox)
+    scheduler = client(sandbox, "scheduler")
+    for action, expression in (("reconcile", "rate(15 minutes)"), ("digest", "cron(0 8 * * ? *)")):
+        schedule = scheduler.get_schedule(Name=f"{PREFIX}-{action}")
+        assert schedule["ScheduleExpression"] == expression
+        assert schedule["ScheduleExpressionTimezone"] == "Europe/Berlin"
+        assert json.loads(schedule["Target"]["Input"]) == {"braket_guard": action}
+        assert schedule["Target"]["Arn"].endswith(f":function:{PREFIX}")
+        assert schedule["Target"]["RoleArn"].endswith(f":role/{PREFIX}-scheduler")
+    env = client(sandbox, "lambda").get_function(FunctionName=PREFIX)["Configuration"]["Environment"]["Variables"]
+    assert json.loads(env["BRAKET_GUARD_REGIONS"]) == list(REGIONS)
+
+
 def test_state_keeps_no_webhook_url(sandbox):
     require_applied(sandbox)
     state = (sandbox.workdir / "terraform.tfstate").read_text()

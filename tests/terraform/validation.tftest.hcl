@@ -416,3 +416,30 @@ run "invalid_spending_limits_both_times" {
   }
   expect_failures = [var.spending_limits]
 }
+
+run "invalid_reconcile_schedule" {
+  command = plan
+
+  variables {
+    reconcile_schedule = "every 15 minutes"
+  }
+  expect_failures = [var.reconcile_schedule]
+}
+
+run "invalid_digest_schedule" {
+  command = plan
+
+  variables {
+    digest_schedule = "08:00"
+  }
+  expect_failures = [var.digest_schedule]
+}
+
+run "invalid_reconcile_alert_usd" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "-1"
+  }
+  expect_failures = [var.reconcile_alert_usd]
+}

@@ -88,3 +88,9 @@ mock_resource "aws_cloudwatch_log_group" {
     arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/braket-guard"
   }
 }
+
+mock_resource "aws_scheduler_schedule" {
+  defaults = {
+    arn = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/braket-guard-reconcile"
+  }
+}

@@ -1,0 +1,135 @@
+# Terraform module: checks, package, docs, deploy. Included by the Makefile.
+#
+# Terraform runs with a CLI config generated here (.terraformrc.generated, gitignored): a
+# filesystem_mirror of $(TF_PROVIDER_MIRROR) when it is set (no registry access needed), the
+# public registry otherwise, and a plugin cache so that the provider is unpacked once.
+
+TF ?= terraform
+TF_CLI_CONFIG_GENERATED := $(CURDIR)/.terraformrc.generated
+export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG_GENERATED)
+export TF_IN_AUTOMATION := 1
+export CHECKPOINT_DISABLE := 1
+TF_PLUGIN_CACHE := $(CURDIR)/.terraform/plugin-cache
+TF_ROOT_DIRS := . examples/basic examples/multi-region examples/sandbox
+TF_DIR ?= examples/multi-region
+TFVARS ?=
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+PACKAGE_ZIP := dist/braket-guard-lambda.zip
+
+TF_CHECKS := tf-fmt tf-validate tf-test tf-e2e checkov package-check docs-check
+TEST_TARGETS += test-terraform
+
+.PHONY: test-terraform tf-config tf-init tf-fmt tf-validate tf-test tf-e2e checkov package package-lock \
+	package-check docs docs-check deploy clean
+
+## test-terraform  - every Terraform check below, three at a time (part of make test)
+## tf-fmt          - terraform fmt -check -recursive
+## tf-validate     - terraform init (provider mirror when set) and validate of the module and every example
+## tf-test         - terraform test with a mocked provider (plan asserts, one run per validation rule)
+## tf-e2e          - apply/assert/re-plan/destroy examples/sandbox against moto, and the IAM contract test
+## checkov         - checkov on the module (zero failed checks; skips are inline with reasons)
+## package         - rebuild dist/braket-guard-lambda.zip reproducibly from lambda/ (commit it)
+## package-lock    - re-resolve lambda/requirements.txt into scripts/lambda-wheels.lock
+## package-check   - fail if the committed zip differs from a rebuild of lambda/
+## docs            - regenerate the README inputs/outputs tables from variables.tf/outputs.tf
+## docs-check      - fail if the README tables are stale
+## deploy          - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: plan, confirm, apply
+## clean           - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: plan destroy, confirm, destroy
+
+# The e2e test mostly waits on the provider's polling, so the checks run side by side.
+test-terraform: venv tf-config
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(TF_CHECKS) \
+	  && echo "test-terraform: $(TF_CHECKS) passed in $$(( $$(date +%s) - start ))s"
+
+$(TF_CLI_CONFIG_GENERATED): FORCE
+	@mkdir -p $(TF_PLUGIN_CACHE)
+	@{ echo 'plugin_cache_dir = "$(TF_PLUGIN_CACHE)"'; \
+	   echo 'plugin_cache_may_break_dependency_lock_file = true'; \
+	   if [ -n "$(TF_PROVIDER_MIRROR)" ]; then \
+	     echo 'provider_installation {'; \
+	     echo '  filesystem_mirror {'; \
+	     echo '    path    = "$(TF_PROVIDER_MIRROR)"'; \
+	     echo '    include = ["registry.terraform.io/*/*"]'; \
+	     echo '  }'; \
+	     echo '  direct {'; \
+	     echo '    exclude = ["registry.terraform.io/*/*"]'; \
+	     echo '  }'; \
+	     echo '}'; \
+	   fi; } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+.PHONY: FORCE
+FORCE:
+
+tf-config: $(TF_CLI_CONFIG_GENERATED)
+
+tf-init: tf-config
+	@for d in $(TF_ROOT_DIRS); do \
+	  echo "terraform init $$d"; \
+	  (cd $$d && $(TF) init -backend=false -input=false -no-color > /dev/null) || exit 1; \
+	done
+	@$(TF) init -backend=false -input=false -no-color -test-directory=tests/terraform > /dev/null
+
+tf-fmt: tf-config
+	$(TF) fmt -check -recursive -diff .
+
+tf-validate: tf-init
+	@for d in $(TF_ROOT_DIRS); do \
+	  echo "terraform validate $$d"; \
+	  (cd $$d && $(TF) validate -no-color) || exit 1; \
+	done
+
+tf-test: tf-init
+	$(TF) test -test-directory=tests/terraform -no-color
+
+tf-e2e: tf-init venv
+	$(VPY) -m pytest tests/terraform -p no:cacheprovider -v -s
+
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
+		--skip-path examples --skip-path tests --skip-path '\.venv' --skip-path '\.terraform'
+
+package: venv
+	$(VPY) scripts/build_package.py --output $(PACKAGE_ZIP)
+
+package-lock: venv
+	$(VPY) scripts/build_package.py --update-lock
+
+package-check: venv
+	$(VPY) scripts/build_package.py --check $(PACKAGE_ZIP)
+
+docs:
+	$(PYTHON) scripts/tf_docs.py
+
+docs-check:
+	$(PYTHON) scripts/tf_docs.py --check
+
+define confirm
+	@if [ "$(AUTO_APPROVE)" = "1" ]; then echo "AUTO_APPROVE=1: $(1) without asking"; else \
+	  read -r -p "$(1) in the AWS account of your current credentials? Type 'yes' to continue: " answer \
+	    && [ "$$answer" = "yes" ] || { echo "aborted"; exit 1; }; fi
+endef
+
+deploy: tf-config
+	@test -n "$(TFVARS)" || { echo "usage: make deploy TFVARS=path/to/file.tfvars [TF_DIR=$(TF_DIR)]"; exit 2; }
+	@test -f "$(TFVARS)" || { echo "no such file: $(TFVARS)"; exit 2; }
+	cd $(TF_DIR) && $(TF) init -input=false
+	cd $(TF_DIR) && $(TF) plan -input=false -var-file=$(abspath $(TFVARS)) -out=deploy.tfplan
+	$(call confirm,Apply this plan of $(TF_DIR))
+	cd $(TF_DIR) && $(TF) apply -input=false deploy.tfplan && rm -f deploy.tfplan
+
+clean: tf-config
+	@test -n "$(TFVARS)" || { echo "usage: make clean TFVARS=path/to/file.tfvars [TF_DIR=$(TF_DIR)]"; exit 2; }
+	@test -f "$(TFVARS)" || { echo "no such file: $(TFVARS)"; exit 2; }
+	cd $(TF_DIR) && $(TF) init -input=false
+	cd $(TF_DIR) && $(TF) plan -destroy -input=false -var-file=$(abspath $(TFVARS)) -out=destroy.tfplan
+	$(call confirm,DESTROY everything in this plan of $(TF_DIR))
+	cd $(TF_DIR) && $(TF) apply -input=false destroy.tfplan && rm -f destroy.tfplan
