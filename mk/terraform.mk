@@ -122,14 +122,16 @@ deploy: tf-config
 	@test -n "$(TFVARS)" || { echo "usage: make deploy TFVARS=path/to/file.tfvars [TF_DIR=$(TF_DIR)]"; exit 2; }
 	@test -f "$(TFVARS)" || { echo "no such file: $(TFVARS)"; exit 2; }
 	cd $(TF_DIR) && $(TF) init -input=false
-	cd $(TF_DIR) && $(TF) plan -input=false -var-file=$(abspath $(TFVARS)) -out=deploy.tfplan
+	@mkdir -p build
+	cd $(TF_DIR) && $(TF) plan -input=false -var-file=$(abspath $(TFVARS)) -out=$(CURDIR)/build/deploy.tfplan
 	$(call confirm,Apply this plan of $(TF_DIR))
-	cd $(TF_DIR) && $(TF) apply -input=false deploy.tfplan && rm -f deploy.tfplan
+	cd $(TF_DIR) && $(TF) apply -input=false $(CURDIR)/build/deploy.tfplan && rm -f $(CURDIR)/build/deploy.tfplan
 
 clean: tf-config
 	@test -n "$(TFVARS)" || { echo "usage: make clean TFVARS=path/to/file.tfvars [TF_DIR=$(TF_DIR)]"; exit 2; }
 	@test -f "$(TFVARS)" || { echo "no such file: $(TFVARS)"; exit 2; }
 	cd $(TF_DIR) && $(TF) init -input=false
-	cd $(TF_DIR) && $(TF) plan -destroy -input=false -var-file=$(abspath $(TFVARS)) -out=destroy.tfplan
+	@mkdir -p build
+	cd $(TF_DIR) && $(TF) plan -destroy -input=false -var-file=$(abspath $(TFVARS)) -out=$(CURDIR)/build/destroy.tfplan
 	$(call confirm,DESTROY everything in this plan of $(TF_DIR))
-	cd $(TF_DIR) && $(TF) apply -input=false destroy.tfplan && rm -f destroy.tfplan
+	cd $(TF_DIR) && $(TF) apply -input=false $(CURDIR)/build/destroy.tfplan && rm -f $(CURDIR)/build/destroy.tfplan
