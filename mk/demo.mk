@@ -1,0 +1,26 @@
+# The local demo and the end-to-end tests built on it. Included by the Makefile.
+#
+#   make demo                                   # 200 tasks, demo/caps.json, UTC
+#   make demo TASKS=60 CAPS=my-caps.json TIMEZONE=Asia/Tokyo
+#
+# Everything runs on 127.0.0.1 (moto, the Braket emulator, a Slack sink); Terraform applies
+# examples/sandbox when it is installed, otherwise boto3 creates the same table, topic and
+# parameter. Logs and summary.json of the last run land in .demo/ (gitignored).
+
+TASKS ?= 200
+CAPS ?= demo/caps.json
+TIMEZONE ?= UTC
+DEMO_ARGS ?=
+
+.PHONY: demo test-e2e
+
+## demo TASKS=200 CAPS=demo/caps.json TIMEZONE=UTC - the demo with its options (DEMO_ARGS=--help for more)
+demo: venv
+	@PYTHONPATH=lambda:sandbox $(VPY) -m braket_sandbox.demo --tasks $(TASKS) --caps $(CAPS) \
+		--timezone $(TIMEZONE) $(DEMO_ARGS)
+
+TEST_TARGETS += test-e2e
+
+## test-e2e        - the demo's sandbox end to end under pytest, and `make demo` itself (part of make test)
+test-e2e: venv
+	$(VPY) -m pytest tests/e2e -p no:cacheprovider

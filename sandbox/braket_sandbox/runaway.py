@@ -1,0 +1,519 @@
+"""The runaway notebook and the plumbing between the Braket emulator and the guard's handler.
+
+Three moving parts, each a stand-in for something AWS does in a real deployment:
+
+- :class:`Notebook`: a user's loop that submits many tasks from several threads through the real
+  HTTP ``CreateQuantumTask`` API (a boto3 ``braket`` client pointed at the emulator).
+- :class:`DeviceSimulator`: the QPUs and simulators working through their queues. Each task moves
+  CREATED -> QUEUED -> RUNNING -> COMPLETED after realistic-looking (but short) delays, unless it
+  was cancelled first. Tasks wait in QUEUED far longer than the guard needs to decide, as they do
+  on real QPUs (where the wait is minutes to hours).
+- :class:`EventBus` + :class:`LambdaInvoker`: EventBridge delivering every "Braket Task State
+  Change" event *at least once* (some twice, a few three times) and *not in order* (random delay
+  per delivery, a few held back longer), and the Lambda service running one handler invocation
+  per delivery, concurrently, retrying a failed invocation like an asynchronous invoke does.
+
+moto cannot run Lambda code without Docker, so the invoker calls the deployed handler in-process
+with the deployed environment, exactly as the Lambda runtime would: ``handler(event, context)``.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import json
+import random
+import statistics
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import boto3
+from botocore.config import Config
+
+from braket_sandbox.emulator import BraketEmulator, TERMINAL_STATUSES
+
+__all__ = [
+    "NotebookDevice",
+    "DEFAULT_DEVICES",
+    "EventBus",
+    "LambdaContext",
+    "LambdaInvoker",
+    "DeviceSimulator",
+    "Notebook",
+    "Invocation",
+]
+
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+AQUILA = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila"
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+
+# A tiny OpenQASM program: the emulator stores it and never runs it.
+BELL = "OPENQASM 3.0;\nbit[2] c;\nqubit[2] q;\nh q[0];\ncnot q[0], q[1];\nc = measure q;"
+ACTION = ('{"braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"}, '
+          '"source": ' + json.dumps(BELL) + ', "inputs": {}}')
+
+
+@dataclass(frozen=True)
+class NotebookDevice:
+    """A device the notebook submits to: its ARN, the regions it submits from, its weight in the
+    mix and the shot counts it picks from; and how the device works its queue: ``capacity`` tasks
+    at a time (1 on a QPU), each running ``run_seconds``."""
+
+    name: str
+    arn: str
+    regions: tuple[str, ...]
+    weight: int
+    shots: tuple[int, ...]
+    capacity: int
+    run_seconds: tuple[float, float]
+
+
+DEFAULT_DEVICES = (
+    NotebookDevice("ionq/Forte-1 (expensive QPU)", FORTE, ("us-east-1",), 3, (50, 100, 200),
+                   capacity=1, run_seconds=(1.0, 1.5)),
+    NotebookDevice("quera/Aquila (cheap QPU)", AQUILA, ("us-east-1",), 4, (100, 500, 1000),
+                   capacity=1, run_seconds=(0.7, 1.0)),
+    NotebookDevice("amazon/sv1 (simulator)", SV1, ("us-east-1", "us-west-2"), 3, (100, 1000, 10000),
+                   capacity=2, run_seconds=(0.5, 1.0)),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lambda
+
+
+class LambdaContext:
+    """The fields of the Lambda context object a handler may read."""
+
+    def __init__(self, function_name: str, memory_mb: int = 256, timeout_s: float = 60.0,
+                 region: str = "us-east-1", account: str = "123456789012") -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    """One delivery handled: the event, the handler's result (or error), when, how many tries."""
+
+    event: dict
+    result: dict | None
+    error: str | None
+    attempts: int
+    started: float
+    finished: float
+
+
+class LambdaInvoker:
+    """Runs ``handler(event, context)`` once per delivery on a pool of ``concurrency`` workers.
+
+    A raised exception is retried (``retries`` times, after ``retry_delay`` seconds), like an
+    asynchronous invocation; a delivery that still fails is kept in ``dead_letters``.
+    """
+
+    def __init__(self, handler: Callable[[dict, Any], Any], function_name: str, concurrency: int = 8,
+                 retries: int = 2, retry_delay: float = 0.5, timeout_s: float = 60.0,
+                 memory_mb: int = 256) -> None:
+        self.handler = handler
+        self.function_name = function_name
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.concurrency = concurrency
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
+        self.lock = threading.Lock()
+        self.invocations: list[Invocation] = []
+        self.dead_letters: list[Invocation] = []
+        self.in_flight = 0
+        self.errors = 0
+        self.stopping = threading.Event()
+        self.listeners: list[Callable[[Invocation], None]] = []
+
+    def submit(self, event: dict) -> None:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            self.pool.submit(self._run, event)
+        except RuntimeError:  # pool shut down (Ctrl-C)
+            with self.lock:
+                self.in_flight -= 1
+
+    def _run(self, event: dict) -> None:
+        started = time.monotonic()
+        attempts, result, error = 0, None, None
+        try:
+            while attempts <= self.retries and not self.stopping.is_set():
+                attempts += 1
+                try:
+                    result = self.handler(event, LambdaContext(self.function_name, self.memory_mb,
+                                                               self.timeout_s))
+                    error = None
+                    break
+                except Exception as exc:  # noqa: BLE001 - an invocation error, as Lambda sees it
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    with self.lock:
+                        self.errors += 1
+                    if attempts <= self.retries:
+                        self.stopping.wait(self.retry_delay)
+            record = Invocation(event, result if isinstance(result, dict) else None, error, attempts,
+                                started, time.monotonic())
+            with self.lock:
+                self.invocations.append(record)
+                if error is not None:
+                    self.dead_letters.append(record)
+            for listener in list(self.listeners):
+                listener(record)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def idle(self) -> bool:
+        with self.lock:
+            return self.in_flight == 0
+
+    def shutdown(self, wait: bool = True) -> None:
+        if not wait:
+            self.stopping.set()
+        self.pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+# ---------------------------------------------------------------------------------------------
+# EventBridge
+
+
+@dataclass(order=True)
+class _Delivery:
+    due: float
+    seq: int
+    event: dict = field(compare=False)
+    emitted: int = field(compare=False, default=0)
+
+
+class EventBus:
+    """At-least-once, out-of-order delivery of events to ``deliver(event)``.
+
+    Every published event is delivered once, plus a second time with probability
+    ``duplicate_rate`` and a third with ``triplicate_rate``. Each delivery waits a random
+    ``0..jitter`` seconds, and with probability ``late_rate`` ``late`` seconds more, so events of
+    one task (emitted milliseconds apart) often arrive in another order.
+    """
+
+    def __init__(self, deliver: Callable[[dict], None], seed: int = 1, duplicate_rate: float = 0.25,
+                 triplicate_rate: float = 0.03, jitter: float = 0.3, late_rate: float = 0.05,
+                 late: tuple[float, float] = (0.5, 1.2), clock=time.monotonic) -> None:
+        self.deliver = deliver
+        self.rng = random.Random(seed)
+        self.duplicate_rate, self.triplicate_rate = duplicate_rate, triplicate_rate
+        self.jitter, self.late_rate, self.late = jitter, late_rate, late
+        self.clock = clock
+        self.lock = threading.Condition()
+        self.heap: list[_Delivery] = []
+        self.seq = itertools.count()
+        self.emission = itertools.count()
+        self.published = 0
+        self.deliveries = 0
+        self.out_of_order = 0
+        self._latest_delivered: dict[str, int] = {}
+        self._first_emitted: dict[str, float] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="eventbridge", daemon=True)
+        self.thread.start()
+
+    def publish(self, event: dict) -> None:
+        now = self.clock()
+        with self.lock:
+            emitted = next(self.emission)
+            self.published += 1
+            arn = event.get("detail", {}).get("quantumTaskArn", "")
+            self._first_emitted.setdefault(arn, now)
+            copies = 1
+            roll = self.rng.random()
+            if roll < self.triplicate_rate:
+                copies = 3
+            elif roll < self.triplicate_rate + self.duplicate_rate:
+                copies = 2
+            for _ in range(copies):
+                delay = self.rng.uniform(0.0, self.jitter)
+                if self.rng.random() < self.late_rate:
+                    delay += self.rng.uniform(*self.late)
+                heapq.heappush(self.heap, _Delivery(now + delay, next(self.seq), event, emitted))
+            self.lock.notify()
+
+    def first_emitted(self, task_arn: str) -> float | None:
+        with self.lock:
+            return self._first_emitted.get(task_arn)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            with self.lock:
+                while not self.heap and not self.stopping.is_set():
+                    self.lock.wait(0.2)
+                if self.stopping.is_set():
+                    return
+                wait = self.heap[0].due - self.clock()
+                if wait > 0:
+                    self.lock.wait(min(wait, 0.2))
+                    continue
+                item = heapq.heappop(self.heap)
+                self.deliveries += 1
+                arn = item.event.get("detail", {}).get("quantumTaskArn", "")
+                latest = self._latest_delivered.get(arn, -1)
+                if item.emitted < latest:
+                    self.out_of_order += 1
+                else:
+                    self._latest_delivered[arn] = item.emitted
+            # A copy per delivery: each invocation gets its own event object, as in Lambda.
+            self.deliver(_copy_event(item.event))
+
+    def pending(self) -> int:
+        with self.lock:
+            return len(self.heap)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            self.lock.notify_all()
+        self.thread.join(timeout=2)
+
+
+def _copy_event(event: dict) -> dict:
+    copied = dict(event)
+    copied["detail"] = dict(event.get("detail", {}))
+    copied["resources"] = list(event.get("resources", []))
+    return copied
+
+
+# ---------------------------------------------------------------------------------------------
+# devices
+
+
+class DeviceSimulator:
+    """The devices working through their queues, first in, first out.
+
+    A new task becomes QUEUED a moment after CREATED. Each device (per region) is first busy with
+    other users' tasks for ``queue_ahead_seconds`` and for as long as ``hold()`` says so (the demo
+    holds while its single-process Lambda still has a backlog of deliveries): real QPU queues hold
+    minutes to hours of work and real Lambda scales out, so the guard decides long before a queued
+    task starts; the sandbox compresses time but keeps that order. Then it runs up to ``capacity`` tasks at a time, oldest first,
+    each for ``run_seconds``: RUNNING, then COMPLETED. A task cancelled meanwhile (by the guard)
+    is skipped, as a QPU skips a cancelled task.
+    """
+
+    def __init__(self, emulator: BraketEmulator, devices: tuple[NotebookDevice, ...] = DEFAULT_DEVICES,
+                 queue_ahead_seconds: float = 3.0, seed: int = 2, clock=time.monotonic,
+                 tick: float = 0.02, hold: Callable[[], bool] | None = None) -> None:
+        self.emulator = emulator
+        self.devices = {d.arn: d for d in devices}
+        self.queue_ahead_seconds = queue_ahead_seconds
+        self.hold = hold or (lambda: False)
+        self.released: set[tuple[str, str]] = set()
+        self.rng = random.Random(seed)
+        self.clock = clock
+        self.tick = tick
+        self.lock = threading.Lock()
+        self.created: list[tuple[float, str, tuple[str, str]]] = []  # (queue at, arn, device key)
+        self.queues: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
+        self.running: dict[tuple[str, str], list[tuple[float, str]]] = collections.defaultdict(list)
+        self.busy_until: dict[tuple[str, str], float] = {}
+        self.status: dict[str, str] = {}
+        self.started_late: set[str] = set()
+        self.stopping = threading.Event()
+        self.completed = 0
+        self.thread = threading.Thread(target=self._loop, name="devices", daemon=True)
+        self.thread.start()
+
+    def on_event(self, event: dict) -> None:
+        """Emulator callback: track each task's status; a new task joins its device's queue."""
+        detail = event.get("detail", {})
+        arn, status = detail.get("quantumTaskArn"), detail.get("status")
+        if not arn or not status:
+            return
+        key = (detail.get("deviceArn", ""), event.get("region", ""))
+        with self.lock:
+            known = arn in self.status
+            if self.status.get(arn) not in TERMINAL_STATUSES:  # a terminal status is final
+                self.status[arn] = status
+            if status == "CREATED" and not known:
+                now = self.clock()
+                self.busy_until.setdefault(key, now + self.queue_ahead_seconds)
+                self.created.append((now + self.rng.uniform(0.05, 0.2), arn, key))
+
+    def counts(self) -> collections.Counter:
+        with self.lock:
+            return collections.Counter(self.status.values())
+
+    def _device(self, key: tuple[str, str]) -> NotebookDevice:
+        return self.devices.get(key[0]) or NotebookDevice("other", key[0], (key[1],), 1, (1,), 1, (0.5, 1.0))
+
+    def _advance(self, arn: str, status: str) -> bool:
+        with self.lock:
+            if self.status.get(arn) in TERMINAL_STATUSES | {"CANCELLING"}:
+                return False  # cancelled (by the guard) before the device got to it
+        try:
+            self.emulator.advance(arn, status)
+            return True
+        except (KeyError, ValueError):
+            return False  # cancelled between the look and the move
+
+    def _step(self) -> None:
+        now = self.clock()
+        with self.lock:
+            due = [c for c in self.created if c[0] <= now]
+            self.created = [c for c in self.created if c[0] > now]
+        for _, arn, key in due:
+            if self._advance(arn, "QUEUED"):
+                with self.lock:
+                    self.queues[key].append(arn)
+        with self.lock:
+            keys = list(set(self.queues) | set(self.running))
+        for key in keys:
+            device = self._device(key)
+            with self.lock:
+                finished = [r for r in self.running[key] if r[0] <= now]
+                self.running[key] = [r for r in self.running[key] if r[0] > now]
+            for _, arn in finished:
+                if self._advance(arn, "COMPLETED"):
+                    with self.lock:
+                        self.completed += 1
+            while True:
+                if key not in self.released:
+                    if now < self.busy_until.get(key, 0.0) or self.hold():
+                        break
+                    self.released.add(key)
+                with self.lock:
+                    queue = self.queues[key]
+                    if len(self.running[key]) >= device.capacity:
+                        break
+                    if not queue:
+                        break
+                    arn = queue.popleft()
+                    if self.status.get(arn) != "QUEUED":  # cancelled while waiting: skipped
+                        continue
+                if self._advance(arn, "RUNNING"):
+                    with self.lock:
+                        self.running[key].append((now + self.rng.uniform(*device.run_seconds), arn))
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.tick):
+            try:
+                self._step()
+            except Exception:  # noqa: BLE001 - keep the devices running; the summary shows the effect
+                import logging
+                logging.getLogger("braket_sandbox.runaway").exception("device simulator step failed")
+
+    def pending(self) -> int:
+        with self.lock:
+            return (len(self.created) + sum(len(q) for q in self.queues.values())
+                    + sum(len(r) for r in self.running.values()))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# the notebook
+
+
+@dataclass
+class Submission:
+    arn: str | None
+    device: str
+    region: str
+    shots: int
+    thread: int
+    error: str | None = None
+
+
+class Notebook:
+    """``for i in range(n): device.run(circuit, shots)`` gone wrong, on ``threads`` threads.
+
+    Every task goes through a real boto3 ``braket`` client (HTTP ``CreateQuantumTask``) against
+    the emulator, in the device's region, tagged ``project=<project>``.
+    """
+
+    def __init__(self, endpoint_url: str, tasks: int, threads: int = 4, seed: int = 3,
+                 devices: tuple[NotebookDevice, ...] = DEFAULT_DEVICES, project: str = "runaway-notebook",
+                 pause: tuple[float, float] = (0.005, 0.03)) -> None:
+        self.endpoint_url = endpoint_url
+        self.tasks = tasks
+        self.threads = max(1, threads)
+        self.devices = devices
+        self.project = project
+        self.pause = pause
+        rng = random.Random(seed)
+        weighted = [d for d in devices for _ in range(d.weight)]
+        # The plan is fixed up front (seeded), so a run can be repeated.
+        self.plan = []
+        for index in range(tasks):
+            device = rng.choice(weighted)
+            self.plan.append((index, device, rng.choice(device.regions), rng.choice(device.shots)))
+        self.lock = threading.Lock()
+        self.submissions: list[Submission] = []
+        self.stopping = threading.Event()
+        self._clients: dict[str, Any] = {}
+        self._rng = random.Random(seed + 1)
+
+    def _client(self, region: str) -> Any:
+        with self.lock:
+            if region not in self._clients:
+                self._clients[region] = boto3.client(
+                    "braket", region_name=region, endpoint_url=self.endpoint_url,
+                    config=Config(retries={"mode": "standard", "max_attempts": 5},
+                                  connect_timeout=5, read_timeout=20))
+            return self._clients[region]
+
+    def run(self, on_submit: Callable[[Submission], None] | None = None) -> list[Submission]:
+        workers = [threading.Thread(target=self._work, args=(n, on_submit), name=f"notebook-{n}",
+                                    daemon=True) for n in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(0.2)
+        return self.submissions
+
+    def _work(self, thread: int, on_submit: Callable[[Submission], None] | None) -> None:
+        for index, device, region, shots in self.plan[thread::self.threads]:
+            if self.stopping.is_set():
+                return
+            client = self._client(region)
+            submission = Submission(None, device.arn, region, shots, thread)
+            try:
+                response = client.create_quantum_task(
+                    deviceArn=device.arn, shots=shots, action=ACTION,
+                    outputS3Bucket="amazon-braket-runaway", outputS3KeyPrefix=f"notebook/{index}",
+                    tags={"project": self.project}, clientToken=f"runaway-{index}-{uuid.uuid4().hex[:12]}")
+                submission.arn = response["quantumTaskArn"]
+            except Exception as exc:  # noqa: BLE001 - reported in the summary
+                submission.error = f"{type(exc).__name__}: {exc}"[:300]
+            with self.lock:
+                self.submissions.append(submission)
+            if on_submit is not None:
+                on_submit(submission)
+            with self.lock:
+                pause = self._rng.uniform(*self.pause)
+            self.stopping.wait(pause)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def median_and_max(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return 0.0, 0.0
+    return statistics.median(values), max(values)
