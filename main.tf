@@ -24,6 +24,7 @@ locals {
     log_group       = "/aws/lambda/${var.name_prefix}"
     slack_parameter = "/${var.name_prefix}/slack-webhook-url"
     scheduler_role  = "${var.name_prefix}-scheduler"
+    dashboard       = var.name_prefix
   }
 
   # ARNs are built from names so that the IAM policies are fully known at plan time (reviewable

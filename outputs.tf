@@ -87,3 +87,8 @@ output "schedule_names" {
   description = "EventBridge Scheduler schedules of the Lambda (reconcile, digest), by action."
   value       = { for k, s in aws_scheduler_schedule.guard : k => s.name }
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard of the guard's metrics, or null when create_dashboard is false."
+  value       = var.create_dashboard ? aws_cloudwatch_dashboard.guard[0].dashboard_name : null
+}

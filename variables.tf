@@ -372,6 +372,12 @@ variable "create_alarms" {
   default     = true
 }
 
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard named <name_prefix> of the guard's metrics: cost, shots and tasks per cap, spend prevented, cancel failures and guard errors, Lambda errors and throttles, dead-letter queue depth, EventBridge failed invocations and reconciliation corrections (all in the home region)."
+  type        = bool
+  default     = true
+}
+
 variable "spending_limits" {
   description = <<-EOT
     Native Braket spending limits (synchronous, per QPU device, created through Cloud Control as

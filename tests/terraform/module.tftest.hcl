@@ -121,6 +121,66 @@ run "defaults" {
     condition     = toset(flatten([for s in jsondecode(aws_iam_role_policy.scheduler[0].policy).Statement : s.Action])) == toset(["lambda:InvokeFunction", "sqs:SendMessage"]) && one([for s in jsondecode(aws_iam_role_policy.scheduler[0].policy).Statement : s.Resource if s.Sid == "InvokeGuard"]) == ["arn:aws:lambda:us-east-1:123456789012:function:braket-guard"]
     error_message = "The scheduler role may only invoke the guard and dead-letter to the queue."
   }
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.guard) == 1 && aws_cloudwatch_dashboard.guard[0].dashboard_name == "braket-guard" && output.dashboard_name == "braket-guard"
+    error_message = "The dashboard exists by default, named after name_prefix, and is an output."
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "BraketGuard") && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "braket-guard-dlq")
+    error_message = "The dashboard graphs the BraketGuard namespace and the module's dead-letter queue."
+  }
+  assert {
+    condition = alltrue([
+      for w in jsondecode(aws_cloudwatch_dashboard.guard[0].dashboard_body).widgets : w.properties.region == "us-east-1" if w.type == "metric"
+    ])
+    error_message = "Every graph reads the home region, where the Lambda's embedded metrics land."
+  }
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.guard[0].dashboard_body).widgets : [
+        for m in w.properties.metrics : regex("^SEARCH\\('\\{BraketGuard,Cap\\} MetricName=\"([A-Za-z]+)\"", m[0].expression)[0]
+        if can(m[0].expression) && startswith(try(m[0].expression, ""), "SEARCH(")
+      ] if w.type == "metric"
+      ])) == toset([
+      "TasksAdmitted", "TasksRejected", "TasksCancelled", "TasksRefunded", "CancelFailures", "ShotsAdmitted",
+      "CostAdmittedMicroUSD", "CostPreventedMicroUSD", "CostRefundedMicroUSD", "SimulatorTrueUpMicroUSD",
+    ])
+    error_message = "Usage, decisions, spend prevented and cancel failures are graphed per cap with SEARCH over the Cap dimension of BraketGuard."
+  }
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.guard[0].dashboard_body).widgets : [
+        for m in w.properties.metrics : jsonencode(slice(m, 0, length(m) - 1)) if !can(m[0].expression)
+      ] if w.type == "metric"
+      ])) == toset([for m in [
+      ["BraketGuard", "GuardErrors", "Operation", "event"],
+      ["BraketGuard", "EventsDropped", "Operation", "event"],
+      ["BraketGuard", "ReconcileTasksSeen", "Operation", "reconcile"],
+      ["BraketGuard", "ReconcileCorrections", "Operation", "reconcile"],
+      ["BraketGuard", "ReconcileCorrectionMicroUSD", "Operation", "reconcile"],
+      ["AWS/Lambda", "Errors", "FunctionName", "braket-guard"],
+      ["AWS/Lambda", "Throttles", "FunctionName", "braket-guard"],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "braket-guard-dlq"],
+      ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "braket-guard-dlq"],
+      ["AWS/Events", "FailedInvocations", "EventBusName", "braket-guard-events", "RuleName", "braket-guard-tasks-to-lambda"],
+      ["AWS/Events", "Invocations", "EventBusName", "braket-guard-events", "RuleName", "braket-guard-tasks-to-lambda"],
+    ] : jsonencode(m)])
+    error_message = "The dashboard graphs the guard's operation metrics, the function's errors and throttles, the module's DLQ and the central rule's invocations."
+  }
+  assert {
+    condition = sum([
+      for w in jsondecode(aws_cloudwatch_dashboard.guard[0].dashboard_body).widgets : length([
+        for m in w.properties.metrics : m if strcontains(jsonencode(m), "MicroUSD")
+      ]) if w.type == "metric"
+      ]) == 5 && alltrue(flatten([
+        for w in jsondecode(aws_cloudwatch_dashboard.guard[0].dashboard_body).widgets : [
+          for m in w.properties.metrics : lookup(m[length(m) - 1], "visible", true) == false && contains(
+            [for n in w.properties.metrics : n[0].expression if can(n[0].expression)], "${m[length(m) - 1].id} / 1000000"
+          ) if strcontains(jsonencode(m), "MicroUSD")
+        ] if w.type == "metric"
+    ]))
+    error_message = "Micro-dollar series are hidden and shown in USD through a metric-math division by 1e6."
+  }
 }
 
 run "everything_on" {
@@ -218,6 +278,10 @@ run "everything_on" {
     condition     = jsondecode(module.home_forwarder.spending_limit_desired_states["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]) == { DeviceArn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", SpendingLimit = "100.00", Tags = [{ Key = "braket-guard:module", Value = "braket-guard" }] }
     error_message = "The spending limit's Cloud Control desired state."
   }
+  assert {
+    condition     = aws_cloudwatch_dashboard.guard[0].dashboard_name == "bg" && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "\"bg-dlq\"") && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "\"bg-tasks-to-lambda\"") && !strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "braket-guard-dlq")
+    error_message = "The dashboard and the queue, function and rule it graphs follow name_prefix."
+  }
 }
 
 run "existing_topic_and_parameter" {
@@ -232,6 +296,7 @@ run "existing_topic_and_parameter" {
     digest_schedule              = null
     reconcile_alert_usd          = "2.50"
     digest_always                = true
+    create_dashboard             = false
   }
 
   assert {
@@ -261,6 +326,10 @@ run "existing_topic_and_parameter" {
   assert {
     condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_RECONCILE_ALERT_USD"] == "2.50" && aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_DIGEST_ALWAYS"] == "true"
     error_message = "Reconciliation alert threshold and digest_always reach the environment."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.guard) == 0 && output.dashboard_name == null
+    error_message = "create_dashboard = false creates no dashboard and the output is null."
   }
 }
 

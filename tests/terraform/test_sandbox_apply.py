@@ -125,6 +125,18 @@ def test_alerting(sandbox):
     assert [(g["logGroupName"], g["retentionInDays"]) for g in logs] == [(f"/aws/lambda/{PREFIX}", 7)]
 
 
+def test_dashboard(sandbox):
+    require_applied(sandbox)
+    dashboard = client(sandbox, "cloudwatch").get_dashboard(DashboardName=PREFIX)
+    body = json.loads(dashboard["DashboardBody"])
+    graphs = [w for w in body["widgets"] if w["type"] == "metric"]
+    assert len(graphs) == 9
+    assert {w["properties"]["region"] for w in graphs} == {"us-east-1"}
+    text = json.dumps(body)
+    for name in ("BraketGuard", f"{PREFIX}-dlq", f"{PREFIX}-tasks-to-lambda", f"{PREFIX}-events"):
+        assert name in text, name
+
+
 def test_schedules(sandbox):
     require_applied(sandbox)
     scheduler = client(sandbox, "scheduler")
@@ -162,6 +174,7 @@ def test_destroy(sandbox):
     sandbox.timings["destroy"] = time.monotonic() - start
     assert client(sandbox, "lambda").list_functions()["Functions"] == []
     assert client(sandbox, "dynamodb").list_tables()["TableNames"] == []
+    assert client(sandbox, "cloudwatch").list_dashboards()["DashboardEntries"] == []
     for region in REGIONS:
         rules = client(sandbox, "events", region).list_rules(EventBusName="default")["Rules"]
         assert [r["Name"] for r in rules if r["Name"].startswith(PREFIX)] == []
