@@ -24,6 +24,7 @@ from .windows import format_timestamp, parse_timestamp
 
 
 ALREADY_COMPLETED = "task already COMPLETED before the guard saw it"
+CANCEL_FAILED_ALERTS_PER_DAY = 10
 
 
 class GuardRetry(RuntimeError):
@@ -330,9 +331,18 @@ class Guard:
         return sent
 
     def _cancel_failed_alert(self, task: TaskEvent, cost: int | None, caps: list[str], error: str) -> int:
+        """One alert per task that could not be cancelled, at most CANCEL_FAILED_ALERTS_PER_DAY a
+        day: a device finishing tasks faster than the guard decides must not flood the inboxes."""
         if not self.ledger.claim_alert((f"TASK#{task.task_arn}", "TASK"), "CANCEL_FAILED", None, error):
             return 0
-        self.send_alert(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode))
+        local_day = self.ledger.clock().astimezone(self.config.zone).date().isoformat()
+        sent_today = self.ledger.increment((f"ALERTS#{local_day}", "CANCEL_FAILED"), "sent",
+                                           int(self.ledger.clock().timestamp()) + 40 * 86400)
+        if sent_today > CANCEL_FAILED_ALERTS_PER_DAY:
+            log_event("warning", "cancel_failed_alert_suppressed", task=task.task_arn, sent_today=sent_today)
+            return 0
+        self.send_alert(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode,
+                                             last_today=sent_today == CANCEL_FAILED_ALERTS_PER_DAY))
         return 1
 
     def send_alert(self, alert) -> None:

@@ -409,6 +409,18 @@ class Ledger:
             TableName=self.table, Key={"pk": _s(task_pk(task_arn)), "sk": _s(TASK_SK)},
             UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": _n(0)}))
 
+    def increment(self, key: Key, attribute: str, expires_at: int | None) -> int:
+        """Add one to a counter attribute and return its new value (atomic)."""
+        values: dict[str, Any] = {":one": _n(1)}
+        expression = f"ADD {attribute} :one"
+        if expires_at:
+            expression += " SET expires_at = if_not_exists(expires_at, :exp)"
+            values[":exp"] = _n(expires_at)
+        response = self.backoff.call(lambda: self.client.update_item(
+            TableName=self.table, Key=_key(key), UpdateExpression=expression,
+            ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW"))
+        return int(response["Attributes"][attribute]["N"])
+
     def claim_alert(self, key: Key, marker: str, expires_at: int | None, detail: str = "") -> bool:
         """True for exactly one caller per (item, marker): that caller sends the alert."""
         item = {"pk": _s(key[0]), "sk": _s(f"ALERT#{key[1]}#{marker}"),

@@ -128,7 +128,8 @@ def render_breach(cap: Cap, group: str, window_key: str, usage: Usage, task: Tas
                  _slack(title, [_bold_label(line) for line in lines], fallback, _footer(mode)))
 
 
-def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str) -> Alert:
+def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str,
+                         last_today: bool = False) -> Alert:
     title = "Braket task over its cap could NOT be cancelled"
     lines = [
         f"Task: {task.task_arn}",
@@ -137,6 +138,9 @@ def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str
         f"Error: {error}",
         "Check the task in the Braket console and cancel it by hand if it is still queued.",
     ]
+    if last_today:
+        lines.append("This is the last such alert today: further tasks that cannot be cancelled are "
+                     "logged and counted in the daily digest, not alerted one by one.")
     text = "\n".join([title, ""] + lines + ["", _footer(mode)])
     return Alert("cancel_failed", _subject(f"braket-guard: {title}"), text,
                  _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))

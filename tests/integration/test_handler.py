@@ -405,3 +405,23 @@ def test_calls_per_event_with_warnings(harness):
     calls = count_dynamodb_calls(harness)
     harness.invoke(created)
     assert calls == ["GetItem", "TransactWriteItems", "BatchGetItem"]  # + reading the counter
+
+
+def test_cancel_failure_alerts_are_bounded_per_day(harness, monkeypatch):
+    from braket_guard import guard as guard_module
+    monkeypatch.setattr(guard_module, "CANCEL_FAILED_ALERTS_PER_DAY", 2)
+    harness.configure([{"name": "shots", "window": "day", "group_by": "account", "max_shots": 150}])
+    _, a = created_event(harness)
+    harness.invoke(a)
+    late = []
+    for _ in range(4):
+        arn, created = created_event(harness)
+        for status in ("QUEUED", "RUNNING", "COMPLETED"):
+            harness.emu.advance(arn, status)  # finished before the guard could cancel it
+        late.append(created)
+    harness.take_events()
+    for event in late:
+        assert harness.invoke(event)["cancelled"] is False
+    failures = [e for e in harness.emails() if "could NOT be cancelled" in e["Subject"]]
+    assert len(failures) == 2
+    assert "This is the last such alert today" in failures[1]["Message"]
