@@ -1,0 +1,398 @@
+"""``python -m bench.run``: braket-guard against the original monitoring tool on the same streams.
+
+Prints the results table and, unless ``--no-write``, writes ``docs/benchmark.md``,
+``docs/benchmark.png``, ``bench/results.json`` and the README section between
+``<!-- BEGIN_BENCH -->`` and ``<!-- END_BENCH -->``. See bench/workload.py for the stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC, PLOT, RAW = ROOT / "docs" / "benchmark.md", ROOT / "docs" / "benchmark.png", ROOT / "bench" / "results.json"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- BEGIN_BENCH -->", "<!-- END_BENCH -->"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def moto_process():
+    """bench.moto_proc (locked moto + fast_moto) in a child process; yields its URL."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "sandbox"), str(ROOT / "lambda")]))
+    child = subprocess.Popen([sys.executable, "-m", "bench.moto_proc"], stdout=subprocess.PIPE, text=True,
+                             env=env, cwd=ROOT)
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        if not line.startswith("READY "):
+            raise RuntimeError(f"moto did not start: {line!r}")
+        yield line.split()[1]
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+@contextlib.contextmanager
+def quiet_guard_output():
+    """The guard logs one JSON line per decision and prints EMF metric lines, as in Lambda; the
+    bench keeps that cost (formatting, writing) but sends the lines to /dev/null."""
+    with open(os.devnull, "w") as sink:
+        from braket_guard import logs
+        handlers = logs.logger.handlers or [logging.StreamHandler()]
+        if not logs.logger.handlers:
+            logs.logger.addHandler(handlers[0])
+        previous = [h.setStream(sink) for h in handlers if isinstance(h, logging.StreamHandler)]
+        try:
+            with contextlib.redirect_stdout(sink):
+                yield
+        finally:
+            for handler, stream in zip([h for h in handlers if isinstance(h, logging.StreamHandler)], previous):
+                handler.setStream(stream)
+
+
+# ----------------------------------------------------------------------------------- formatting
+def usd(micros: float) -> str:
+    return f"${micros / 1e6:,.2f}"
+
+
+def ratio(a: float, b: float) -> str:
+    if b == 0:
+        return "∞" if a else "–"
+    value = a / b
+    return f"{value:,.0f}×" if value >= 100 else f"{value:,.1f}×" if value >= 10 else f"{value:.2f}×"
+
+
+def results_table(results: list[dict]) -> str:
+    lines = ["| N | system | invocations | Braket calls / event | DynamoDB calls / event | handler ms, median | "
+             "handler ms, p99 | processing time (16 concurrent) | admitted of limit | overshoot shots | overshoot $ |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        note = "" if r["complete"] else f" (stopped after {r['tasks_submitted']:,} of {r['n']:,} tasks)"
+        lines.append(
+            f"| {r['n']:,} | {r['system']}{note} | {r['invocations']:,} | {r['braket_per_event']:.2f} | "
+            f"{r['ddb_per_event']:.2f} | {r['median_ms']:,.0f} | {r['p99_ms']:,.0f} | {r['processing_s']:,.1f} s | "
+            f"{usd(r['admitted_cost_micros'])} of {usd(r['max_cost_micros'])} | {r['overshoot_shots']:,} | "
+            f"{usd(r['overshoot_micros'])} |")
+    return "\n".join(lines)
+
+
+def ratio_table(results: list[dict]) -> str:
+    lines = ["| N | Braket calls / event | all AWS calls / event | handler time, median | handler time, p99 | "
+             "processing time | overshoot (original / guard) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    by_n: dict[int, dict[str, dict]] = {}
+    for r in results:
+        by_n.setdefault(r["n"], {})[r["system"]] = r
+    for n, pair in sorted(by_n.items()):
+        guard, base = pair.get("braket-guard"), pair.get("original tool")
+        if not guard or not base:
+            continue
+        star = "" if base["complete"] and guard["complete"] else " *"
+        lines.append(
+            f"| {n:,}{star} | {ratio(base['braket_per_event'], guard['braket_per_event'])} | "
+            f"{ratio(base['aws_per_event'], guard['aws_per_event'])} | {ratio(base['median_ms'], guard['median_ms'])} | "
+            f"{ratio(base['p99_ms'], guard['p99_ms'])} | "
+            f"{ratio(base['processing_s'] * guard['tasks_submitted'], guard['processing_s'] * base['tasks_submitted'])} | "
+            f"{usd(base['overshoot_micros'])} / {usd(guard['overshoot_micros'])} |")
+    return "\n".join(lines)
+
+
+def notes_text(results: list[dict]) -> str:
+    """What the numbers say, computed from them (so that it stays true when they change)."""
+    lines = []
+    stopped = [r for r in results if not r["complete"]]
+    for r in stopped:
+        lines.append(f"- \\* {r['system']}, N = {r['n']:,}: stopped by its time budget after "
+                     f"{r['tasks_submitted']:,} of {r['n']:,} tasks; its figures cover those tasks only"
+                     + (" (the day's task count was still small, so they understate the original tool's "
+                        "cost per event over the whole stream)." if r["system"] == "original tool" else "."))
+    guard = [r for r in results if r["system"] == "braket-guard"]
+    base = [r for r in results if r["system"] == "original tool"]
+    if guard:
+        used = [100 * r["admitted_cost_micros"] / r["max_cost_micros"] for r in guard if r["max_cost_micros"]]
+        lines.append(f"- braket-guard never admitted anything beyond the limit and used {min(used):.1f}-{max(used):.2f}% "
+                     "of it: it cancels exactly the tasks that do not fit. Its calls per event do not grow with N.")
+    for r in base:
+        share = 100 * r["admitted_cost_micros"] / r["max_cost_micros"] if r["max_cost_micros"] else 0
+        if r["overshoot_micros"]:
+            lines.append(f"- The original tool at N = {r['n']:,} let {usd(r['admitted_cost_micros'])} through, "
+                         f"{share:.0f}% of the limit: it caps the QUEUED backlog, not the day's spend, so every task "
+                         "the QPU ran before the backlog reached the threshold escaped it.")
+        elif r["cancelled_tasks"] == r["tasks_submitted"]:
+            lines.append(f"- The original tool at N = {r['n']:,} cancelled all {r['tasks_submitted']} tasks, "
+                         "those within the limit too: once the backlog passes the threshold it cancels every "
+                         "QUEUED task.")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (calls_ax, time_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for system, color in (("braket-guard", "tab:blue"), ("original tool", "tab:red")):
+        rows = sorted((r for r in results if r["system"] == system), key=lambda r: r["n"])
+        if not rows:
+            continue
+        ns = [r["n"] for r in rows]
+        calls_ax.plot(ns, [max(r["aws_per_event"], 1e-2) for r in rows], "o-", color=color,
+                      label=f"{system}: all AWS calls")
+        if system == "braket-guard":
+            calls_ax.plot(ns, [max(r["braket_per_event"], 1e-2) for r in rows], "s--", color=color, alpha=0.6,
+                          label=f"{system}: Braket calls")
+        time_ax.plot(ns, [r["median_ms"] for r in rows], "o-", color=color, label=f"{system}: median")
+        time_ax.plot(ns, [r["p99_ms"] for r in rows], "^:", color=color, label=f"{system}: p99")
+        for r in rows:
+            if not r["complete"]:
+                for ax, y in ((calls_ax, max(r["aws_per_event"], 1e-2)), (time_ax, r["median_ms"])):
+                    ax.plot([r["n"]], [y], "o", color="white", markeredgecolor=color, zorder=3)
+                    ax.annotate(f"stopped at {r['tasks_submitted']:,} tasks", (r["n"], y),
+                                textcoords="offset points", xytext=(-40, -14), fontsize=7, color=color)
+    for ax, title, label in ((calls_ax, "AWS API calls per event", "calls per event"),
+                             (time_ax, "Handler wall time per event (16 concurrent)", "milliseconds")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("tasks created in the day (N)")
+        ax.set_ylabel(label)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def method_text(meta: dict) -> str:
+    stream = meta["stream"]
+    return f"""\
+## Method
+
+- **Stream.** A runaway loop on IonQ Forte-1 during one UTC day: tasks of 20–200 shots (seeded),
+  submitted {stream['tick']} at a time; each is CREATED then QUEUED and both events are delivered.
+  After each batch the QPU runs the oldest QUEUED tasks at {stream['device_rate']:.0%} of the
+  submission rate (a task that started running can no longer be cancelled). Both systems get
+  the same limits: {stream['cap_fraction']:.0%} of the stream's shots and of its cost, per device
+  and day. Each system's events, including the CANCELLING/CANCELLED events of the tasks it
+  cancels, go through a model of Lambda's asynchronous invocation with **16 concurrent
+  invocations** (`bench/lambda_sim.py`); the original tool only receives what its EventBridge
+  rule matches (CREATED and CANCELLED). The original tool's overshoot depends on the QPU's pace:
+  one that runs nothing during the runaway makes it cancel everything (no overshoot, and no task
+  within the limit survives either), one that keeps up with the loop never lets the QUEUED
+  backlog reach the threshold (everything runs); 50% is in between. The guard's outcome does not
+  depend on it.
+- **Baseline.** `bench/original_tool.py` implements the original tool's algorithm: per
+  invocation three SearchQuantumTasks scans of the device's tasks of the UTC day, 10 per page,
+  sum of the QUEUED shots and cost, CancelQuantumTask for every QUEUED task once a sum reaches
+  its threshold, one Slack post. Same prices as the guard (the original hard-codes 2022 prices).
+- **Guard.** The real handler (`braket_guard.handler.lambda_handler`) configured through its
+  environment: one cap `day`/`device`/`qpu` with the same shot and cost limits, `warn_at`
+  0.8, email (SNS) and Slack alerts, logging at its default level (lines discarded).
+- **Servers.** The repo's Braket emulator and Slack sink in the benchmark process, moto
+  (DynamoDB, SNS, SSM, with the sandbox's serializing lock) in a second process. moto's
+  TransactWriteItems deep-copies the whole table for rollback (O(table size): 0.3 s per
+  transaction at 2,000 items); `bench/fast_moto.py` snapshots only the items a transaction names
+  instead (same results, checked by `tests/reliability/test_fast_moto.py`). Without it the
+  guard's time would measure moto, not the guard. No rate limits are applied (the reliability
+  suite covers the 2/s cancel quota).
+- **Metrics.** Calls are HTTP requests counted at the servers (Braket) or by botocore's
+  `before-send` event on the guard's clients (DynamoDB; SNS and SSM are in "all AWS calls"),
+  divided by the number of invocations. Handler time is the wall time of each invocation under
+  the 16-way concurrency of one 2-core machine (both systems share the same conditions), so it
+  includes waiting for the CPU and the servers. Processing time is the time the 16 invocations
+  needed to work off each batch (driver work excluded), summed. *Admitted* = not CANCELLED at
+  the end (it ran or will run); *overshoot* = admitted beyond the limit.
+- **Ratios** are original ÷ guard from the same run; processing time is compared per task
+  when the original was stopped early.
+- **Budget.** So that `make bench` ends in about a quarter of an hour on 2 cores, a run stops
+  submitting tasks once its processing time passes a budget: {meta['baseline_budget_s']:.0f} s
+  for the original tool, whose cost per event grows with the day's tasks (three full scans per
+  event), and {meta['guard_budget_s']:.0f} s for the guard, whose cost per event is flat but whose
+  test doubles (moto at ~5-10 ms per request behind one lock, botocore in one Python process for
+  all 16 invocations) bound it to roughly 30 invocations per second here. Rows marked *stopped*
+  cover the tasks submitted until then. `make bench BENCH_ARGS="--guard-budget 0"` runs the
+  guard's streams to the end (about half an hour here for N = 10,000); `BENCH_ARGS=--full` runs
+  every stream to the end (many hours for the original tool at N = 1,000).
+"""
+
+
+def write_doc(meta: dict, results: list[dict], footprint: dict, path: Path = DOC) -> str:
+    fp_text = footprint_text(footprint)
+    body = f"""# Benchmark: braket-guard vs the original monitoring tool
+
+Reproduce with `make bench` (about {meta['elapsed_min']:.0f} minutes on this 2-core machine).
+Latest run: {meta['finished']} on {meta['machine']}, Python {meta['python']}.
+
+## Ratios (original tool ÷ braket-guard, same run)
+
+{ratio_table(results)}
+
+## Results
+
+{results_table(results)}
+
+{notes_text(results)}
+
+![calls and time per event against N](benchmark.png)
+
+## Footprint
+
+{fp_text}
+
+{method_text(meta)}
+Raw numbers: `bench/results.json`.
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return body
+
+
+def footprint_text(footprint: dict) -> str:
+    lines = []
+    cold = footprint.get("cold_start")
+    if cold:
+        lines.append(f"- **Cold start (imports).** `import braket_guard.handler` takes {cold['handler_ms']:.0f} ms "
+                     f"against {cold['boto3_ms']:.0f} ms for a bare `import boto3` (median of {cold['runs']} fresh "
+                     f"interpreters each): {cold['ratio']:.2f}× boto3, {cold['extra_ms']:+.0f} ms.")
+    package = footprint.get("package")
+    if package and "zip_bytes" in package:
+        lines.append(f"- **Package.** {package['zip_bytes'] / 1024:,.0f} KiB zipped ({package['entries']} files, "
+                     f"{package['unzipped_bytes'] / 1024:,.0f} KiB unzipped; braket_guard itself "
+                     f"{package['guard_zipped_bytes'] / 1024:,.0f} KiB zipped), built by {package['source']}; "
+                     "boto3 comes from the Lambda runtime.")
+    elif package:
+        lines.append(f"- **Package.** not measured: {package.get('error')}")
+    return "\n".join(lines)
+
+
+def update_readme(meta: dict, results: list[dict], footprint: dict) -> None:
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        log("README markers not found: README not updated")
+        return
+    section = f"""{BEGIN}
+## Benchmark and reliability
+
+`make bench` (about {meta['elapsed_min']:.0f} minutes on 2 cores) replays the same runaway stream (N tasks created in
+one UTC day on one QPU, 16 concurrent invocations) through braket-guard and through the original
+monitoring tool's algorithm, against the same Braket emulator and moto servers, and rewrites this
+section. Ratios are original tool ÷ braket-guard, measured in the same run ({meta['finished']}); handler
+times are wall times of invocations sharing 2 cores with the servers:
+
+{ratio_table(results)}
+
+{results_table(results)}
+
+{notes_text(results)}
+
+{footprint_text(footprint)}
+
+Method, plot and caveats: [docs/benchmark.md](docs/benchmark.md). What the reliability suite
+(`make test-reliability`, part of `make test`) proves under duplicates, reordering, throttling,
+outages and crashes: [docs/reliability.md](docs/reliability.md).
+{END}"""
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    README.write_text(text[:start] + section + text[end:])
+
+
+# ----------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[10, 100, 1000], help="stream sizes for both systems")
+    parser.add_argument("--guard-only", type=int, nargs="*", default=[10000], help="stream sizes for the guard alone")
+    parser.add_argument("--baseline-budget", type=float, default=180.0,
+                        help="seconds of processing after which an original-tool run stops (0: no limit)")
+    parser.add_argument("--guard-budget", type=float, default=300.0,
+                        help="seconds of processing after which a guard run stops (0: no limit)")
+    parser.add_argument("--full", action="store_true", help="no budgets: every stream to the end (hours)")
+    parser.add_argument("--no-footprint", action="store_true", help="skip package size and import timing")
+    parser.add_argument("--no-write", action="store_true", help="print only; write no file")
+    parser.add_argument("--render-only", action="store_true",
+                        help="measure nothing: re-render the docs, plot and README from bench/results.json")
+    parser.add_argument("--out-dir", type=Path,
+                        help="write benchmark.md, benchmark.png and results.json here instead of docs/, "
+                             "bench/ and the README")
+    args = parser.parse_args(argv)
+
+    sys.path[:0] = [str(ROOT / "lambda"), str(ROOT / "sandbox")]
+    from bench.workload import BaselineSystem, GuardSystem, Servers, Stream, run_stream
+
+    if args.render_only:
+        saved = json.loads(RAW.read_text())
+        plot(saved["results"], PLOT)
+        write_doc(saved["meta"], saved["results"], saved["footprint"])
+        update_readme(saved["meta"], saved["results"], saved["footprint"])
+        log(f"re-rendered {DOC.relative_to(ROOT)}, {PLOT.relative_to(ROOT)} and the README from {RAW.relative_to(ROOT)}")
+        return 0
+
+    started = time.time()
+    results: list[dict[str, Any]] = []
+    plan = [(n, GuardSystem) for n in args.n] + [(n, BaselineSystem) for n in args.n] + \
+        [(n, GuardSystem) for n in args.guard_only]
+    plan.sort(key=lambda item: (item[0], item[1] is BaselineSystem))
+    with moto_process() as moto_url:
+        servers = Servers(moto_url)
+        try:
+            with quiet_guard_output():
+                for n, system in plan:
+                    budget = args.baseline_budget if system is BaselineSystem else args.guard_budget
+                    budget = None if args.full or budget <= 0 else budget
+                    log(f"{system.name}, N={n:,}" + (f" (budget {budget:.0f} s)" if budget else ""))
+                    result = run_stream(servers, Stream(n), system, budget_s=budget, progress=log)
+                    results.append(result.as_dict())
+                    log(f"  done: {result.invocations:,} invocations, {result.processing_s:.1f} s, "
+                        f"overshoot {usd(result.overshoot_micros)}, failed {result.failed_invocations}")
+        finally:
+            servers.stop()
+    footprint: dict[str, Any] = {}
+    if not args.no_footprint:
+        log("cold start and package size")
+        footprint = {"cold_start": __import__("bench.footprint", fromlist=["cold_start"]).cold_start(),
+                     "package": __import__("bench.footprint", fromlist=["package_size"]).package_size()}
+    stream = Stream(0)
+    meta = {"finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
+            "python": platform.python_version(), "elapsed_min": (time.time() - started) / 60,
+            "baseline_budget_s": 0 if args.full else args.baseline_budget,
+            "guard_budget_s": 0 if args.full else args.guard_budget,
+            "stream": {"tick": stream.tick, "device_rate": stream.device_rate, "cap_fraction": stream.cap_fraction,
+                       "seed": stream.seed}}
+    print("\n" + ratio_table(results) + "\n\n" + results_table(results) + "\n\n" + footprint_text(footprint))
+    payload = {"meta": meta, "results": results, "footprint": footprint}
+    if args.no_write:
+        return 0
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+        plot(results, args.out_dir / "benchmark.png")
+        write_doc(meta, results, footprint, args.out_dir / "benchmark.md")
+        log(f"wrote {args.out_dir}/benchmark.md, benchmark.png, results.json")
+        return 0
+    RAW.write_text(json.dumps(payload, indent=2, default=str))
+    plot(results, PLOT)
+    write_doc(meta, results, footprint)
+    update_readme(meta, results, footprint)
+    log(f"wrote {DOC.relative_to(ROOT)}, {PLOT.relative_to(ROOT)}, {RAW.relative_to(ROOT)}, README section")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+# Reliability suite, security checks of the package and its pins, and the benchmark against the
+# original monitoring tool. Included by the Makefile. docs/reliability.md says what each test
+# proves; docs/benchmark.md holds the latest benchmark results.
+
+TEST_TARGETS += test-reliability
+BENCH_ARGS ?=
+BANDIT_SEVERITY ?= medium
+AUDITED_REQUIREMENTS := lambda/requirements.txt requirements-dev.txt
+
+.PHONY: test-reliability bandit audit-deps bench
+
+## test-reliability - property, fault-injection, crash, fuzz and secret tests, a bench smoke run (N=10), bandit, pip-audit
+test-reliability: venv
+	$(VPY) -m pytest tests/reliability -q -p no:cacheprovider
+	$(MAKE) --no-print-directory bandit
+	$(MAKE) --no-print-directory audit-deps
+
+## bandit          - bandit on lambda/braket_guard (fails on medium severity and above; lists the lower ones)
+bandit: venv
+	$(VPY) -m bandit -q -r lambda/braket_guard --exit-zero --format custom \
+		--msg-template '{relpath}:{line}: {test_id} [{severity}] {msg}'
+	$(VPY) -m bandit -q -r lambda/braket_guard --severity-level $(BANDIT_SEVERITY)
+
+## audit-deps      - pip-audit of the pinned requirements (fails when a pin is vulnerable or cannot be audited)
+# pip-audit looks each pin up at https://pypi.org/pypi/<name>/<version>/json. Where PyPI access
+# serves the package index but not that API (404), nothing can be audited: the target then fails
+# with NOT AUDITED, unless PIP_AUDIT_UNREACHABLE=warn, which prints the same banner and goes on.
+PIP_AUDIT_UNREACHABLE ?= fail
+audit-deps: venv
+	@out=$$($(VPY) -m pip_audit --strict --no-deps --disable-pip --progress-spinner off \
+		$(foreach r,$(AUDITED_REQUIREMENTS),-r $(r)) 2>&1); status=$$?; echo "$$out" | grep -v "encouraged to fully hash\|pip-compile"; \
+	if echo "$$out" | grep -q "could not be audited"; then \
+		echo "audit-deps: NOT AUDITED: pip-audit could not get vulnerability data for the pins in $(AUDITED_REQUIREMENTS)"; \
+		echo "  (PyPI's per-version JSON API is not reachable from this machine). Run 'make audit-deps' where it is."; \
+		test "$(PIP_AUDIT_UNREACHABLE)" = warn; exit $$?; \
+	fi; \
+	if [ $$status -ne 0 ]; then echo "audit-deps: FAILED: a pinned requirement has a known vulnerability (above)"; fi; \
+	exit $$status
+
+## bench           - braket-guard vs the original tool, N=10..10,000 (about 15 min; BENCH_ARGS=--full: no time budget)
+bench: venv
+	$(VPY) -m bench.run $(BENCH_ARGS)
