@@ -31,6 +31,7 @@ DEVICE_ARN = re.compile(
     r"^arn:aws[a-z-]*:braket:(?P<region>(?:[a-z]{2}(?:-[a-z]+)+-\d)?)::device/"
     r"(?P<kind>qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_SHOTS = 10**9
+EARLIEST, LATEST = 2019, 2999  # plausible createdAt years
 
 
 class EventError(ValueError):
@@ -70,8 +71,8 @@ def _shots(value: Any) -> int:
         raise EventError("detail.shots", "must be a non-negative integer")
     if isinstance(value, int):
         shots = value
-    elif isinstance(value, str) and re.fullmatch(r"\d{1,10}", value.strip()):
-        shots = int(value.strip())
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value):
+        shots = int(value)
     else:
         raise EventError("detail.shots", f"must be a non-negative integer, got {value!r}"[:200])
     if shots < 0 or shots > MAX_SHOTS:
@@ -96,7 +97,7 @@ def parse_event(event: Any) -> TaskEvent:
     if not match:
         raise EventError("detail.quantumTaskArn", f"not a quantum task ARN: {arn!r}"[:200])
     status = detail.get("status")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise EventError("detail.status", f"unknown status {status!r}"[:200])
     device = detail.get("deviceArn")
     if not isinstance(device, str) or not DEVICE_ARN.match(device):
@@ -106,6 +107,9 @@ def parse_event(event: Any) -> TaskEvent:
         created_at = parse_timestamp(detail.get("createdAt"))
     except TimestampError as exc:
         raise EventError("detail.createdAt", str(exc)[:200]) from None
+    if not EARLIEST <= created_at.year <= LATEST:
+        # Braket started in 2019; far dates are garbage and would break window arithmetic.
+        raise EventError("detail.createdAt", f"year {created_at.year} is outside {EARLIEST}-{LATEST}")
     job_arn = detail.get("jobArn")
     event_id = event.get("id")
     ended_at = None

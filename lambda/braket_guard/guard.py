@@ -8,6 +8,7 @@ by the next delivery of any event of that task.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -97,15 +98,15 @@ class Guard:
     def handle(self, task: TaskEvent) -> Decision:
         record = self.ledger.get_task(task.task_arn)
         if record is None:
-            if task.status in UNCHARGED_END:
-                if self.ledger.record_closed(task):
-                    return Decision("ignored", task, reason=f"first seen {task.status}: never charged")
-                record = self.ledger.get_task(task.task_arn)
-            elif task.status == CANCELLING:
+            if task.status == CANCELLING:
                 return Decision("ignored", task, reason="cancelling: waiting for its final state")
-            else:
-                return self._admit(task)
-        assert record is not None
+            if task.status not in UNCHARGED_END:
+                # The attempt id tells this invocation's own writes from another delivery's, even
+                # when a committed write's response was lost and the retry hit its own condition.
+                return self._admit(task, uuid.uuid4().hex)
+            if self.ledger.record_closed(task):
+                return Decision("ignored", task, reason=f"first seen {task.status}: never charged")
+            record = self._reread(task)
         return self._existing(task, record)
 
     # -- known tasks -----------------------------------------------------------------------------
@@ -119,6 +120,11 @@ class Guard:
         if (record.state == ADMITTED and task.status == COMPLETED and not record.trued_up
                 and device_kind(task.device_arn) == SIMULATOR and task.ended_at is not None):
             return self._true_up(task, record)
+        if record.state == ADMITTED and record.warn == "pending":
+            alerts = self._after_admission(task, self._charges_of(task, record), record.cost_micros)
+            return Decision("duplicate", task, cost_micros=record.cost_micros,
+                            caps=[c.cap for c in record.charges], alerts=alerts,
+                            reason="already admitted; finished its warnings")
         if record.state == REJECTED and (record.cancel == "pending" or record.sweep == "pending"):
             if self.ledger.claim_work(task.task_arn):
                 return self._finish_rejection(task, record)
@@ -137,8 +143,8 @@ class Guard:
         price = self._device_price(task)
         if price is None or not price.by_duration or record.cost_micros is None:
             return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already admitted")
-        assert task.ended_at is not None
-        elapsed_ms = max(0, int((task.ended_at - task.created_at).total_seconds() * 1000))
+        ended_at = task.ended_at or task.created_at
+        elapsed_ms = max(0, int((ended_at - task.created_at).total_seconds() * 1000))
         new_cost = duration_cost_micros(price, elapsed_ms)
         if not self.ledger.true_up(record, new_cost, "estimate: endedAt - createdAt"):
             return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already trued up")
@@ -157,23 +163,32 @@ class Guard:
         price = self._device_price(task)
         return None if price is None else task_cost_micros(price, task.shots)
 
-    def _admit(self, task: TaskEvent) -> Decision:
+    def _admit(self, task: TaskEvent, attempt: str) -> Decision:
         cost = self._price(task)
-        tags = (self.braket.task_tags(task.task_arn, task.region)
-                if needs_tags(self.config.caps, task.device_arn) else None)
-        charges = plan_charges(self.config.caps, task, cost, tags, self.config.zone)
+        charges = plan_charges(self.config.caps, task, cost, self._tags_if_needed(task), self.config.zone)
         names = [c.cap.name for c in charges]
 
         over = [c for c in charges if c.over_alone()]
         if over:
-            return self._reject(task, charges, over, cost)
-        outcome = self.ledger.admit(task, charges, cost)
+            return self._reject(task, charges, over, cost, attempt)
+        outcome = self.ledger.admit(task, charges, cost, attempt,
+                                    warn_pending=any(c.cap.warn_at for c in charges))
         if outcome.outcome == "duplicate":
-            return self._existing(task, self._reread(task))
+            record = self._reread(task)
+            if record.attempt != attempt or record.state != ADMITTED:
+                return self._existing(task, record)
+            # Our own admission: its response was lost and the retry met its own condition.
         if outcome.outcome == "breached":
-            return self._reject(task, charges, list(outcome.breached), cost)
+            return self._reject(task, charges, list(outcome.breached), cost, attempt)
         alerts = self._after_admission(task, charges, cost)
         return Decision("admitted", task, cost_micros=cost, caps=names, alerts=alerts)
+
+    def _charges_of(self, task: TaskEvent, record: TaskRecord) -> list[Charge]:
+        """The charges a recorded task was given, rebuilt with today's cap definitions."""
+        charged = {c.cap for c in record.charges} | set(record.breached)
+        return [c for c in plan_charges(self.config.caps, task, record.cost_micros,
+                                        self._tags_if_needed(task), self.config.zone)
+                if c.cap.name in charged]
 
     def _reread(self, task: TaskEvent) -> TaskRecord:
         record = self.ledger.get_task(task.task_arn)
@@ -199,25 +214,44 @@ class Guard:
                                                   usage, self.config.mode))
                         sent += 1
                         announced = True
+        self.ledger.set_task_fields(task.task_arn, warn="done")
         return sent
 
     # -- rejection -------------------------------------------------------------------------------
     def _reject(self, task: TaskEvent, charges: list[Charge], breached: list[Charge],
-                cost: int | None) -> Decision:
+                cost: int | None, attempt: str) -> Decision:
         enforce = self.config.enforcing and any(c.cap.on_breach != ALERT_ONLY for c in breached)
         sweep = enforce and any(c.cap.on_breach == CANCEL_QUEUED for c in breached)
         names = sorted({c.cap.name for c in breached})
         if not self.ledger.record_rejection(task, breached, names, cost,
                                             cancel="pending" if enforce else "not_needed",
-                                            sweep="pending" if sweep else ""):
-            return self._existing(task, self._reread(task))
+                                            sweep="pending" if sweep else "", attempt=attempt):
+            record = self._reread(task)
+            if record.attempt != attempt:
+                return self._existing(task, record)
+            # Our own rejection: its response was lost and the retry met its own condition.
+        return self._enforce(task, breached, cost, cancel_pending=enforce, sweep_pending=sweep,
+                             caps=[c.cap.name for c in charges])
 
-        cancelled, cancel_error, retry = False, "", False
-        if enforce:
+    def _finish_rejection(self, task: TaskEvent, record: TaskRecord) -> Decision:
+        """A redelivered event of a rejected task whose cancel or sweep did not finish."""
+        return self._enforce(task, self._charges_of(task, record), record.cost_micros,
+                             cancel_pending=record.cancel == "pending",
+                             sweep_pending=record.sweep == "pending",
+                             already_cancelled=record.cancel == "done",
+                             reason="finished work left by an earlier delivery")
+
+    def _enforce(self, task: TaskEvent, breached: list[Charge], cost: int | None, *,
+                 cancel_pending: bool, sweep_pending: bool, caps: list[str] | None = None,
+                 already_cancelled: bool = False, reason: str = "") -> Decision:
+        """Cancel the task (and the backlog), then alert: shared by the first delivery and any
+        redelivery that finds the work unfinished. Alerts are claimed, so never sent twice."""
+        cancelled, cancel_error, retry = already_cancelled, "", False
+        if cancel_pending:
             cancelled, cancel_error, retry = self._cancel_offender(task)
-        backlog, sweep_retry = (self._sweep(task, breached) if sweep else (0, False))
+        backlog, sweep_retry = self._sweep(task, breached) if sweep_pending else (0, False)
 
-        if not enforce:
+        if not (cancel_pending or already_cancelled):
             action = ("not cancelled (monitor mode)" if not self.config.enforcing
                       else "not cancelled (alert_only cap)")
         elif cancelled:
@@ -228,41 +262,19 @@ class Guard:
             action = "not cancelled: it had already completed when the guard saw it"
         else:
             action = f"NOT cancelled: {cancel_error}"
+        names = sorted({c.cap.name for c in breached})
         alerts = self._breach_alerts(task, breached, cost, action, backlog)
-        if enforce and not cancelled and not retry and cancel_error != ALREADY_COMPLETED:
+        failed = cancel_pending and not cancelled and not retry and cancel_error != ALREADY_COMPLETED
+        if failed:
             alerts += self._cancel_failed_alert(task, cost, names, cancel_error)
-        decision = Decision("rejected", task, cost_micros=cost, caps=[c.cap.name for c in charges],
-                            breached=names, cancelled=cancelled, backlog_cancelled=backlog, alerts=alerts,
-                            cancel_failed=enforce and not cancelled and not retry
-                            and cancel_error != ALREADY_COMPLETED)
+        decision = Decision("rejected", task, cost_micros=cost, caps=caps or [], breached=names,
+                            cancelled=cancelled, cancel_failed=failed, backlog_cancelled=backlog,
+                            alerts=alerts, reason=reason)
         if retry or sweep_retry:
             log_event("warning", "work_left_for_redelivery", **decision.summary(self.config.mode))
             self.ledger.release_work(task.task_arn)
             raise GuardRetry(f"cancelling {task.task_arn} or its backlog was throttled; "
                              "the redelivered event will finish it")
-        return decision
-
-    def _finish_rejection(self, task: TaskEvent, record: TaskRecord) -> Decision:
-        """A redelivered event of a rejected task whose cancel or sweep did not finish."""
-        cancelled, retry, backlog, sweep_retry, alerts = record.cancel == "done", False, 0, False, 0
-        failed = False
-        if record.cancel == "pending":
-            cancelled, error, retry = self._cancel_offender(task)
-            failed = not cancelled and not retry and error != ALREADY_COMPLETED
-            if failed:
-                alerts += self._cancel_failed_alert(task, record.cost_micros, list(record.breached), error)
-        if record.sweep == "pending":
-            breached = [c for c in plan_charges(self.config.caps, task, record.cost_micros,
-                                                self._tags_if_needed(task), self.config.zone)
-                        if c.cap.name in record.breached]
-            backlog, sweep_retry = self._sweep(task, breached)
-        decision = Decision("rejected", task, cost_micros=record.cost_micros,
-                            breached=list(record.breached), cancelled=cancelled, cancel_failed=failed,
-                            backlog_cancelled=backlog, alerts=alerts,
-                            reason="finished work left by an earlier delivery")
-        if retry or sweep_retry:
-            self.ledger.release_work(task.task_arn)
-            raise GuardRetry(f"cancelling {task.task_arn} or its backlog is still throttled")
         return decision
 
     def _tags_if_needed(self, task: TaskEvent) -> dict[str, str] | None:

@@ -72,6 +72,8 @@ class TaskRecord:
     sweep: str = ""  # pending | done (cancel_queued backlog)
     lease_until: int = 0  # epoch seconds; see WORK_LEASE_SECONDS
     trued_up: bool = False  # simulator charge corrected after completion
+    attempt: str = ""  # the invocation attempt that wrote the record
+    warn: str = ""  # pending | done: warning alerts of an admission
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -130,7 +132,8 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         cost_micros=num("cost_micros", None), created_at=item.get("created_at", {}).get("S", ""),
         charges=charges, breached=tuple(item.get("breached", {}).get("SS", [])),
         cancel=item.get("cancel", {}).get("S", ""), sweep=item.get("sweep", {}).get("S", ""),
-        lease_until=num("lease_until") or 0, trued_up="trued_up_at" in item, raw=item)
+        lease_until=num("lease_until") or 0, trued_up="trued_up_at" in item,
+        attempt=item.get("attempt", {}).get("S", ""), warn=item.get("warn", {}).get("S", ""), raw=item)
 
 
 class Ledger:
@@ -272,10 +275,14 @@ class Ledger:
                 raise TransientLedgerError(f"transaction kept conflicting: {exc}") from exc
             raise
 
-    def admit(self, task: TaskEvent, charges: list[Charge], cost_micros: int | None) -> AdmitOutcome:
+    def admit(self, task: TaskEvent, charges: list[Charge], cost_micros: int | None,
+              attempt: str = "", warn_pending: bool = False) -> AdmitOutcome:
         """Record the task as admitted and charge every counter, atomically within the limits."""
+        extra = {"attempt": _s(attempt)} if attempt else {}
+        if warn_pending:
+            extra["warn"] = _s("pending")
         items: list[dict[str, Any]] = [{"Put": {
-            "TableName": self.table, "Item": self._task_item(task, ADMITTED, cost_micros, charges),
+            "TableName": self.table, "Item": self._task_item(task, ADMITTED, cost_micros, charges, extra),
             "ConditionExpression": "attribute_not_exists(pk)"}}]
         items += [{"Update": self._counter_update(c, task)} for c in charges]
         codes = self._transact(items)
@@ -287,13 +294,15 @@ class Ledger:
         return AdmitOutcome("breached", breached)
 
     def record_rejection(self, task: TaskEvent, charges: list[Charge], breached: list[str],
-                         cost_micros: int | None, cancel: str, sweep: str) -> bool:
+                         cost_micros: int | None, cancel: str, sweep: str, attempt: str = "") -> bool:
         """Record a rejected task (never charged) and add it to the counters' rejected totals.
 
         False when another delivery recorded the task first.
         """
         extra = {"breached": {"SS": sorted(set(breached))}, "cancel": _s(cancel),
                  "lease_until": _n(int(self.clock().timestamp()) + WORK_LEASE_SECONDS)}
+        if attempt:
+            extra["attempt"] = _s(attempt)
         if sweep:
             extra["sweep"] = _s(sweep)
         items: list[dict[str, Any]] = [{"Put": {

@@ -15,6 +15,11 @@ if not logging.getLogger().handlers and not logger.handlers:  # outside Lambda (
     _handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(_handler)
 
+# botocore's and urllib3's DEBUG output holds request and response bodies (the SSM parameter that
+# is the Slack webhook URL) and URLs (the webhook's secret path): never let it through.
+for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_noisy).setLevel(logging.INFO)
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
 

@@ -65,6 +65,10 @@ class SlackChannel:
         for attempt in range(SLACK_ATTEMPTS):
             try:
                 response = self.session.post(url, json=alert.slack, timeout=SLACK_TIMEOUT)
+            except requests.ReadTimeout:
+                # Slack may have posted it and only answered late: a retry could post it twice.
+                last = "ReadTimeout (not retried: the message may have been posted)"
+                break
             except requests.RequestException as exc:
                 last = type(exc).__name__  # the message may contain the URL
             else:

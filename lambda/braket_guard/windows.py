@@ -37,10 +37,13 @@ def parse_timestamp(text: object) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise TimestampError(f"not an ISO-8601 timestamp: {text!r}") from None
+        raise TimestampError(f"not an ISO-8601 timestamp: {text!r}"[:200]) from None
     if parsed.tzinfo is None:
-        raise TimestampError(f"timestamp has no time zone: {text!r}")
-    return parsed.astimezone(timezone.utc)
+        raise TimestampError(f"timestamp has no time zone: {text!r}"[:200])
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise TimestampError(f"timestamp out of range: {text!r}"[:200]) from None
 
 
 def format_timestamp(moment: datetime) -> str:
