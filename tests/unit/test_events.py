@@ -45,6 +45,11 @@ def test_integer_shots_accepted():
     (lambda e: e["detail"].update(shots=None), "detail.shots"),
     (lambda e: e["detail"].update(shots=-1), "detail.shots"),
     (lambda e: e["detail"].update(shots="99999999999"), "detail.shots"),
+    (lambda e: e["detail"].update(shots="１００"), "detail.shots"),
+    (lambda e: e["detail"].update(shots=" 100"), "detail.shots"),
+    (lambda e: e["detail"].update(status=["CREATED"]), "detail.status"),
+    (lambda e: e["detail"].update(createdAt="9999-12-31T12:00:00Z"), "detail.createdAt"),
+    (lambda e: e["detail"].update(createdAt="0001-01-01T00:30:00+01:00"), "detail.createdAt"),
     (lambda e: e["detail"].update(createdAt="28/11/2026"), "detail.createdAt"),
     (lambda e: e["detail"].pop("createdAt"), "detail.createdAt"),
 ])
