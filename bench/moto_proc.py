@@ -1,12 +1,11 @@
 """``python -m bench.moto_proc [--port N]``: the sandbox's locked moto server in its own process
-(the benchmark's clients then do not share a CPU and a GIL with it), with bench.fast_moto
+(the benchmark's clients then do not share a CPU and a GIL with it), with braket_sandbox.moto_speedups
 installed and moto's per-request listing of its own package directory done once. Prints
 ``READY <url>`` like every sandbox server."""
 
 from __future__ import annotations
 
-from bench import fast_moto
-from braket_sandbox import moto_server
+from braket_sandbox import moto_server, moto_speedups
 
 def _cache_module_listing() -> None:
     """moto lists its own package directory on every request (to route it); list it once."""
@@ -17,6 +16,6 @@ def _cache_module_listing() -> None:
 
 
 if __name__ == "__main__":
-    fast_moto.install()
+    moto_speedups.install()
     _cache_module_listing()
     raise SystemExit(moto_server.main())

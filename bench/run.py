@@ -32,7 +32,7 @@ def log(message: str) -> None:
 
 @contextlib.contextmanager
 def moto_process():
-    """bench.moto_proc (locked moto + fast_moto) in a child process; yields its URL."""
+    """bench.moto_proc (locked moto + braket_sandbox.moto_speedups) in a child process; yields its URL."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "sandbox"), str(ROOT / "lambda")]))
     child = subprocess.Popen([sys.executable, "-m", "bench.moto_proc"], stdout=subprocess.PIPE, text=True,
                              env=env, cwd=ROOT)
@@ -209,8 +209,8 @@ def method_text(meta: dict) -> str:
 - **Servers.** The repo's Braket emulator and Slack sink in the benchmark process, moto
   (DynamoDB, SNS, SSM, with the sandbox's serializing lock) in a second process. moto's
   TransactWriteItems deep-copies the whole table for rollback (O(table size): 0.3 s per
-  transaction at 2,000 items); `bench/fast_moto.py` snapshots only the items a transaction names
-  instead (same results, checked by `tests/reliability/test_fast_moto.py`). Without it the
+  transaction at 2,000 items); `sandbox/braket_sandbox/moto_speedups.py` snapshots only the items a transaction names
+  instead (same results, checked by `tests/e2e/test_moto_speedups.py`). Without it the
   guard's time would measure moto, not the guard. No rate limits are applied (the reliability
   suite covers the 2/s cancel quota).
 - **Metrics.** Calls are HTTP requests counted at the servers (Braket) or by botocore's

@@ -35,7 +35,7 @@ CAP_USD = FIT * 8.30  # $8.30 per task (100 shots on Forte-1)
 @pytest.fixture
 def rig_own_moto(monkeypatch, emulator, slack_sink):
     """A guard whose AWS services are the benchmark's moto process (bench/moto_proc.py: the
-    sandbox's locked moto on the other core, with bench/fast_moto.py's cheaper rollback, since a
+    sandbox's locked moto on the other core, with braket_sandbox.moto_speedups' cheaper rollback, since a
     ledger of 1,000+ items costs moto ~0.1 s per transaction otherwise, which is moto, not the guard)."""
     with moto_process() as url:
         made = Rig(monkeypatch, url, emulator, slack_sink)
