@@ -16,7 +16,6 @@ import pytest
 
 from braket_guard import braket_api, handler, notify
 from braket_sandbox.emulator import BraketEmulator
-from braket_sandbox.moto_server import start_moto
 from braket_sandbox.slack_sink import SlackSink
 
 REGION = "us-east-1"
@@ -26,27 +25,6 @@ AQUILA = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 NOVEL = "arn:aws:braket:us-east-1::device/qpu/acme/Novel-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
-
-
-@pytest.fixture(scope="session")
-def moto_server():
-    server = start_moto()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def emulator():
-    emu = BraketEmulator().start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="session")
-def slack_sink():
-    sink = SlackSink().start()
-    yield sink
-    sink.stop()
 
 
 def create_ledger_table(client, name: str) -> None:

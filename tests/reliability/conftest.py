@@ -31,7 +31,6 @@ if str(ROOT) not in sys.path:  # bench/ (the Lambda model and the moto patch) li
 from bench.lambda_sim import AsyncLambda, ScaledClock  # noqa: E402
 from braket_guard import braket_api, handler, notify  # noqa: E402
 from braket_sandbox.emulator import BraketEmulator  # noqa: E402
-from braket_sandbox.moto_server import start_moto  # noqa: E402
 from braket_sandbox.slack_sink import SlackSink  # noqa: E402
 
 REGION = "us-east-1"
@@ -49,27 +48,6 @@ def cost_of(device: str, shots: int) -> int:
 
 class SimulatedCrash(BaseException):
     """The Lambda process dies here: no ``except Exception`` in the guard can see it."""
-
-
-@pytest.fixture(scope="session")
-def moto_server():
-    server = start_moto()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def emulator():
-    emu = BraketEmulator().start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="session")
-def slack_sink():
-    sink = SlackSink().start()
-    yield sink
-    sink.stop()
 
 
 class _ClockTime:
