@@ -393,6 +393,8 @@ class BraketEmulator:
         self._events: list[dict] = []
         self._calls: collections.Counter = collections.Counter()
         self._faults: dict[str, _Fault] = {}
+        self._fail_next: dict[str, list] = {}  # operation -> [calls left, error code]
+        self._ignored_cancels: set[str] = set()  # task ARNs ("*" = all) whose cancel does not take
         self._limits: dict[str, tuple[float, int]] = {}
         self._buckets: dict[tuple[str, str], _TokenBucket] = {}
         self._monotonic = time.monotonic
@@ -429,6 +431,8 @@ class BraketEmulator:
             self._events.clear()
             self._calls.clear()
             self._faults.clear()
+            self._fail_next.clear()
+            self._ignored_cancels.clear()
             self._limits.clear()
             self._buckets.clear()
 
@@ -496,6 +500,25 @@ class BraketEmulator:
         with self._lock:
             self._faults[operation] = _Fault(throttle_rate, random.Random(seed), error)
 
+    def fail_next(self, operation: str, count: int, error: str = "ThrottlingException") -> None:
+        """Fail the next ``count`` HTTP calls to ``operation`` ("*" = any) with ``error``, then
+        answer normally: a throttle or outage that ends, for tests that need it to end."""
+        self._check_operation(operation)
+        if error not in ERROR_STATUS:
+            raise ValueError(f"unknown error code {error!r}")
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        with self._lock:
+            self._fail_next[operation] = [int(count), error]
+
+    def ignore_cancels(self, arn: str = "*") -> None:
+        """CancelQuantumTask of ``arn`` ("*" = every task) answers CANCELLING and emits the
+        CANCELLING event, but the QPU runs the task anyway: it stays CANCELLING until the test
+        advances it (RUNNING, COMPLETED ...). Models a best-effort cancel of a QUEUED task that
+        the device started first."""
+        with self._lock:
+            self._ignored_cancels.add(arn)
+
     def set_rate_limit(self, operation: str, rate_per_s: float, burst: int) -> None:
         """Token bucket per region for ``operation`` ("*" = all calls); excess -> 429."""
         self._check_operation(operation)
@@ -513,6 +536,8 @@ class BraketEmulator:
         """Remove every injected fault and rate limit."""
         with self._lock:
             self._faults.clear()
+            self._fail_next.clear()
+            self._ignored_cancels.clear()
             self._limits.clear()
             self._buckets.clear()
 
@@ -534,6 +559,12 @@ class BraketEmulator:
                     bucket = self._buckets[(name, region)] = _TokenBucket(*limit, self._monotonic)
                 if not bucket.take():
                     raise BraketApiError("ThrottlingException", "Rate exceeded")
+            for name in (operation, "*"):
+                pending = self._fail_next.get(name)
+                if pending is not None and pending[0] > 0:
+                    pending[0] -= 1
+                    message = "Rate exceeded" if pending[1] == "ThrottlingException" else "Injected fault"
+                    raise BraketApiError(pending[1], message)
             for name in (operation, "*"):
                 fault = self._faults.get(name)
                 if fault is not None and fault.rng.random() < fault.rate:
@@ -697,6 +728,8 @@ class BraketEmulator:
                     f"Quantum task {arn} is {current} and can no longer be cancelled",
                 )
             events = self._set_status(task, "CANCELLING")
+            if arn in self._ignored_cancels or "*" in self._ignored_cancels:
+                return "CANCELLING", events
             if self.cancel_completes:
                 events += self._set_status(task, "CANCELLED")
             return "CANCELLING", events
@@ -1137,6 +1170,8 @@ class BraketEmulator:
         POST /_sandbox/advance     {"arn","status","failureReason"?}
         POST /_sandbox/fault       {"operation","throttleRate"?,"seed"?,"error"?}
         POST /_sandbox/rate-limit  {"operation","ratePerS","burst"} (or {"defaults": true})
+        POST /_sandbox/fail-next   {"operation","count","error"?}
+        POST /_sandbox/ignore-cancels {"arn"?}
         POST /_sandbox/clear-faults | /_sandbox/reset-calls | /_sandbox/reset
         """
         path, method = request.path[len("/_sandbox"):], request.method
@@ -1167,6 +1202,12 @@ class BraketEmulator:
                     body.get("seed", 1),
                     body.get("error", "ThrottlingException"),
                 )
+                return self._json_response(200, {"ok": True})
+            if method == "POST" and path == "/fail-next":
+                self.fail_next(body["operation"], body["count"], body.get("error", "ThrottlingException"))
+                return self._json_response(200, {"ok": True})
+            if method == "POST" and path == "/ignore-cancels":
+                self.ignore_cancels(body.get("arn", "*"))
                 return self._json_response(200, {"ok": True})
             if method == "POST" and path == "/rate-limit":
                 if body.get("defaults"):

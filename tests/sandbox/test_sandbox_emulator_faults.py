@@ -191,3 +191,36 @@ def test_control_plane_for_subprocess_users(emu):
     assert bad.status_code == 400
     requests.post(f"{base}/reset", timeout=5)
     assert emu.tasks() == [] and emu.calls == {}
+
+
+def test_fail_next_fails_exactly_n_calls_then_answers(braket, emu):
+    client = braket(config=NO_RETRY)
+    arn = create(client)
+    emu.fail_next("GetQuantumTask", 2)
+    assert not attempt(client.get_quantum_task, quantumTaskArn=arn)
+    assert not attempt(client.get_quantum_task, quantumTaskArn=arn)
+    assert attempt(client.get_quantum_task, quantumTaskArn=arn)
+    assert attempt(client.get_quantum_task, quantumTaskArn=arn)
+    emu.fail_next("GetDevice", 1, error="InternalServiceException")
+    with pytest.raises(ClientError) as excinfo:
+        client.get_device(deviceArn=FORTE)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert client.get_device(deviceArn=FORTE)["deviceArn"] == FORTE
+
+
+def test_ignored_cancel_answers_cancelling_and_the_task_runs_anyway(braket, emu):
+    client = braket(config=NO_RETRY)
+    arn = create(client)
+    emu.advance(arn, "QUEUED")
+    emu.clear_events()
+    emu.ignore_cancels(arn)
+    response = client.cancel_quantum_task(quantumTaskArn=arn, clientToken="t-1")
+    assert response["cancellationStatus"] == "CANCELLING"
+    assert [e["detail"]["status"] for e in emu.events()] == ["CANCELLING"]
+    emu.advance(arn, "RUNNING")
+    emu.advance(arn, "COMPLETED")
+    assert client.get_quantum_task(quantumTaskArn=arn)["status"] == "COMPLETED"
+    emu.clear_faults()
+    other = create(client)
+    client.cancel_quantum_task(quantumTaskArn=other, clientToken="t-2")
+    assert emu.task(other)["status"] == "CANCELLED"
