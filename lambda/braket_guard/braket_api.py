@@ -33,12 +33,29 @@ def clear_price_cache() -> None:
         _price_cache.clear()
 
 
+# Answers of GetDevice that say "this device has no price for us", for good. Anything else
+# (throttling, 5xx, timeouts, access denied) raises: a transient error is never a decision.
+PERMANENT_DEVICE_ERRORS = frozenset({"ResourceNotFoundException", "ValidationException"})
+
+
 @dataclass(frozen=True)
 class CancelResult:
     ok: bool
     status: str = ""  # CANCELLING / CANCELLED when ok
     error: str = ""
     retryable: bool = False
+    code: str = ""  # the error code when not ok
+
+    @property
+    def outcome(self) -> str:
+        """The CANCEL step's outcome (states.STEPS[CANCEL])."""
+        if self.ok:
+            return "cancelled" if self.status == "CANCELLED" else "cancelling"
+        if self.retryable:
+            return "throttled"
+        if self.code == "ConflictException":  # COMPLETED or FAILED already: its end decides
+            return "ended"
+        return "refused"
 
 
 def cancel_token(task_arn: str) -> str:
@@ -60,8 +77,19 @@ class BraketGateway:
         response = self.backoff.call(lambda: client.get_quantum_task(quantumTaskArn=task_arn))
         return dict(response.get("tags") or {})
 
+    def get_task(self, task_arn: str, region: str) -> dict[str, Any]:
+        """GetQuantumTask: the task as Braket sees it now (status, shots, tags, times)."""
+        client = self.client_for_region(region)
+        return self.backoff.call(lambda: client.get_quantum_task(quantumTaskArn=task_arn))
+
     def device_price(self, device_arn: str, region: str, book: PriceBook) -> Price | None:
-        """Price an unknown device from GetDevice (cached per container); None if impossible."""
+        """Price an unknown device from GetDevice (cached per container).
+
+        None only for a permanent answer (the device does not exist here, or its capabilities
+        carry no usable price); a transient error (throttling, 5xx, timeout) or a refusal of
+        access raises, so that the event is redelivered instead of the task being judged unpriced.
+        """
+        from .logs import log_event
         now = time.monotonic()
         with _price_lock:
             cached = _price_cache.get(device_arn)
@@ -71,9 +99,17 @@ class BraketGateway:
         try:
             response = self.backoff.call(lambda: client.get_device(deviceArn=device_arn))
             price = price_from_device_cost(book, device_arn, response.get("deviceCapabilities", ""))
-        except (ClientError, PriceError) as exc:
-            from .logs import log_event
-            log_event("warning", "device_price_unavailable", device=device_arn, error=str(exc)[:300])
+        except PriceError as exc:
+            log_event("warning", "device_price_unavailable", device=device_arn, error=str(exc)[:300],
+                      permanent=True)
+            return None
+        except ClientError as exc:
+            if error_code(exc) not in PERMANENT_DEVICE_ERRORS:
+                log_event("warning", "device_price_transient", device=device_arn, error=str(exc)[:300],
+                          permanent=False)
+                raise
+            log_event("warning", "device_price_unavailable", device=device_arn, error=str(exc)[:300],
+                      permanent=True)
             return None
         with _price_lock:
             _price_cache[device_arn] = (now + PRICE_CACHE_SECONDS, price)
@@ -85,9 +121,12 @@ class BraketGateway:
             response = self.cancel_backoff.call(lambda: client.cancel_quantum_task(
                 quantumTaskArn=task_arn, clientToken=cancel_token(task_arn)))
         except ClientError as exc:
-            return CancelResult(False, error=f"{error_code(exc)}: {exc}"[:500], retryable=is_transient(exc))
+            return CancelResult(False, error=f"{error_code(exc)}: {exc}"[:500], retryable=is_transient(exc),
+                                code=error_code(exc))
         except Exception as exc:  # noqa: BLE001 - connection errors and the like
-            return CancelResult(False, error=f"{type(exc).__name__}: {exc}"[:500], retryable=is_transient(exc))
+            return CancelResult(False, error=f"{type(exc).__name__}: {exc}"[:500],
+                                retryable=is_transient(exc) or not isinstance(exc, ValueError),
+                                code=type(exc).__name__)
         return CancelResult(True, status=str(response.get("cancellationStatus", "")))
 
     def search(self, region: str, start: datetime | None, end: datetime | None,

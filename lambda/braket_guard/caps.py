@@ -22,7 +22,8 @@ GROUP_BY_FIXED = ("account", "region", "device")
 UNTAGGED = "(untagged)"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TAG_KEY = re.compile(r"^tag:(?P<key>[\w.:/=+@ -]{1,128})$")
-MAX_CAPS = 99  # TransactWriteItems takes 100 items: the task record plus one counter per cap
+# TransactWriteItems takes 100 items: the task record, its open-work entry and one counter per cap.
+MAX_CAPS = 98
 CAP_FIELDS = {"name", "window", "group_by", "devices", "max_shots", "max_cost_usd", "warn_at", "on_breach"}
 
 
@@ -40,6 +41,11 @@ class Cap:
     max_cost_micros: int | None = None
     warn_at: tuple[Decimal, ...] = ()
     on_breach: str = CANCEL_TASK
+
+    @property
+    def enforcing(self) -> bool:
+        """Whether admission is conditioned on this cap (``alert_only`` caps always count)."""
+        return self.on_breach != ALERT_ONLY
 
     @property
     def tag_key(self) -> str | None:

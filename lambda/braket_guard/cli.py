@@ -20,14 +20,16 @@ from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionE
                                  NoCredentialsError, NoRegionError, PartialCredentialsError)
 
 from .braket_api import BraketGateway
+from . import states as S
 from .caps import Cap, CapError, parse_caps, used_fraction
-from .config import ConfigError
+from .config import BRAKET_REGIONS, ConfigError, _regions
+from .digest import percent_text
 from .events import STATUSES
 from .guard import summary_event
 from .ledger import Ledger
 from .messages import short_device
 from .money import format_usd, micros_to_str
-from .pricing import build_price_book, task_cost_micros
+from .pricing import PriceError, build_price_book, task_cost_micros
 from .windows import DAY, MONTH, load_zone, window_for
 
 STATUS_ORDER = ["CREATED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED"]
@@ -74,6 +76,20 @@ class Settings:
     caps_json: str | None
     timezone: str
     regions: list[str]
+    prices_json: str | None = None
+
+    @property
+    def zone(self):
+        try:
+            return load_zone(self.timezone)
+        except ValueError as exc:
+            raise CliError(f"--timezone / BRAKET_GUARD_TIMEZONE: {exc}") from None
+
+    def prices(self):
+        try:
+            return build_price_book(self.prices_json)
+        except PriceError as exc:
+            raise CliError(str(exc)) from None
 
 
 _SESSION: list[boto3.session.Session] = []
@@ -108,14 +124,18 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     if not regions:
         text = pick(None, "BRAKET_GUARD_REGIONS")
         if text:
-            regions = json.loads(text) if text.startswith("[") else [r.strip() for r in text.split(",") if r.strip()]
+            regions = list(_regions(text, None))  # ConfigError: one line, exit 2
     if not regions:
         session_region = session().region_name
         if not session_region:
             raise CliError("No AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+        if session_region not in BRAKET_REGIONS:
+            raise CliError(f"No guarded region: {session_region} has no Braket; pass --region (one of "
+                           f"{', '.join(BRAKET_REGIONS)}), set BRAKET_GUARD_REGIONS or name the Lambda with --function")
         regions = [session_region]
     return Settings(pick(args.table, "BRAKET_GUARD_TABLE"), caps_json,
-                    pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", regions)
+                    pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", regions,
+                    pick(None, "BRAKET_GUARD_PRICES"))
 
 
 def _read(path: str) -> str:
@@ -161,14 +181,14 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
              "warn_at": [str(w) for w in c.warn_at], "on_breach": c.on_breach} for c in caps]
     text = table(["CAP", "WINDOW", "GROUP BY", "DEVICES", "LIMITS", "WARN AT", "ON BREACH"],
                  [[c.name, c.window, c.group_by, ",".join(short_device(d) for d in sorted(c.devices)) or "all",
-                   c.limits_text(), ",".join(f"{int(w * 100)}%" for w in c.warn_at) or "-", c.on_breach]
+                   c.limits_text(), ",".join(f"{percent_text(w)}%" for w in c.warn_at) or "-", c.on_breach]
                   for c in caps])
     return 0, ({"valid": True, "caps": rows}, f"{args.file}: {len(caps)} cap(s), valid\n\n{text}")
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     settings = resolve_settings(args)
-    caps, ledger, zone = _caps(settings), _ledger(settings), load_zone(settings.timezone)
+    caps, ledger, zone = _caps(settings), _ledger(settings), settings.zone
     now = datetime.now(timezone.utc)
     rows = []
     for cap in caps:
@@ -183,34 +203,49 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                 "shots": shots, "max_shots": cap.max_shots,
                 "cost_usd": micros_to_str(cost),
                 "max_cost_usd": micros_to_str(cap.max_cost_micros) if cap.max_cost_micros is not None else None,
-                "percent": int(used_fraction(cap, shots, cost) * 100),
+                "percent": percent_text(used_fraction(cap, shots, cost)),
                 "rejected_tasks": counter.rejected_tasks if counter else 0,
+                "overrun_tasks": counter.overrun_tasks if counter else 0,
             })
-    text = table(["CAP", "WINDOW", "GROUP", "SHOTS", "COST", "USED", "REJECTED"], [[
+    open_work = ledger.open_work()
+    text = table(["CAP", "WINDOW", "GROUP", "SHOTS", "COST", "USED", "REJECTED", "RAN OVER"], [[
         r["cap"], r["window"],
         "-" if r["group"] is None else (short_device(r["group"]) if "::device/" in r["group"] else r["group"]),
         f"{r['shots']:,} / {r['max_shots']:,}" if r["max_shots"] is not None else f"{r['shots']:,}",
         f"${r['cost_usd']} / ${r['max_cost_usd']}" if r["max_cost_usd"] is not None else f"${r['cost_usd']}",
-        f"{r['percent']}%", r["rejected_tasks"]] for r in rows])
-    return 0, ({"timezone": settings.timezone, "caps": rows}, text)
+        f"{r['percent']}%", r["rejected_tasks"], r["overrun_tasks"]] for r in rows])
+    kinds: dict[str, int] = {}
+    for _arn, work in open_work:
+        for kind in work:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    text += "\n\nOpen work: " + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(kinds.items()))
+                                 if kinds else "none")
+    return 0, ({"timezone": settings.timezone, "caps": rows,
+                "open_work": {"tasks": len(open_work), "by_kind": kinds}}, text)
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     settings = resolve_settings(args)
-    zone = load_zone(settings.timezone)
+    zone = settings.zone
     if args.date:
         day = _parse(lambda: date.fromisoformat(args.date), f"--date: expected YYYY-MM-DD, got {args.date!r}")
         window = window_for(DAY, datetime(day.year, day.month, day.day, 12, tzinfo=zone), zone)
     else:
         month = _parse(lambda: datetime.strptime(args.month, "%Y-%m"), f"--month: expected YYYY-MM, got {args.month!r}")
         window = window_for(MONTH, datetime(month.year, month.month, 15, tzinfo=zone), zone)
-    prices = build_price_book(os.environ.get("BRAKET_GUARD_PRICES"))
+    prices = settings.prices()  # the deployed function's BRAKET_GUARD_PRICES with --function
     gateway = _gateway()
     devices: dict[str, dict[str, Any]] = {}
+    region_errors: dict[str, str] = {}
     for region in settings.regions:
         progress = Progress(f"Searching {region}", sys.stderr, args.progress or sys.stderr.isatty())
-        summaries = gateway.search(region, window.start, window.end, device_arn=args.device,
-                                   on_page=lambda page: progress.advance(len(page)))
+        try:
+            summaries = gateway.search(region, window.start, window.end, device_arn=args.device,
+                                       on_page=lambda page: progress.advance(len(page)))
+        except (ClientError, BotoCoreError) as exc:  # one failing region never fails the report
+            progress.done()
+            region_errors[region] = _aws_error_text(exc)
+            continue
         progress.done()
         for summary in summaries:
             task = summary_event(summary)
@@ -241,11 +276,13 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
             f"Counts are tasks (shots) by status; cost is estimated for tasks not cancelled or failed.\n\n"
             + table(["DEVICE"] + used_statuses + ["TASKS", "SHOTS", "EST. COST"], text_rows)
             + f"\n\nEstimated total: {format_usd(total)}")
+    for region, error in sorted(region_errors.items()):
+        text += f"\nRegion {region} could not be searched ({error}): its tasks are missing above."
     data = {"window": window.key, "timezone": settings.timezone, "regions": settings.regions,
             "devices": [{**{k: v for k, v in r.items() if k != "cost_micros"},
                          "estimated_cost_usd": micros_to_str(r["cost_micros"])} for r in ordered],
-            "estimated_total_usd": micros_to_str(total)}
-    return 0, (data, text)
+            "estimated_total_usd": micros_to_str(total), "region_errors": region_errors}
+    return (1 if region_errors else 0), (data, text)
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
@@ -266,9 +303,15 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                             "decided_at": decided, "first_status": record.status,
                             "cost_usd": micros_to_str(record.cost_micros) if record.cost_micros is not None else None}
     counters = ledger.read_counters(c.counter_key for c in record.charges)
-    if record.state in ("admitted", "refunded"):
-        verb = "Admitted" if record.state == "admitted" else "Admitted, then refunded"
-        lines.append(f"{verb}: first seen {record.status} at {decided}; it fitted every cap that applies:")
+    over = sorted(set(record.breached) | set(record.oversize))
+    if record.state in (S.ADMITTED, S.REFUNDED) or (record.state == S.OVERRUN):
+        if record.state == S.OVERRUN:
+            reason = S.OVERRUN_REASONS.get(record.overrun_reason, record.overrun_reason)
+            lines.append(f"Ran over its cap: first seen {record.status} at {decided}; it did not fit "
+                         f"{', '.join(over)}, but it was not stopped: {reason}. It is charged to every cap:")
+        else:
+            verb = "Admitted" if record.state == S.ADMITTED else "Admitted, then refunded"
+            lines.append(f"{verb}: first seen {record.status} at {decided}; it fitted every cap that applies:")
         for charge in record.charges:
             counter = counters[charge.counter_key]
             window_key = charge.counter_key[0].rsplit("#", 1)[1]
@@ -276,23 +319,42 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
             lines.append(f"  - {charge.cap} ({window_key}, {group}): +{charge.shots:,} shots, "
                          f"+{format_usd(charge.cost_micros)}; the counter now holds {counter.shots:,} shots, "
                          f"{format_usd(counter.cost_micros)}")
-        if record.state == "refunded":
+        if record.state == S.REFUNDED:
             lines.append(f"Refunded at {raw.get('refunded_at', {}).get('S', '?')} when it ended "
                          f"{raw.get('ended_status', {}).get('S', '')}: its shots and cost were given back.")
         if not record.charges:
             lines.append("  (no cap applies to this device)")
         data["charges"] = [{"cap": c.cap, "shots": c.shots, "cost_usd": micros_to_str(c.cost_micros)}
                            for c in record.charges]
-    elif record.state == "rejected":
-        lines.append(f"Rejected: first seen {record.status} at {decided}; it did not fit: {', '.join(record.breached)}")
-        lines.append(f"Cancellation: {record.cancel or 'not needed'}"
-                     + (f" ({raw['cancel_error']['S']})" if "cancel_error" in raw else ""))
-        data.update(breached=list(record.breached), cancellation=record.cancel)
+        if record.state == S.OVERRUN:
+            data.update(breached=over, overrun_reason=record.overrun_reason)
+    elif record.state in S.UNSTOPPED_STATES or record.state == S.CANCELLED:
+        lines.append(f"Rejected: first seen {record.status} at {decided}; it did not fit: {', '.join(over)}")
+        if record.oversize:
+            lines.append(f"  (on its own it is bigger than {', '.join(record.oversize)}, or could not be priced)")
+        cancellation = {S.REJECTED: "pending (the guard is still trying)",
+                        S.CANCEL_REQUESTED: "requested (Braket answered CANCELLING); waiting for the task to end",
+                        S.CANCEL_FAILED: "refused by Braket; cancel it by hand",
+                        S.CANCELLED: "done: the task ended without running"}[record.state]
+        if record.cancel_error.startswith("ended"):
+            cancellation = "too late: the task had already ended"
+        lines.append(f"Cancellation: {cancellation}" + (f" ({record.cancel_error})" if record.cancel_error else ""))
+        data.update(breached=over, cancellation=record.state)
     else:
         lines.append(f"Never charged: the first event seen was {record.status} (it ended before it was charged).")
+    if record.work:
+        lines.append(f"Open work: {', '.join(sorted(k.replace('_', ' ') for k in record.work))}")
+        data["open_work"] = sorted(record.work)
     text = "\n".join(lines)
     data["explanation"] = text
     return 0, (data, text)
+
+
+def _aws_error_text(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', '')}: {error.get('Message', '')}"[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _parse(fn: Callable[[], Any], message: str) -> Any:
@@ -336,7 +398,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     _SESSION.clear()
     try:
         code, (data, text) = COMMANDS[args.command](args, out)
-    except (CliError, CapError, ConfigError) as exc:
+    except (CliError, CapError, ConfigError, PriceError) as exc:
         return _fail(err, args, str(exc), 2)
     except (NoCredentialsError, PartialCredentialsError):
         return _fail(err, args, "No AWS credentials found: run `aws configure`, set AWS_PROFILE, or export "
@@ -355,6 +417,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return _fail(err, args, f"AWS said {code_name}: {message}", 2)
     except BotoCoreError as exc:
         return _fail(err, args, f"AWS client error: {exc}", 2)
+    except ValueError as exc:  # bad input anywhere else: one line, never a traceback
+        return _fail(err, args, str(exc)[:500], 2)
     if args.json:
         out.write(json.dumps(data, indent=2, default=str) + "\n")
     else:

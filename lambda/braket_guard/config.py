@@ -24,6 +24,9 @@ SSM_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 ENV_PREFIX = "BRAKET_GUARD_"
+# Where Braket runs at the end of 2026 (devices come and go): only the default of the guarded
+# regions when BRAKET_GUARD_REGIONS is unset. The Terraform module always renders that variable.
+BRAKET_REGIONS = ("us-east-1", "us-west-1", "us-west-2", "eu-west-2", "eu-north-1")
 
 
 class ConfigError(ValueError):
@@ -77,6 +80,11 @@ def load_config(environ: Mapping[str, str]) -> Config:
     topic = get("SNS_TOPIC_ARN")
     if topic and not SNS_ARN.match(topic):
         raise ConfigError(f"BRAKET_GUARD_SNS_TOPIC_ARN: not an SNS topic ARN: {topic!r}")
+    if topic and topic.endswith(".fifo"):
+        # FIFO topics need a MessageGroupId on every publish and deliver to SQS only, never to
+        # email: the alerts would all fail. Refuse it here, naming the topic.
+        raise ConfigError(f"BRAKET_GUARD_SNS_TOPIC_ARN: {topic} is a FIFO topic; FIFO topics cannot "
+                          "deliver email: use a standard SNS topic")
     parameter = get("SLACK_WEBHOOK_PARAMETER")
     if parameter and (parameter.startswith(("http://", "https://")) or not SSM_NAME.match(parameter)):
         # Never echo a URL back: it would be the secret itself.
@@ -99,9 +107,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
 
 
 def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:
-    """``BRAKET_GUARD_REGIONS``: comma-separated or a JSON list; default the Lambda's own region."""
+    """``BRAKET_GUARD_REGIONS``: the regions whose tasks are guarded (comma-separated or a JSON
+    list). Unset: the Lambda's own region if Braket runs there, else none."""
     if not text:
-        return (own_region,) if own_region else ()
+        return (own_region,) if own_region in BRAKET_REGIONS else ()
     if text.startswith("["):
         try:
             items = json.loads(text)

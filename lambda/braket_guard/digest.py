@@ -15,7 +15,8 @@ from typing import Any, Iterable
 
 from .caps import Cap
 from .events import TaskEvent
-from .ledger import ADMITTED, REFUNDED, REJECTED, Counter, TaskRecord
+from . import states as S
+from .ledger import Counter, TaskRecord
 from .messages import Alert, _slack, short_device
 from .money import format_usd
 from .pricing import PriceBook, task_cost_micros
@@ -54,15 +55,19 @@ class Digest:
     unseen: int = 0  # tasks Braket knows and the ledger does not: missed events
     cancel_failures: int = 0
     pending_cancels: int = 0
+    overrun: int = 0  # ran although over an enforcing cap (charged)
+    overrun_cost_micros: int = 0
+    open_work: dict[str, int] = field(default_factory=dict)  # work kind -> tasks, any window
+    region_errors: dict[str, str] = field(default_factory=dict)
     top_devices: list[tuple[str, int, int]] = field(default_factory=list)  # device, tasks, cost
     top_tags: list[tuple[str, int, int]] = field(default_factory=list)  # key=value, tasks, cost
 
     @property
     def quiet(self) -> bool:
-        """Nothing happened: no task of the day and no usage on any cap."""
-        return (self.admitted + self.rejected + self.refunded + self.unseen == 0
-                and not any(c.shots or c.cost_micros or c.rejected_tasks
-                            for usage in self.caps for c in usage.counters))
+        """Nothing happened: no task activity that day, nothing left open, no region failing.
+        (A month or total counter with usage from earlier days does not make a day busy.)"""
+        return (self.admitted + self.rejected + self.refunded + self.unseen + self.overrun == 0
+                and not self.open_work and not self.region_errors)
 
 
 def digest_day(now_local: datetime) -> date:
@@ -71,8 +76,10 @@ def digest_day(now_local: datetime) -> date:
 
 
 def build_digest(day: str, zone: str, mode: str, caps: Iterable[CapUsage],
-                 tasks: Iterable[DayTask]) -> Digest:
-    digest = Digest(day=day, zone=zone, mode=mode, caps=list(caps))
+                 tasks: Iterable[DayTask], open_work: dict[str, int] | None = None,
+                 region_errors: dict[str, str] | None = None) -> Digest:
+    digest = Digest(day=day, zone=zone, mode=mode, caps=list(caps), open_work=dict(open_work or {}),
+                    region_errors=dict(region_errors or {}))
     device_tasks, device_cost = Tally(), Tally()
     tag_tasks, tag_cost = Tally(), Tally()
     for item in tasks:
@@ -80,21 +87,25 @@ def build_digest(day: str, zone: str, mode: str, caps: Iterable[CapUsage],
         if record is None:
             digest.unseen += 1
             cost = item.estimated_cost_micros or 0
-        elif record.state == ADMITTED:
+        elif record.state == S.ADMITTED:
             digest.admitted += 1
             cost = record.cost_micros or 0
             digest.admitted_cost_micros += cost
-        elif record.state == REFUNDED:
+        elif record.state == S.OVERRUN:
+            digest.overrun += 1
+            cost = record.cost_micros or 0
+            digest.overrun_cost_micros += cost
+        elif record.state == S.REFUNDED:
             digest.refunded += 1
             continue
-        elif record.state == REJECTED:
+        elif record.state in S.UNSTOPPED_STATES or record.state == S.CANCELLED:
             digest.rejected += 1
-            if record.cancel == "done":
+            if record.state == S.CANCELLED:  # ended without running: the money was really kept
                 digest.cancelled += 1
                 digest.prevented_micros += record.cost_micros or 0
-            elif record.cancel == "failed":
+            elif record.state == S.CANCEL_FAILED:
                 digest.cancel_failures += 1
-            elif record.cancel == "pending":
+            else:
                 digest.pending_cancels += 1
             continue
         else:
@@ -131,9 +142,16 @@ def _limit_lines(usage: CapUsage) -> list[str]:
     return lines
 
 
-def _percent(cap: Cap, counter: Counter) -> int:
+def _percent(cap: Cap, counter: Counter) -> str:
     from .caps import used_fraction
-    return int(used_fraction(cap, counter.shots, counter.cost_micros) * 100)
+    return percent_text(used_fraction(cap, counter.shots, counter.cost_micros))
+
+
+def percent_text(fraction) -> str:
+    """A fraction as an exact percentage: 0.875 -> "87.5", 0.005 -> "0.5", 1 -> "100"."""
+    from decimal import Decimal
+    value = (Decimal(fraction) * 100).quantize(Decimal("0.01")).normalize()
+    return f"{value:f}"
 
 
 def render_digest(digest: Digest) -> Alert:
@@ -147,6 +165,9 @@ def render_digest(digest: Digest) -> Alert:
         f"{digest.rejected} rejected, {digest.cancelled} cancelled by the guard, {digest.refunded} refunded",
         f"Spend prevented: {format_usd(digest.prevented_micros)}",
     ]
+    if digest.overrun:
+        lines.append(f"Ran despite a cap: {digest.overrun} task(s), {format_usd(digest.overrun_cost_micros)} "
+                     "(charged to the caps: the counters say what was spent)")
     if digest.top_devices:
         lines += ["", "Top devices by cost:"]
         lines += [f"- {short_device(d)}: {n} task(s), {format_usd(c)}" for d, n, c in digest.top_devices]
@@ -161,6 +182,11 @@ def render_digest(digest: Digest) -> Alert:
     if digest.unseen:
         problems.append(f"{digest.unseen} task(s) Braket reports that the guard has not seen yet "
                         "(reconciliation picks them up)")
+    if digest.open_work:
+        problems.append("still open (any day): " + ", ".join(
+            f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(digest.open_work.items())))
+    for region, error in sorted(digest.region_errors.items()):
+        problems.append(f"region {region} could not be read: {error}")
     lines += ["", "Guard errors: " + ("; ".join(problems) if problems else "none")]
     footer = f"braket-guard ({digest.mode} mode)"
     text = "\n".join([title, ""] + lines + ["", footer])
@@ -184,13 +210,24 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
                      tuple(guard.ledger.window_counters(cap.name, window_for(cap.window, moment, config.zone).key)))
             for cap in config.caps]
     day_window = window_for(DAY, moment, config.zone)
-    summaries = []
-    for region in config.regions:
-        summaries += guard.braket.search(region, day_window.start, day_window.end)
+    summaries, region_errors = [], {}
+    for region in config.regions:  # one failing region never fails the digest
+        try:
+            summaries += guard.braket.search(region, day_window.start, day_window.end)
+        except Exception as exc:  # noqa: BLE001 - reported in the digest itself
+            region_errors[region] = f"{type(exc).__name__}: {exc}"[:200]
+            from .logs import log_event
+            from . import metrics
+            log_event("error", "region_failed", operation="digest", region=region, error=region_errors[region])
+            metrics.emit({"RegionFailures": 1}, {"Operation": "digest"})
+    open_work: dict[str, int] = {}
+    for _arn, kinds in guard.ledger.open_work():
+        for kind in kinds:
+            open_work[kind] = open_work.get(kind, 0) + 1
     pairs = [(summary_event(s), s) for s in summaries]
     events = [(t, s) for t, s in pairs if t is not None]
     records = guard.ledger.get_tasks(t.task_arn for t, _ in events)
     tasks = [DayTask(t, dict(s.get("tags") or {}), records.get(t.task_arn),
                      estimate_cost(config.prices, t)) for t, s in events]
-    digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks)
+    digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks, open_work, region_errors)
     return digest, always or config.digest_always or not digest.quiet

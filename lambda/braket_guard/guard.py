@@ -1,40 +1,47 @@
-"""The decision workflow for one task state change: admit, reject (and cancel), refund, or
-recognise a duplicate. It talks only to the ledger, Braket and notifier adapters it is given.
+"""Runs the task state machine (``states.py``) for one task state change: each step is a ledger
+write, a cancel or a sweep; its outcome picks the next state from the table, and the walk goes
+on until a step leaves the state as it is. Then the record's pending work (sweep, alerts,
+warnings) is finished. It talks only to the ledger, Braket and notifier adapters it is given.
 
 Every step is safe to repeat: the ledger's conditional writes decide who does what, and work a
-crashed or throttled invocation left unfinished (a pending cancel or backlog sweep) is finished
-by the next delivery of any event of that task.
+crashed or throttled invocation left (listed in the ledger's open-work index) is finished by the
+next delivery of any event of that task, or by reconciliation.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from .caps import ALERT_ONLY, CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
+from . import states as S
+from .caps import CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
 from .config import Config
-from .events import CANCELLING, COMPLETED, DEVICE_ARN, TASK_ARN, UNCHARGED_END, TaskEvent
-from .ledger import ADMITTED, REJECTED, Ledger, TaskRecord
+from .events import DEVICE_ARN, TASK_ARN, TaskEvent
+from .ledger import (MARKER_RETENTION_SECONDS, WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP,
+                     WORK_THRESHOLDS, ALERT_MAX_ATTEMPTS, Ledger, TaskRecord, charge_record)
 from .logs import log_event
-from .messages import TaskFacts, Usage, render_breach, render_cancel_failed, render_warning
+from .messages import (Alert, TaskFacts, Usage, render_breach, render_cancel_failed, render_oversize,
+                       render_overrun, render_warning)
 from .money import micros_to_str
 from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
-from .windows import format_timestamp, parse_timestamp
+from .windows import Window, format_timestamp, parse_timestamp, window_for
 
-
-ALREADY_COMPLETED = "task already COMPLETED before the guard saw it"
-CANCEL_FAILED_ALERTS_PER_DAY = 10
+UNSTOPPED_ALERTS_PER_DAY = 10  # "ran despite cap" and "could not cancel" alerts, together
+CANCEL_FAILED_ALERTS_PER_DAY = UNSTOPPED_ALERTS_PER_DAY
+MAX_WALK = 6  # longest path through the table is three steps; more means a bug
 
 
 class GuardRetry(RuntimeError):
-    """Work is left (a throttled cancel); raising lets Lambda redeliver the event to finish it."""
+    """Work is left (a throttled cancel or sweep); raising lets Lambda redeliver the event."""
 
 
 @dataclass
 class Decision:
-    decision: str  # admitted | rejected | refunded | trued_up | duplicate | ignored
+    """What one event did: the first significant step decides the name."""
+
+    decision: str  # admitted | rejected | overrun | refunded | trued_up | closed | duplicate | ignored
     task: TaskEvent
     cost_micros: int | None = None
     caps: list[str] = field(default_factory=list)
@@ -44,36 +51,27 @@ class Decision:
     backlog_cancelled: int = 0
     alerts: int = 0
     reason: str = ""
-    correction_micros: int = 0  # trued_up: new cost minus the cost charged at admission
+    correction_micros: int = 0  # trued_up: new cost minus the cost charged before
+    state: str = ""
+    trail: list[str] = field(default_factory=list)  # state -step:outcome-> state, for the log
+    emitted: list[tuple[dict[str, int], dict[str, str]]] = field(default_factory=list)
 
     def metrics(self) -> list[tuple[dict[str, int], dict[str, str]]]:
-        """EMF values per cap for this decision (nothing for duplicates and ignored events)."""
-        cost, shots = self.cost_micros or 0, self.task.shots
-        if self.decision == "admitted":
-            per_cap = {"TasksAdmitted": 1, "ShotsAdmitted": shots, "CostAdmittedMicroUSD": cost}
-            return [(dict(per_cap), {"Cap": cap}) for cap in self.caps]
-        if self.decision == "refunded":
-            per_cap = {"TasksRefunded": 1, "ShotsRefunded": shots, "CostRefundedMicroUSD": cost}
-            return [(dict(per_cap), {"Cap": cap}) for cap in self.caps]
-        if self.decision == "trued_up":
-            return [({"SimulatorTrueUpMicroUSD": self.correction_micros}, {"Cap": cap}) for cap in self.caps]
-        if self.decision == "rejected":
-            values = {"TasksRejected": 1}
-            if self.cancelled:
-                values["CostPreventedMicroUSD"] = cost
-            if self.cancelled or self.backlog_cancelled:
-                values["TasksCancelled"] = int(self.cancelled) + self.backlog_cancelled
-            if self.cancel_failed:
-                values["CancelFailures"] = 1
-            return [(dict(values), {"Cap": cap}) for cap in self.breached]
-        return []
+        """EMF values per cap for what this event did (nothing for duplicates and ignored), one
+        entry per dimension set."""
+        merged: dict[tuple, dict[str, int]] = {}
+        for values, dimensions in self.emitted:
+            bucket = merged.setdefault(tuple(sorted(dimensions.items())), {})
+            for name, value in values.items():
+                bucket[name] = bucket.get(name, 0) + value
+        return [(values, dict(key)) for key, values in merged.items() if values]
 
     def summary(self, mode: str) -> dict[str, Any]:
         out: dict[str, Any] = {
             "decision": self.decision, "task": self.task.task_arn, "status": self.task.status,
             "device": self.task.device_arn, "shots": self.task.shots,
             "cost_usd": micros_to_str(self.cost_micros) if self.cost_micros is not None else None,
-            "caps": self.caps, "mode": mode,
+            "caps": self.caps, "mode": mode, "state": self.state,
         }
         if self.breached:
             out["breached"] = self.breached
@@ -87,7 +85,27 @@ class Decision:
             out["correction_usd"] = micros_to_str(self.correction_micros)
         if self.reason:
             out["reason"] = self.reason
+        if self.trail:
+            out["trail"] = self.trail
         return out
+
+
+@dataclass
+class _Walk:
+    """What one handle() call learns on its way through the table."""
+
+    task: TaskEvent
+    record: TaskRecord | None
+    holds_lease: bool = False
+    retry: str = ""  # why work is left for Lambda's redelivery
+    decision: Decision | None = None
+    alerts: int = 0
+    backlog: int = 0
+
+    def decide(self, name: str, **fields: Any) -> Decision:
+        if self.decision is None or self.decision.decision in ("duplicate", "ignored"):
+            self.decision = Decision(name, self.task, **fields)
+        return self.decision
 
 
 class Guard:
@@ -96,99 +114,51 @@ class Guard:
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, task: TaskEvent) -> Decision:
-        record = self.ledger.get_task(task.task_arn)
-        if record is None:
-            if task.status == CANCELLING:
-                return Decision("ignored", task, reason="cancelling: waiting for its final state")
-            if task.status not in UNCHARGED_END:
-                # The attempt id tells this invocation's own writes from another delivery's, even
-                # when a committed write's response was lost and the retry hit its own condition.
-                return self._admit(task, uuid.uuid4().hex)
-            if self.ledger.record_closed(task):
-                return Decision("ignored", task, reason=f"first seen {task.status}: never charged")
-            record = self._reread(task)
-        return self._existing(task, record)
+        if self.config.regions and task.region not in self.config.regions:
+            return Decision("ignored", task, reason=f"region {task.region} is not guarded "
+                                                    f"(BRAKET_GUARD_REGIONS: {', '.join(self.config.regions)})")
+        walk = _Walk(task, self.ledger.get_task(task.task_arn))
+        state = walk.record.state if walk.record else S.NEW
+        trail: list[str] = []
+        for _ in range(MAX_WALK):
+            step = S.step_for(state, task.status)
+            outcome = self._run(step, walk)
+            if outcome == "raced":  # a concurrent delivery moved the record: follow it from there
+                walk.record = self._reread(task)
+                trail.append(f"{state} -{step.name}:raced-> {walk.record.state}")
+                state = walk.record.state
+                continue
+            new = S.next_state(state, step, outcome)
+            if not (trail and step.name == S.DUPLICATE):  # the walk's final no-op says nothing
+                trail.append(f"{state} -{step.name}:{outcome}-> {new}")
+            if new == state:
+                break
+            state = new
+        else:  # pragma: no cover - the table has no cycle; a loop here is a bug worth an alarm
+            raise RuntimeError(f"state machine did not settle for {task.task_arn}: {trail}")
+        if walk.record is not None and walk.record.work:
+            self._finish_work(walk)
+        decision = walk.decision or Decision("duplicate", task, reason=f"already {state}")
+        decision.state, decision.trail = state, trail
+        decision.alerts += walk.alerts
+        decision.backlog_cancelled = walk.backlog
+        if walk.record is not None and decision.cost_micros is None:
+            decision.cost_micros = walk.record.cost_micros
+        if walk.retry:
+            log_event("warning", "work_left_for_redelivery", why=walk.retry, **decision.summary(self.config.mode))
+            if walk.holds_lease:
+                self.ledger.release_work(task.task_arn)
+            raise GuardRetry(f"{task.task_arn}: {walk.retry}; the redelivered event will finish it")
+        return decision
 
-    # -- known tasks -----------------------------------------------------------------------------
-    def _existing(self, task: TaskEvent, record: TaskRecord) -> Decision:
-        if record.state == ADMITTED and task.status in UNCHARGED_END:
-            if self.ledger.refund(record, task.status):
-                return Decision("refunded", task, cost_micros=record.cost_micros,
-                                caps=[c.cap for c in record.charges],
-                                reason=f"{task.status}: shots and cost given back")
-            return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already refunded")
-        if (record.state == ADMITTED and task.status == COMPLETED and not record.trued_up
-                and device_kind(task.device_arn) == SIMULATOR and task.ended_at is not None):
-            return self._true_up(task, record)
-        if record.state == ADMITTED and record.warn == "pending":
-            alerts = self._after_admission(task, self._charges_of(task, record), record.cost_micros)
-            return Decision("duplicate", task, cost_micros=record.cost_micros,
-                            caps=[c.cap for c in record.charges], alerts=alerts,
-                            reason="already admitted; finished its warnings")
-        if record.state == REJECTED and (record.cancel == "pending" or record.sweep == "pending"):
-            if self.ledger.claim_work(task.task_arn):
-                return self._finish_rejection(task, record)
-            return Decision("duplicate", task, cost_micros=record.cost_micros, breached=list(record.breached),
-                            reason="another invocation is cancelling it")
-        return Decision("duplicate", task, cost_micros=record.cost_micros,
-                        caps=[c.cap for c in record.charges], breached=list(record.breached),
-                        reason=f"already {record.state}")
-
-    def _true_up(self, task: TaskEvent, record: TaskRecord) -> Decision:
-        """Correct a simulator's charge from its run time once it completes.
-
-        The billed duration is not in the event; ``endedAt - createdAt`` bounds it from above
-        (it includes time in the queue), so the corrected charge is an estimate, labelled so.
-        """
-        price = self._device_price(task)
-        if price is None or not price.by_duration or record.cost_micros is None:
-            return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already admitted")
-        ended_at = task.ended_at or task.created_at
-        elapsed_ms = max(0, int((ended_at - task.created_at).total_seconds() * 1000))
-        new_cost = duration_cost_micros(price, elapsed_ms)
-        if not self.ledger.true_up(record, new_cost, "estimate: endedAt - createdAt"):
-            return Decision("duplicate", task, cost_micros=record.cost_micros, reason="already trued up")
-        return Decision("trued_up", task, cost_micros=new_cost, caps=[c.cap for c in record.charges],
-                        correction_micros=new_cost - record.cost_micros,
-                        reason=f"simulator ran {elapsed_ms} ms by endedAt - createdAt (an upper-bound estimate)")
-
-    # -- admission -------------------------------------------------------------------------------
-    def _device_price(self, task: TaskEvent) -> Price | None:
-        price = self.config.prices.lookup(task.device_arn)
-        if price is None:
-            price = self.braket.device_price(task.device_arn, task.device_region, self.config.prices)
-        return price
-
-    def _price(self, task: TaskEvent) -> int | None:
-        price = self._device_price(task)
-        return None if price is None else task_cost_micros(price, task.shots)
-
-    def _admit(self, task: TaskEvent, attempt: str) -> Decision:
-        cost = self._price(task)
-        charges = plan_charges(self.config.caps, task, cost, self._tags_if_needed(task), self.config.zone)
-        names = [c.cap.name for c in charges]
-
-        over = [c for c in charges if c.over_alone()]
-        if over:
-            return self._reject(task, charges, over, cost, attempt)
-        outcome = self.ledger.admit(task, charges, cost, attempt,
-                                    warn_pending=any(c.cap.warn_at for c in charges))
-        if outcome.outcome == "duplicate":
-            record = self._reread(task)
-            if record.attempt != attempt or record.state != ADMITTED:
-                return self._existing(task, record)
-            # Our own admission: its response was lost and the retry met its own condition.
-        if outcome.outcome == "breached":
-            return self._reject(task, charges, list(outcome.breached), cost, attempt)
-        alerts = self._after_admission(task, charges, cost)
-        return Decision("admitted", task, cost_micros=cost, caps=names, alerts=alerts)
-
-    def _charges_of(self, task: TaskEvent, record: TaskRecord) -> list[Charge]:
-        """The charges a recorded task was given, rebuilt with today's cap definitions."""
-        charged = {c.cap for c in record.charges} | set(record.breached)
-        return [c for c in plan_charges(self.config.caps, task, record.cost_micros,
-                                        self._tags_if_needed(task), self.config.zone)
-                if c.cap.name in charged]
+    def _run(self, step: S.Step, walk: _Walk) -> str:
+        runner = {
+            S.ADMIT: self._admit, S.ADMIT_RAN: self._admit, S.CLOSE: self._close, S.WAIT: self._wait,
+            S.CANCEL: self._cancel, S.NOTE_CANCELLING: self._note_cancelling,
+            S.CHARGE_OVERRUN: self._charge_overrun, S.END_UNCHARGED: self._end_uncharged,
+            S.REFUND: self._refund, S.TRUE_UP: self._true_up, S.DUPLICATE: self._duplicate,
+        }[step.name]
+        return runner(step, walk)
 
     def _reread(self, task: TaskEvent) -> TaskRecord:
         record = self.ledger.get_task(task.task_arn)
@@ -196,178 +166,500 @@ class Guard:
             raise GuardRetry(f"task record of {task.task_arn} vanished")
         return record
 
-    def _after_admission(self, task: TaskEvent, charges: list[Charge], cost: int | None) -> int:
-        """Warning alerts: once per cap, group, window and level."""
-        watched = [c for c in charges if c.cap.warn_at]
-        if not watched:
-            return 0
-        counters = self.ledger.read_counters(c.counter_key for c in watched)
-        sent = 0
-        for charge in watched:
-            counter = counters[charge.counter_key]
-            usage = Usage(counter.shots, counter.cost_micros)
-            announced = False
-            for level in reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)):
-                if self.ledger.claim_alert(charge.counter_key, f"WARN#{level}", charge.window.expires_at()):
-                    if not announced:  # one message for the highest new level, the rest silently
-                        self.send_alert(render_warning(charge.cap, charge.group, charge.window.key, level,
-                                                  usage, self.config.mode))
-                        sent += 1
-                        announced = True
-        self.ledger.set_task_fields(task.task_arn, warn="done")
-        return sent
-
-    # -- rejection -------------------------------------------------------------------------------
-    def _reject(self, task: TaskEvent, charges: list[Charge], breached: list[Charge],
-                cost: int | None, attempt: str) -> Decision:
-        enforce = self.config.enforcing and any(c.cap.on_breach != ALERT_ONLY for c in breached)
-        sweep = enforce and any(c.cap.on_breach == CANCEL_QUEUED for c in breached)
-        names = sorted({c.cap.name for c in breached})
-        if not self.ledger.record_rejection(task, breached, names, cost,
-                                            cancel="pending" if enforce else "not_needed",
-                                            sweep="pending" if sweep else "", attempt=attempt):
-            record = self._reread(task)
-            if record.attempt != attempt:
-                return self._existing(task, record)
-            # Our own rejection: its response was lost and the retry met its own condition.
-        return self._enforce(task, breached, cost, cancel_pending=enforce, sweep_pending=sweep,
-                             caps=[c.cap.name for c in charges])
-
-    def _finish_rejection(self, task: TaskEvent, record: TaskRecord) -> Decision:
-        """A redelivered event of a rejected task whose cancel or sweep did not finish."""
-        return self._enforce(task, self._charges_of(task, record), record.cost_micros,
-                             cancel_pending=record.cancel == "pending",
-                             sweep_pending=record.sweep == "pending",
-                             already_cancelled=record.cancel == "done",
-                             reason="finished work left by an earlier delivery")
-
-    def _enforce(self, task: TaskEvent, breached: list[Charge], cost: int | None, *,
-                 cancel_pending: bool, sweep_pending: bool, caps: list[str] | None = None,
-                 already_cancelled: bool = False, reason: str = "") -> Decision:
-        """Cancel the task (and the backlog), then alert: shared by the first delivery and any
-        redelivery that finds the work unfinished. Alerts are claimed, so never sent twice."""
-        cancelled, cancel_error, retry = already_cancelled, "", False
-        if cancel_pending:
-            cancelled, cancel_error, retry = self._cancel_offender(task)
-        backlog, sweep_retry = self._sweep(task, breached) if sweep_pending else (0, False)
-
-        if not (cancel_pending or already_cancelled):
-            action = ("not cancelled (monitor mode)" if not self.config.enforcing
-                      else "not cancelled (alert_only cap)")
-        elif cancelled:
-            action = "cancelled"
-        elif retry:
-            action = "cancellation requested, still retrying"
-        elif cancel_error == ALREADY_COMPLETED:
-            action = "not cancelled: it had already completed when the guard saw it"
-        else:
-            action = f"NOT cancelled: {cancel_error}"
-        names = sorted({c.cap.name for c in breached})
-        alerts = self._breach_alerts(task, breached, cost, action, backlog)
-        failed = cancel_pending and not cancelled and not retry and cancel_error != ALREADY_COMPLETED
-        if failed:
-            alerts += self._cancel_failed_alert(task, cost, names, cancel_error)
-        decision = Decision("rejected", task, cost_micros=cost, caps=caps or [], breached=names,
-                            cancelled=cancelled, cancel_failed=failed, backlog_cancelled=backlog,
-                            alerts=alerts, reason=reason)
-        if retry or sweep_retry:
-            log_event("warning", "work_left_for_redelivery", **decision.summary(self.config.mode))
-            self.ledger.release_work(task.task_arn)
-            raise GuardRetry(f"cancelling {task.task_arn} or its backlog was throttled; "
-                             "the redelivered event will finish it")
-        return decision
+    # -- pricing and planning --------------------------------------------------------------------
+    def _device_price(self, task: TaskEvent) -> Price | None:
+        price = self.config.prices.lookup(task.device_arn)
+        if price is None:  # raises on a transient error: never a decision
+            price = self.braket.device_price(task.device_arn, task.device_region, self.config.prices)
+        return price
 
     def _tags_if_needed(self, task: TaskEvent) -> dict[str, str] | None:
         return (self.braket.task_tags(task.task_arn, task.region)
                 if needs_tags(self.config.caps, task.device_arn) else None)
 
-    def _cancel_offender(self, task: TaskEvent) -> tuple[bool, str, bool]:
-        if task.status == COMPLETED:  # first seen already finished: nothing left to cancel
-            self.ledger.set_task_fields(task.task_arn, cancel="not_possible")
-            return False, ALREADY_COMPLETED, False
-        result = self.braket.cancel(task.task_arn, task.region)
-        if result.ok:
-            self.ledger.set_task_fields(task.task_arn, cancel="done")
-            log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
-            return True, "", False
-        if not result.retryable:
-            self.ledger.set_task_fields(task.task_arn, cancel="failed", cancel_error=result.error)
-        log_event("error", "cancel_failed", task=task.task_arn, error=result.error,
-                  retryable=result.retryable)
-        return False, result.error, result.retryable
+    def _plan(self, task: TaskEvent) -> tuple[int | None, list[Charge]]:
+        price = self._device_price(task)
+        cost = None if price is None else task_cost_micros(price, task.shots)
+        return cost, plan_charges(self.config.caps, task, cost, self._tags_if_needed(task), self.config.zone)
 
-    def _sweep(self, task: TaskEvent, breached: list[Charge]) -> tuple[int, bool]:
-        """``cancel_queued``: cancel the CREATED/QUEUED backlog of each breached group."""
-        cancelled, retry = 0, False
-        for charge in breached:
-            if charge.cap.on_breach != CANCEL_QUEUED:
+    def _charges_by_cap(self, record: TaskRecord) -> dict[str, Charge]:
+        """The record's charges as Charge objects of today's caps (caps since removed are skipped)."""
+        caps = {cap.name: cap for cap in self.config.caps}
+        out = {}
+        for c in record.charges:
+            cap = caps.get(c.cap)
+            if cap is None:
                 continue
+            window_key = c.counter_key[0].rsplit("#", 1)[1]
+            window = Window(cap.window, window_key, None, None)
+            out[c.cap] = _RecordedCharge(cap, c.counter_key[1][len("GROUP#"):], window, c.shots, c.cost_micros,
+                                         c.counter_key, c.expires_at)
+        return out
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _admit(self, step: S.Step, walk: _Walk) -> str:
+        task, monitor = walk.task, not self.config.enforcing
+        cost, charges = self._plan(task)
+        attempt = uuid.uuid4().hex
+        enforcing = [c for c in charges if c.cap.enforcing]
+        oversize = [c for c in enforcing if c.over_alone()]
+        names = [c.cap.name for c in charges]
+        breached: list[Charge] = []
+        if not oversize:
+            work = {WORK_THRESHOLDS} if _watched(charges) else set()
+            outcome = self.ledger.admit(task, charges, cost, attempt, work=work)
+            if outcome.outcome == "duplicate":
+                record = self._reread(task)
+                if record.attempt != attempt:
+                    walk.record = record
+                    return "raced"
+                outcome = replace(outcome, outcome="admitted")  # our own write; its response was lost
+            if outcome.outcome == "admitted":
+                walk.record = _new_record(task, S.ADMITTED, cost, charges, attempt, work)
+                walk.decide("admitted", cost_micros=cost, caps=names,
+                            emitted=[({"TasksAdmitted": 1, "ShotsAdmitted": task.shots,
+                                       "CostAdmittedMicroUSD": cost or 0}, {"Cap": n}) for n in names])
+                return "fits"
+            breached = list(outcome.breached)
+        full = [c.cap.name for c in breached]
+        too_big = [c.cap.name for c in oversize]
+        over_names = sorted(set(full) | set(too_big))
+        outcome = S.admission_outcome(False, monitor)
+        target = S.next_state(S.NEW, step, outcome)
+        # A cap that really filled sweeps its group's backlog; a task too big alone never does.
+        sweep = [] if monitor else sorted(c.cap.name for c in breached if c.cap.on_breach == CANCEL_QUEUED)
+        if target == S.REJECTED:
+            work = {WORK_CANCEL, WORK_ALERTS} | ({WORK_SWEEP} if sweep else set())
+            if not self.ledger.reject(task, charges, cost, attempt, breached=full, oversize=too_big,
+                                      sweep_caps=sweep, work=work):
+                record = self._reread(task)
+                if record.attempt != attempt:
+                    walk.record = record
+                    return "raced"
+            walk.record = replace(_new_record(task, S.REJECTED, cost, charges, attempt, work),
+                                  breached=tuple(full), oversize=tuple(too_big), sweep_caps=tuple(sweep))
+            walk.holds_lease = True
+            walk.decide("rejected", cost_micros=cost, caps=names, breached=over_names,
+                        emitted=[({"TasksRejected": 1}, {"Cap": n}) for n in over_names])
+            return outcome
+        reason = "monitor" if monitor else "first_seen_running"
+        work = ({WORK_ALERTS} | ({WORK_THRESHOLDS} if _watched(charges) else set())
+                | ({WORK_SWEEP} if sweep else set()))
+        if not self.ledger.overrun_new(task, charges, cost, attempt, reason=reason, breached=full,
+                                       oversize=too_big, sweep_caps=sweep, work=work):
+            record = self._reread(task)
+            if record.attempt != attempt:
+                walk.record = record
+                return "raced"
+        walk.record = replace(_new_record(task, S.OVERRUN, cost, charges, attempt, work),
+                              breached=tuple(full), oversize=tuple(too_big), sweep_caps=tuple(sweep),
+                              overrun_reason=reason)
+        walk.holds_lease = True
+        walk.decide("overrun", cost_micros=cost, caps=names, breached=over_names,
+                    reason=f"charged although over {', '.join(over_names)}: {S.OVERRUN_REASONS[reason]}",
+                    emitted=_overrun_metrics(task.shots, cost, names, over_names))
+        return outcome
+
+    def _close(self, step: S.Step, walk: _Walk) -> str:
+        if not self.ledger.close(walk.task):
+            walk.record = self._reread(walk.task)
+            return "raced"
+        walk.record = _new_record(walk.task, S.CLOSED, None, [], "", set())
+        walk.decide("ignored", reason=f"first seen {walk.task.status}: never charged")
+        return "done"
+
+    def _wait(self, step: S.Step, walk: _Walk) -> str:
+        walk.decide("ignored", reason="cancelling: waiting for its final state")
+        return "done"
+
+    def _claim(self, walk: _Walk) -> bool:
+        if walk.holds_lease:
+            return True
+        walk.holds_lease = self.ledger.claim_work(walk.task.task_arn)
+        return walk.holds_lease
+
+    def _cancel(self, step: S.Step, walk: _Walk) -> str:
+        record, task = walk.record, walk.task
+        assert record is not None
+        if not self._claim(walk):
+            walk.decide("duplicate", breached=list(record.breached) + list(record.oversize),
+                        reason="another invocation is cancelling it")
+            return "busy"
+        result = self.braket.cancel(task.task_arn, task.region)
+        outcome = result.outcome
+        if outcome == "throttled":
+            walk.retry = f"cancel throttled: {result.error}"
+            log_event("warning", "cancel_throttled", task=task.task_arn, error=result.error)
+            return outcome
+        work = set(record.work) - {WORK_CANCEL}
+        sets: dict[str, Any] = {}
+        if outcome == "cancelled":
+            pass
+        elif outcome in ("cancelling", "ended"):
+            work.add(WORK_AWAIT_END)
+        else:  # refused for good: tell the user to cancel it by hand
+            work |= {WORK_AWAIT_END, WORK_ALERTS}
+        if not result.ok:
+            sets["cancel_error"] = {"S": (("ended: " if outcome == "ended" else "") + result.error)[:1000]}
+            log_event("error" if outcome == "refused" else "info", "cancel_not_done", task=task.task_arn,
+                      outcome=outcome, error=result.error)
+        else:
+            log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
+        target = S.next_state(record.state, step, outcome)
+        if not self.ledger.transition(record, target, work=work, sets=sets):
+            return "raced"
+        walk.record = replace(record, state=target, work=frozenset(work),
+                              cancel_error=sets.get("cancel_error", {}).get("S", record.cancel_error))
+        names = sorted(set(record.breached) | set(record.oversize))
+        d = walk.decide("rejected", cost_micros=record.cost_micros, caps=[c.cap for c in record.charges],
+                        breached=names, reason="" if walk.decision else "finished work left by an earlier delivery")
+        d.cancelled = result.ok
+        d.cancel_failed = outcome == "refused"
+        values = {"TasksCancelled": 1} if result.ok else ({"CancelFailures": 1} if outcome == "refused" else {})
+        d.emitted += [(dict(values), {"Cap": n}) for n in names if values]
+        return outcome
+
+    def _note_cancelling(self, step: S.Step, walk: _Walk) -> str:
+        record = walk.record
+        assert record is not None
+        work = (set(record.work) - {WORK_CANCEL}) | {WORK_AWAIT_END}
+        if not self.ledger.transition(record, S.CANCEL_REQUESTED, work=work):
+            return "raced"
+        walk.record = replace(record, state=S.CANCEL_REQUESTED, work=frozenset(work))
+        walk.decide("duplicate", reason="a cancel is under way: waiting for its end")
+        return "done"
+
+    def _charge_overrun(self, step: S.Step, walk: _Walk) -> str:
+        record, task = walk.record, walk.task
+        assert record is not None
+        reason = S.overrun_reason(record.state, task.status, record.cancel_error)
+        work = (set(record.work) - {WORK_CANCEL, WORK_AWAIT_END}) | {WORK_ALERTS}
+        if _watched_records(record, self.config):
+            work.add(WORK_THRESHOLDS)
+        if not self.ledger.charge_overrun(record, reason, work):
+            return "raced"
+        walk.record = replace(record, state=S.OVERRUN, work=frozenset(work), overrun_reason=reason)
+        names = [c.cap for c in record.charges]
+        over = sorted(set(record.breached) | set(record.oversize))
+        walk.decide("overrun", cost_micros=record.cost_micros, caps=names, breached=over,
+                    reason=f"ran despite {', '.join(over)}: {S.OVERRUN_REASONS[reason]}",
+                    emitted=_overrun_metrics(record.shots, record.cost_micros, names, over))
+        log_event("warning", "task_ran_despite_cap", task=task.task_arn, status=task.status, reason=reason,
+                  caps=over, cost_usd=micros_to_str(record.cost_micros or 0))
+        return "done"
+
+    def _end_uncharged(self, step: S.Step, walk: _Walk) -> str:
+        record = walk.record
+        assert record is not None
+        work = set(record.work) - {WORK_CANCEL, WORK_AWAIT_END}
+        if not self.ledger.transition(record, S.CANCELLED, work=work,
+                                      sets={"ended_status": {"S": walk.task.status}}):
+            return "raced"
+        walk.record = replace(record, state=S.CANCELLED, work=frozenset(work))
+        over = sorted(set(record.breached) | set(record.oversize))
+        prevented = record.cost_micros or 0
+        walk.decide("closed", cost_micros=record.cost_micros, breached=over,
+                    reason=f"rejected task ended {walk.task.status}: nothing spent",
+                    emitted=[({"CostPreventedMicroUSD": prevented}, {"Cap": n}) for n in over])
+        return "done"
+
+    def _refund(self, step: S.Step, walk: _Walk) -> str:
+        record = walk.record
+        assert record is not None
+        if not self.ledger.refund(record, walk.task.status):
+            return "raced"
+        walk.record = replace(record, state=S.REFUNDED, work=record.work - {WORK_THRESHOLDS})
+        names = [c.cap for c in record.charges]
+        walk.decide("refunded", cost_micros=record.cost_micros, caps=names,
+                    reason=f"{walk.task.status}: shots and cost given back",
+                    emitted=[({"TasksRefunded": 1, "ShotsRefunded": record.shots,
+                               "CostRefundedMicroUSD": record.cost_micros or 0}, {"Cap": n}) for n in names])
+        return "done"
+
+    def _true_up(self, step: S.Step, walk: _Walk) -> str:
+        """Correct a simulator's charge from its run time once it completes.
+
+        The billed duration is not in the event; ``endedAt - createdAt`` bounds it from above
+        (it includes time in the queue), so the corrected charge is an estimate, labelled so.
+        """
+        record, task = walk.record, walk.task
+        assert record is not None
+        if record.trued_up or device_kind(task.device_arn) != SIMULATOR or task.ended_at is None:
+            return self._duplicate(step, walk)
+        price = self._device_price(task)
+        if price is None or not price.by_duration or record.cost_micros is None:
+            return self._duplicate(step, walk)
+        elapsed_ms = max(0, int((task.ended_at - task.created_at).total_seconds() * 1000))
+        new_cost = duration_cost_micros(price, elapsed_ms)
+        if not self.ledger.true_up(record, new_cost, "estimate: endedAt - createdAt"):
+            return "raced"
+        walk.record = replace(record, trued_up=True, cost_micros=new_cost,
+                              charges=tuple(replace(c, cost_micros=new_cost) for c in record.charges))
+        names = [c.cap for c in record.charges]
+        correction = new_cost - record.cost_micros
+        emitted = [({"SimulatorTrueUpMicroUSD": correction}, {"Cap": n}) for n in names]
+        if walk.decision is not None and walk.decision.decision in ("admitted", "overrun"):
+            walk.decision.emitted += emitted
+            walk.decision.cost_micros = new_cost
+            return "done"
+        walk.decide("trued_up", cost_micros=new_cost, caps=names, correction_micros=correction,
+                    reason=f"simulator ran {elapsed_ms} ms by endedAt - createdAt (an upper-bound estimate)",
+                    emitted=emitted)
+        return "done"
+
+    def _duplicate(self, step: S.Step, walk: _Walk) -> str:
+        record = walk.record
+        if walk.decision is None and record is not None:
+            walk.decide("duplicate", cost_micros=record.cost_micros, caps=[c.cap for c in record.charges],
+                        breached=sorted(set(record.breached) | set(record.oversize)),
+                        reason=f"already {record.state}")
+        return "done"
+
+    # -- pending work ----------------------------------------------------------------------------
+    def _finish_work(self, walk: _Walk) -> None:
+        """Sweep, alerts and warnings a record still owes (the cancel is a table step)."""
+        record = walk.record
+        assert record is not None
+        done: set[str] = set()
+        if WORK_SWEEP in record.work and self._claim(walk) and self._sweep(walk):
+            done.add(WORK_SWEEP)
+        if WORK_ALERTS in record.work and self._task_alerts(walk):
+            done.add(WORK_ALERTS)
+        if WORK_THRESHOLDS in record.work:
+            if walk.record.charged:
+                if self._thresholds(walk):
+                    done.add(WORK_THRESHOLDS)
+            else:
+                done.add(WORK_THRESHOLDS)
+        if done:
+            current = walk.record
+            if self.ledger.finish_work(current, done):
+                walk.record = replace(current, work=current.work - done)
+
+    def _sweep(self, walk: _Walk) -> bool:
+        """``cancel_queued``: cancel the CREATED/QUEUED backlog of each group whose cap filled."""
+        record, task = walk.record, walk.task
+        assert record is not None
+        caps = {cap.name: cap for cap in self.config.caps}
+        charges = self._charges_by_cap(record)
+        cancelled, complete = 0, True
+        for name in record.sweep_caps:
+            charge, cap = charges.get(name), caps.get(name)
+            if charge is None or cap is None:
+                continue
+            window = window_for(cap.window, task.created_at, self.config.zone)
             regions = set(self.ledger.read_counters([charge.counter_key])[charge.counter_key].regions)
             regions.add(task.region)
-            device = task.device_arn if charge.cap.group_by == "device" else None
+            if self.config.regions:
+                regions &= set(self.config.regions)
+            device = task.device_arn if cap.group_by == "device" else None
             for region in sorted(regions):
-                for summary in self.braket.backlog(region, charge.window.start, charge.window.end, device):
+                for summary in self.braket.backlog(region, window.start, window.end, device):
                     other = summary_event(summary, task)
-                    if other is None or other.task_arn == task.task_arn:
+                    if other is None or other.task_arn == task.task_arn or not cap.applies_to(other.device_arn):
                         continue
-                    if not charge.cap.applies_to(other.device_arn):
-                        continue
-                    if charge.cap.group_of(other, summary.get("tags") or {}) != charge.group:
+                    if cap.group_of(other, summary.get("tags") or {}) != charge.group:
                         continue
                     result = self.braket.cancel(other.task_arn, other.region)
                     if result.ok:
                         cancelled += 1
                     else:
-                        retry = retry or result.retryable
+                        complete = complete and not result.retryable
                         log_event("error", "backlog_cancel_failed", task=other.task_arn, error=result.error)
-        if not retry:
-            self.ledger.set_task_fields(task.task_arn, sweep="done")
-        log_event("info", "backlog_swept", task=task.task_arn, cancelled=cancelled, complete=not retry)
-        return cancelled, retry
+        walk.backlog += cancelled
+        log_event("info", "backlog_swept", task=task.task_arn, cancelled=cancelled, complete=complete)
+        if not complete:
+            walk.retry = walk.retry or "backlog sweep throttled"
+        return complete
 
-    # -- alerts ----------------------------------------------------------------------------------
-    def _breach_alerts(self, task: TaskEvent, breached: list[Charge], cost: int | None,
-                       action: str, backlog: int) -> int:
-        sent = 0
-        claimed = [c for c in breached
-                   if self.ledger.claim_alert(c.counter_key, "BREACH", c.window.expires_at(), task.task_arn)]
-        if not claimed:
-            return 0
-        counters = self.ledger.read_counters(c.counter_key for c in claimed)
-        for charge in claimed:
+    def _facts(self, record: TaskRecord) -> TaskFacts:
+        return TaskFacts(record.task_arn, record.device_arn, record.shots, record.cost_micros, record.created_at)
+
+    def _action_text(self, record: TaskRecord) -> str:
+        if record.state == S.OVERRUN:
+            return f"not cancelled: {S.OVERRUN_REASONS.get(record.overrun_reason, record.overrun_reason)}"
+        if record.state == S.CANCELLED:
+            return "cancelled"
+        if record.state == S.CANCEL_REQUESTED:
+            if record.cancel_error.startswith("ended"):
+                return "not cancelled: it had already ended when the guard tried"
+            return "cancelled"
+        if record.state == S.CANCEL_FAILED:
+            return f"NOT cancelled: {record.cancel_error}"
+        return "cancellation requested, still retrying"
+
+    def _task_alerts(self, walk: _Walk) -> bool:
+        """The alerts a rejection or overrun owes: breach (once per cap, group, window), oversize
+        (once per cap, group, window) and one per task that was not stopped. True when settled."""
+        record = walk.record
+        assert record is not None
+        charges = self._charges_by_cap(record)
+        action, facts, settled = self._action_text(record), self._facts(record), True
+        planned: list[tuple[tuple[str, str], str, int | None, Any]] = []
+        full = [charges[n] for n in record.breached if n in charges]
+        if full:
+            counters = self.ledger.read_counters(c.counter_key for c in full)
+            for charge in full:
+                counter = counters[charge.counter_key]
+                planned.append((charge.counter_key, "BREACH", charge.expires_at, lambda c=charge, u=counter:
+                                render_breach(c.cap, c.group, c.window.key, Usage(u.shots, u.cost_micros), facts,
+                                              action, self.config.mode, walk.backlog)))
+        for name in record.oversize:
+            charge = charges.get(name)
+            if charge is not None:
+                planned.append((charge.counter_key, "OVERSIZE", charge.expires_at, lambda c=charge:
+                                render_oversize(c.cap, c.group, c.window.key, facts, action, self.config.mode)))
+        for key, marker, expires, render in planned:
+            settled = self._send_once(walk, key, marker, expires, render, detail=record.task_arn) and settled
+        unstopped = (record.state == S.CANCEL_FAILED
+                     or (record.state == S.OVERRUN and record.overrun_reason not in ("", "monitor")))
+        if unstopped:
+            over = sorted(set(record.breached) | set(record.oversize))
+            if record.state == S.CANCEL_FAILED:
+                def render(last: bool) -> Alert:
+                    return render_cancel_failed(facts, over, record.cancel_error, self.config.mode, last_today=last)
+            else:
+                def render(last: bool) -> Alert:
+                    return render_overrun(facts, over, S.OVERRUN_REASONS[record.overrun_reason],
+                                          self.config.mode, last_today=last)
+            settled = self._send_unstopped(walk, record, render) and settled
+        return settled
+
+    def _send_unstopped(self, walk: _Walk, record: TaskRecord, render) -> bool:
+        """One alert per task that was not stopped, at most UNSTOPPED_ALERTS_PER_DAY a day: a
+        device finishing tasks faster than the guard decides must not flood the inboxes."""
+        key = (f"TASK#{record.task_arn}", "TASK")
+        expires = self.ledger.now() + MARKER_RETENTION_SECONDS
+        marker = self.ledger.claim_alert(key, "UNSTOPPED", expires, record.state)
+        if marker is None:
+            existing = self.ledger.get_marker(key, "UNSTOPPED")
+            return existing is None or existing.state in ("sent", "failed")
+        if marker.attempts == 1:
+            local_day = self.ledger.clock().astimezone(self.config.zone).date().isoformat()
+            sent_today = self.ledger.increment((f"ALERTS#{local_day}", "UNSTOPPED"), "sent",
+                                               self.ledger.now() + MARKER_RETENTION_SECONDS)
+            if sent_today > UNSTOPPED_ALERTS_PER_DAY:
+                log_event("warning", "unstopped_alert_suppressed", task=record.task_arn, sent_today=sent_today)
+                self.ledger.settle_alert(marker, (), done=True)
+                return True
+            last = sent_today == UNSTOPPED_ALERTS_PER_DAY
+        else:  # a resend of a claim whose sender died
+            last = False
+        settled, sent = self._deliver(marker, render(last))
+        walk.alerts += int(sent)
+        return settled
+
+    def _thresholds(self, walk: _Walk) -> bool:
+        """After a charge: warnings (once per cap, group, window and level) and the breach alert
+        of an ``alert_only`` cap whose limit the counter now passes. True when settled."""
+        record = walk.record
+        assert record is not None
+        charges = [c for c in self._charges_by_cap(record).values() if c.cap.warn_at or not c.cap.enforcing]
+        if not charges:
+            return True
+        counters = self.ledger.read_counters(c.counter_key for c in charges)
+        settled, facts = True, self._facts(record)
+        for charge in charges:
             counter = counters[charge.counter_key]
-            self.send_alert(render_breach(charge.cap, charge.group, charge.window.key,
-                                     Usage(counter.shots, counter.cost_micros), _facts(task, cost),
-                                     action, self.config.mode, backlog))
-            sent += 1
-        return sent
+            usage = Usage(counter.shots, counter.cost_micros)
+            if not charge.cap.enforcing and _over_limit(charge.cap, usage):
+                settled = self._send_once(walk, charge.counter_key, "BREACH", charge.expires_at,
+                                          lambda c=charge, u=usage: render_breach(
+                                              c.cap, c.group, c.window.key, u, facts,
+                                              "admitted (alert_only cap: never cancels)", self.config.mode),
+                                          detail=record.task_arn) and settled
+            levels = list(reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)))
+            for index, level in enumerate(levels):
+                if index == 0:  # one message for the highest new level, the lower ones silently
+                    settled = self._send_once(walk, charge.counter_key, f"WARN#{level}", charge.expires_at,
+                                              lambda c=charge, lv=level, u=usage: render_warning(
+                                                  c.cap, c.group, c.window.key, lv, u, self.config.mode)) and settled
+                else:
+                    marker = self.ledger.claim_alert(charge.counter_key, f"WARN#{level}", charge.expires_at)
+                    if marker is not None:
+                        self.ledger.settle_alert(marker, (), done=True)
+        return settled
 
-    def _cancel_failed_alert(self, task: TaskEvent, cost: int | None, caps: list[str], error: str) -> int:
-        """One alert per task that could not be cancelled, at most CANCEL_FAILED_ALERTS_PER_DAY a
-        day: a device finishing tasks faster than the guard decides must not flood the inboxes."""
-        if not self.ledger.claim_alert((f"TASK#{task.task_arn}", "TASK"), "CANCEL_FAILED", None, error):
-            return 0
-        local_day = self.ledger.clock().astimezone(self.config.zone).date().isoformat()
-        sent_today = self.ledger.increment((f"ALERTS#{local_day}", "CANCEL_FAILED"), "sent",
-                                           int(self.ledger.clock().timestamp()) + 40 * 86400)
-        if sent_today > CANCEL_FAILED_ALERTS_PER_DAY:
-            log_event("warning", "cancel_failed_alert_suppressed", task=task.task_arn, sent_today=sent_today)
-            return 0
-        self.send_alert(render_cancel_failed(_facts(task, cost), caps, error, self.config.mode,
-                                             last_today=sent_today == CANCEL_FAILED_ALERTS_PER_DAY))
-        return 1
+    def _send_once(self, walk: _Walk, key: tuple[str, str], name: str, expires: int | None, render,
+                   detail: str = "") -> bool:
+        settled, sent = self.send_once(key, name, expires, render, detail)
+        walk.alerts += int(sent)
+        return settled
 
-    def send_alert(self, alert) -> None:
-        results = self.notifier.send(alert)
+    def send_once(self, key: tuple[str, str], name: str, expires: int | None, render,
+                  detail: str = "") -> tuple[bool, bool]:
+        """Claim an alert (with a lease), send it, settle it: at least once, never twice.
+
+        Returns (settled, sent by this call). Not settled: another sender holds the claim, or a
+        channel failed; the claim's owner (a redelivery, reconciliation) sends it again later."""
+        marker = self.ledger.claim_alert(key, name, expires, detail)
+        if marker is None:
+            existing = self.ledger.get_marker(key, name)
+            return existing is None or existing.state in ("sent", "failed"), False
+        return self._deliver(marker, render())
+
+    def _deliver(self, marker, alert: Alert) -> tuple[bool, bool]:
+        results = self.send_alert(alert, skip=marker.channels_sent)
+        sent = [channel for channel, result in results.items() if result in ("sent", "uncertain")]
+        failed = [channel for channel, result in results.items() if result == "failed"]
+        done = not failed
+        give_up = not done and marker.attempts >= ALERT_MAX_ATTEMPTS
+        self.ledger.settle_alert(marker, sent, done=done or give_up, failed=give_up)
+        if give_up:
+            log_event("error", "alert_given_up", kind=alert.kind, subject=alert.subject, channels=failed,
+                      attempts=marker.attempts)
+        return done or give_up, bool(sent)
+
+    def send_alert(self, alert: Alert, skip=frozenset()) -> dict[str, str]:
+        results = self.notifier.send(alert, skip=skip)
         log_event("info", "alert", kind=alert.kind, subject=alert.subject, delivery=results)
+        return results
 
 
-def _facts(task: TaskEvent, cost: int | None) -> TaskFacts:
-    return TaskFacts(task.task_arn, task.device_arn, task.shots, cost, format_timestamp(task.created_at))
+@dataclass(frozen=True)
+class _RecordedCharge:
+    """A charge rebuilt from a task record (its window known by key only)."""
+
+    cap: Any
+    group: str
+    window: Any
+    shots: int
+    cost_micros: int
+    counter_key: tuple[str, str]
+    expires_at: int | None
+
+
+def _watched(charges: list[Charge]) -> bool:
+    """Whether a charge needs the thresholds step (warnings, alert_only breaches)."""
+    return any(c.cap.warn_at or not c.cap.enforcing for c in charges)
+
+
+def _watched_records(record: TaskRecord, config: Config) -> bool:
+    caps = {cap.name: cap for cap in config.caps}
+    return any(caps[c.cap].warn_at or not caps[c.cap].enforcing for c in record.charges if c.cap in caps)
+
+
+def _over_limit(cap: Any, usage: Usage) -> bool:
+    return ((cap.max_shots is not None and usage.shots > cap.max_shots)
+            or (cap.max_cost_micros is not None and usage.cost_micros > cap.max_cost_micros))
+
+
+def _overrun_metrics(shots: int, cost: int | None, names: list[str], over: list[str]):
+    metrics = [({"TasksOverrun": 1, "ShotsOverrun": shots, "CostOverrunMicroUSD": cost or 0}, {"Cap": n})
+               for n in names]
+    return metrics + [({"TasksRejected": 1}, {"Cap": n}) for n in over if n not in names]
+
+
+def _new_record(task: TaskEvent, state: str, cost: int | None, charges: list[Charge], attempt: str,
+                work: set[str]) -> TaskRecord:
+    return TaskRecord(task_arn=task.task_arn, state=state, status=task.status, device_arn=task.device_arn,
+                      region=task.region, shots=task.shots, cost_micros=cost,
+                      created_at=format_timestamp(task.created_at), account=task.account,
+                      charges=tuple(charge_record(c) for c in charges), work=frozenset(work), attempt=attempt)
 
 
 def summary_event(summary: dict[str, Any], offender: TaskEvent | None = None) -> TaskEvent | None:
-    """A SearchQuantumTasks summary as a TaskEvent, for grouping; None if it is unusable."""
+    """A SearchQuantumTasks summary (or GetQuantumTask answer) as a TaskEvent; None if unusable."""
     arn, device = summary.get("quantumTaskArn", ""), summary.get("deviceArn", "")
     match = TASK_ARN.match(arn or "")
     if not match or not DEVICE_ARN.match(device or ""):
@@ -382,9 +674,15 @@ def summary_event(summary: dict[str, Any], offender: TaskEvent | None = None) ->
         ended_at = _as_utc(summary["endedAt"]) if summary.get("endedAt") else None
     except ValueError:
         ended_at = None
+    status = str(summary.get("status", ""))
+    if status not in ("CREATED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED"):
+        return None
+    try:
+        shots = int(summary.get("shots") or 0)
+    except (TypeError, ValueError):
+        return None
     return TaskEvent(task_arn=arn, region=match.group("region"), account=match.group("account"),
-                     status=str(summary.get("status", "")), device_arn=device,
-                     shots=int(summary.get("shots") or 0), created_at=created_at, ended_at=ended_at)
+                     status=status, device_arn=device, shots=shots, created_at=created_at, ended_at=ended_at)
 
 
 def _as_utc(value: Any) -> datetime:
@@ -394,6 +692,3 @@ def _as_utc(value: Any) -> datetime:
             raise ValueError("naive timestamp")
         return value.astimezone(timezone.utc)
     return parse_timestamp(value)
-
-
-

@@ -17,7 +17,7 @@ SUBJECT_MAX = 100  # SNS email subject limit
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # warning | breach | cancel_failed
+    kind: str  # warning | breach | oversize | cancel_failed | overrun | reconcile | digest
     subject: str
     text: str
     slack: dict[str, Any] = field(compare=False)
@@ -126,6 +126,51 @@ def render_breach(cap: Cap, group: str, window_key: str, usage: Usage, task: Tas
     fallback = f"{title} ({short_device(task.device_arn)}, {task.shots:,} shots)"
     return Alert("breach", _subject(f"braket-guard: {title}"), text,
                  _slack(title, [_bold_label(line) for line in lines], fallback, _footer(mode)))
+
+
+def render_oversize(cap: Cap, group: str, window_key: str, task: TaskFacts, action: str,
+                    mode: str) -> Alert:
+    """A task that can never fit a cap on its own (bigger than the limit, or no price): it is
+    rejected without a sweep; the cap's own breach alert stays for when the cap really fills."""
+    unpriced = task.cost_micros is None
+    title = (f"Braket task could not be priced for cap '{cap.name}': task {action}" if unpriced
+             else f"Braket task larger than cap '{cap.name}' on its own: task {action}")
+    lines = [
+        f"Cap: {cap.name} ({cap.window} {window_key}, per {_group_text(cap, group)})",
+        f"Limit: {cap.limits_text()}",
+        f"Task: {task.task_arn}",
+        f"Device: {short_device(task.device_arn)}, {task.shots:,} shots, cost {_cost_text(task.cost_micros)}",
+        f"Created: {task.created_at}",
+        f"Action: {action}",
+        ("No price for this device in the price table, BRAKET_GUARD_PRICES or GetDevice: add one to "
+         "BRAKET_GUARD_PRICES (prices variable) so such tasks can be admitted." if unpriced else
+         "The cap itself still has room: other tasks are admitted as usual, and its breach alert "
+         "comes when it really fills."),
+        "Further such tasks for this cap in this window are handled the same way without another alert.",
+    ]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("oversize", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
+
+
+def render_overrun(task: TaskFacts, caps: list[str], reason: str, mode: str,
+                   last_today: bool = False) -> Alert:
+    """A task that did not fit an enforcing cap ran anyway: it is charged, and the user told why."""
+    title = f"Braket task ran despite cap {', '.join(caps)}"
+    lines = [
+        f"Task: {task.task_arn}",
+        f"Device: {short_device(task.device_arn)}, {task.shots:,} shots, cost {_cost_text(task.cost_micros)}",
+        f"Caps: {', '.join(caps)}",
+        f"Why: not cancelled because {reason}",
+        "Its cost is counted on every cap it falls in (the counters say what was spent), so later "
+        "tasks are judged against the true usage.",
+    ]
+    if last_today:
+        lines.append("This is the last such alert today: further tasks that ran despite a cap are "
+                     "logged and counted in the daily digest, not alerted one by one.")
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("overrun", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
 
 
 def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str,

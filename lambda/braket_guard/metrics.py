@@ -19,6 +19,8 @@ UNITS = {
     "ShotsRefunded": COUNT, "CostRefundedMicroUSD": NONE, "CostPreventedMicroUSD": NONE,
     "ReconcileCorrections": COUNT, "ReconcileCorrectionMicroUSD": NONE, "ReconcileTasksSeen": COUNT,
     "SimulatorTrueUpMicroUSD": NONE, "EventsDropped": COUNT, "GuardErrors": COUNT,
+    "TasksOverrun": COUNT, "ShotsOverrun": COUNT, "CostOverrunMicroUSD": NONE,
+    "RegionFailures": COUNT, "OpenWork": COUNT,
 }
 
 

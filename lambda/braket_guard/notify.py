@@ -1,5 +1,9 @@
 """Delivering alerts by email (SNS) and Slack (incoming webhook). Never raises: a failing
 channel is logged (without the webhook URL, which is a secret) and enforcement goes on.
+
+Each channel's result is ``sent``, ``failed`` (the guard keeps the alert's claim open and sends
+it again to that channel later) or ``uncertain`` (Slack timed out reading the answer: it may
+have posted, so it is not sent again: at least once must not become twice).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ _url_lock = threading.Lock()
 def clear_webhook_cache() -> None:
     with _url_lock:
         _url_cache.clear()
+
+
+class UncertainDelivery(RuntimeError):
+    """The channel may have delivered: do not send again."""
 
 
 class SnsChannel:
@@ -67,8 +75,7 @@ class SlackChannel:
                 response = self.session.post(url, json=alert.slack, timeout=SLACK_TIMEOUT)
             except requests.ReadTimeout:
                 # Slack may have posted it and only answered late: a retry could post it twice.
-                last = "ReadTimeout (not retried: the message may have been posted)"
-                break
+                raise UncertainDelivery("ReadTimeout (not retried: the message may have been posted)") from None
             except requests.RequestException as exc:
                 last = type(exc).__name__  # the message may contain the URL
             else:
@@ -88,9 +95,12 @@ class Notifier:
     def __init__(self, channels: list[Any]):
         self.channels = channels
 
-    def send(self, alert: Alert) -> dict[str, str]:
+    def send(self, alert: Alert, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
+        """Send to every channel not in ``skip`` (those already took this alert)."""
         results: dict[str, str] = {}
         for channel in self.channels:
+            if channel.name in skip:
+                continue
             try:
                 channel.send(alert)
                 results[channel.name] = "sent"
@@ -98,7 +108,7 @@ class Notifier:
                 error = str(exc)
                 if isinstance(channel, SlackChannel):
                     error = error.replace(_url_cache.get(channel.parameter, (0, "\0"))[1], "<webhook>")
-                results[channel.name] = "failed"
+                results[channel.name] = "uncertain" if isinstance(exc, UncertainDelivery) else "failed"
                 log_event("error", "alert_delivery_failed", channel=channel.name, alert=alert.kind,
                           subject=alert.subject, error=error[:300])
         return results

@@ -9,6 +9,7 @@ from typing import Any
 from . import metrics
 from .digest import digest_day, gather_digest, render_digest
 from .guard import Guard
+from .ledger import MARKER_RETENTION_SECONDS
 from .logs import log_event
 from .messages import render_reconcile
 from .money import micros_to_str
@@ -19,6 +20,16 @@ ACTIONS = ("reconcile", "digest")
 
 class ActionError(ValueError):
     """A scheduled invocation with an unusable payload."""
+
+
+def flag(event: dict[str, Any], name: str) -> bool:
+    """A boolean of the payload, parsed strictly: true/false (JSON) or "true"/"false"."""
+    value = event.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ActionError(f"{name}: expected true or false, got {value!r}"[:200])
 
 
 def run_action(guard: Guard, event: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -39,8 +50,10 @@ def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
     config = guard.config
     if report.correction_micros > config.reconcile_alert_micros:
         local_day = now.astimezone(config.zone).date().isoformat()
-        if guard.ledger.claim_alert((f"RECONCILE#{local_day}", "RUN"), "CORRECTION", None):
-            guard.send_alert(render_reconcile(summary, micros_to_str(config.reconcile_alert_micros), config.mode))
+        _settled, sent = guard.send_once(
+            (f"RECONCILE#{local_day}", "RUN"), "CORRECTION", int(now.timestamp()) + MARKER_RETENTION_SECONDS,
+            lambda: render_reconcile(summary, micros_to_str(config.reconcile_alert_micros), config.mode))
+        if sent:
             summary["alerted"] = True
     return summary
 
@@ -48,23 +61,31 @@ def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
 def _digest(guard: Guard, event: dict[str, Any], now: datetime) -> dict[str, Any]:
     config = guard.config
     requested = event.get("date")
+    always, force = flag(event, "always"), flag(event, "force")
     if requested is not None:
         try:
             day = date.fromisoformat(str(requested))
         except ValueError:
-            raise ActionError(f"date: expected YYYY-MM-DD, got {requested!r}") from None
+            raise ActionError(f"date: expected YYYY-MM-DD, got {requested!r}"[:200]) from None
     else:
         day = digest_day(now.astimezone(config.zone))
-    digest, send = gather_digest(guard, day, always=bool(event.get("always")))
+    digest, send = gather_digest(guard, day, always=always)
     summary: dict[str, Any] = {"action": "digest", "day": day.isoformat(), "sent": False,
                                "admitted": digest.admitted, "cancelled": digest.cancelled,
                                "prevented_usd": micros_to_str(digest.prevented_micros)}
+    if digest.region_errors:
+        summary["region_errors"] = digest.region_errors
     if not send:
         summary["reason"] = "nothing happened"
-    elif event.get("force") or guard.ledger.claim_alert((f"DIGEST#{day.isoformat()}", "RUN"), "SENT", None):
-        guard.send_alert(render_digest(digest))
-        summary["sent"] = True
+    elif force:
+        results = guard.send_alert(render_digest(digest))
+        summary["sent"] = any(r in ("sent", "uncertain") for r in results.values())
     else:
-        summary["reason"] = "already sent for this day"
+        settled, sent = guard.send_once((f"DIGEST#{day.isoformat()}", "RUN"), "SENT",
+                                        int(now.timestamp()) + MARKER_RETENTION_SECONDS,
+                                        lambda: render_digest(digest))
+        summary["sent"] = sent
+        if not sent:
+            summary["reason"] = "already sent for this day" if settled else "delivery failed; retried on the next run"
     log_event("info", "digest", **summary)
     return summary

@@ -1,7 +1,7 @@
-"""Reconciliation: find the tasks no event announced (a guard deployed mid-day, an event lost)
-and the ones the ledger saw in an older status, and feed them through the same decision path
-as events. Runs on a schedule (every 15 minutes by default); safe to run at any time, as often
-as wanted: the ledger makes every step idempotent, so nothing is counted twice.
+"""Reconciliation: finish every task's open work whatever its window (the ledger's open-work
+index), then find the tasks no event announced (a guard deployed mid-day, an event lost) and the
+ones the ledger saw in an older status, and feed them through the same state machine as events.
+Runs on a schedule (every 15 minutes by default); safe to run at any time, as often as wanted: the ledger makes every step idempotent, so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import metrics
+from . import states as S
 from .caps import Cap
-from .events import CHARGING, COMPLETED, UNCHARGED_END, TaskEvent
+from .events import CHARGING, TASK_ARN, UNCHARGED_END, TaskEvent
 from .guard import Guard, GuardRetry, summary_event
-from .ledger import ADMITTED, REJECTED, TaskRecord
+from .ledger import TaskRecord, TransientLedgerError
 from .logs import log_event
 from .money import micros_to_str
 from .pricing import SIMULATOR, device_kind
@@ -30,15 +34,17 @@ def lookback_start(caps: tuple[Cap, ...], now: datetime, zone) -> datetime:
 
 
 def needs_attention(record: TaskRecord | None, task: TaskEvent) -> bool:
-    """Whether the ledger is behind what Braket says about this task."""
+    """Whether the ledger is behind what Braket says about this task: the table would do
+    something with this status, or the record still owes work."""
     if record is None:
-        return task.status in CHARGING or task.status in UNCHARGED_END
-    if record.state == ADMITTED and task.status in UNCHARGED_END:
+        return task.status != "CANCELLING"
+    if record.work:
         return True
-    if (record.state == ADMITTED and task.status == COMPLETED and not record.trued_up
-            and device_kind(task.device_arn) == SIMULATOR and task.ended_at is not None):
-        return True
-    return record.state == REJECTED and "pending" in (record.cancel, record.sweep)
+    step = S.step_for(record.state, task.status).name
+    if step == S.TRUE_UP:
+        return (not record.trued_up and device_kind(task.device_arn) == SIMULATOR
+                and task.ended_at is not None)
+    return step != S.DUPLICATE
 
 
 @dataclass
@@ -48,16 +54,20 @@ class ReconcileReport:
     tasks_seen: int = 0
     admitted: int = 0
     rejected: int = 0
+    overrun: int = 0
     refunded: int = 0
     trued_up: int = 0
     closed: int = 0
+    open_work_seen: int = 0
+    open_work_finished: int = 0
     left_for_next_run: int = 0
     correction_micros: int = 0  # sum of the absolute changes made to the counters
     corrected_tasks: list[str] = field(default_factory=list)
+    region_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def corrections(self) -> int:
-        return self.admitted + self.rejected + self.refunded + self.trued_up
+        return self.admitted + self.rejected + self.overrun + self.refunded + self.trued_up
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -73,10 +83,17 @@ def reconcile(guard: Guard, now: datetime,
     config = guard.config
     since = lookback_start(config.caps, now, config.zone)
     report = ReconcileReport(since=format_timestamp(since), regions=list(config.regions))
+    _finish_open_work(guard, report)
     summaries: list[dict[str, Any]] = []
-    for region in config.regions:
-        summaries += guard.braket.search(region, since, None, SEARCHED_STATUSES,
-                                         on_page=(lambda page: progress(len(page))) if progress else None)
+    for region in config.regions:  # one failing region never fails the others
+        try:
+            summaries += guard.braket.search(region, since, None, SEARCHED_STATUSES,
+                                             on_page=(lambda page: progress(len(page))) if progress else None)
+        except Exception as exc:  # noqa: BLE001 - reported per region, the run goes on
+            report.region_errors[region] = f"{type(exc).__name__}: {exc}"[:300]
+            log_event("error", "region_failed", operation="reconcile", region=region,
+                      error=report.region_errors[region])
+            metrics.emit({"RegionFailures": 1}, {"Operation": "reconcile"})
     tasks = [t for t in (summary_event(s) for s in summaries) if t is not None]
     tasks.sort(key=lambda t: (t.created_at, t.task_arn))  # oldest first: first come, first admitted
     report.tasks_seen = len(tasks)
@@ -90,22 +107,54 @@ def reconcile(guard: Guard, now: datetime,
     return report
 
 
-def _apply(guard: Guard, task: TaskEvent, report: ReconcileReport) -> None:
+def _finish_open_work(guard: Guard, report: ReconcileReport) -> None:
+    """Every task the open-work index lists, whatever its window: read its status from Braket and
+    run it through the table, which finishes the cancel, sweep, alerts or warnings it owes."""
+    for task_arn, _kinds in guard.ledger.open_work():
+        report.open_work_seen += 1
+        match = TASK_ARN.match(task_arn)
+        if not match or (guard.config.regions and match.group("region") not in guard.config.regions):
+            report.left_for_next_run += 1
+            log_event("warning", "open_work_outside_guarded_regions", task=task_arn)
+            continue
+        try:
+            task = summary_event(guard.braket.get_task(task_arn, match.group("region")))
+        except Exception as exc:  # noqa: BLE001 - this task waits for the next run
+            report.left_for_next_run += 1
+            log_event("warning", "open_work_unreadable", task=task_arn, error=f"{type(exc).__name__}: {exc}"[:300])
+            continue
+        if task is None:
+            report.left_for_next_run += 1
+            continue
+        if _apply(guard, task, report):
+            record = guard.ledger.get_task(task_arn)
+            if record is None or not record.work:
+                report.open_work_finished += 1
+
+
+def _apply(guard: Guard, task: TaskEvent, report: ReconcileReport) -> bool:
     try:
         decision = guard.handle(task)
     except GuardRetry:
         report.left_for_next_run += 1
-        return
+        return False
+    except (ClientError, BotoCoreError, TransientLedgerError) as exc:
+        report.left_for_next_run += 1
+        log_event("warning", "reconcile_task_failed", task=task.task_arn, error=f"{type(exc).__name__}: {exc}"[:300])
+        return False
+    for values, dimensions in decision.metrics():  # the same per-cap metrics as event decisions
+        metrics.emit(values, dimensions)
     kind = decision.decision
-    if kind == "ignored":
+    if kind == "ignored" or kind == "closed":
         report.closed += 1
-        return
-    if kind not in ("admitted", "rejected", "refunded", "trued_up"):
-        return
+        return True
+    if kind not in ("admitted", "rejected", "overrun", "refunded", "trued_up"):
+        return True
     setattr(report, kind, getattr(report, kind) + 1)
     report.corrected_tasks.append(task.task_arn)
-    if kind in ("admitted", "refunded"):
+    if kind in ("admitted", "refunded", "overrun"):
         report.correction_micros += decision.cost_micros or 0
     elif kind == "trued_up":
         report.correction_micros += abs(decision.correction_micros)
     log_event("info", "reconcile_correction", **decision.summary(guard.config.mode))
+    return True

@@ -58,13 +58,14 @@ def test_status_shows_usage_per_group(harness):
     code, out, err = run("status")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["CAP", "WINDOW", "GROUP", "SHOTS", "COST", "USED", "REJECTED"]
+    assert lines[0].split() == ["CAP", "WINDOW", "GROUP", "SHOTS", "COST", "USED", "REJECTED", "RAN", "OVER"]
     daily = [line for line in lines if line.startswith("daily")]
     assert len(daily) == 1 and "ionq/Forte-1" in daily[0] and "200 / 250" in daily[0]
-    assert "$16.60 / $100.00" in daily[0] and "80%" in daily[0] and daily[0].endswith("1")
+    assert "$16.60 / $100.00" in daily[0] and "80%" in daily[0] and daily[0].split()[-2:] == ["1", "0"]
+    assert lines[-1] == "Open work: 1 await end"  # the rejected task's CANCELLED event is not delivered here
     code, out, _ = run("status", "--json")
     rows = json.loads(out)["caps"]
-    assert {r["cap"]: r["percent"] for r in rows} == {"daily": 80, "month": 1}
+    assert {r["cap"]: r["percent"] for r in rows} == {"daily": "80", "month": "1.66"}  # exact, as text
 
 
 def test_report_by_device_with_progress(harness):
@@ -105,7 +106,12 @@ def test_explain_each_kind_of_decision(harness):
     assert code == 0 and "Admitted: first seen CREATED" in out
     assert "daily (" in out and "+100 shots, +$8.30; the counter now holds 200 shots, $16.60" in out
     code, out, _ = run("explain", rejected)
-    assert "Rejected: first seen CREATED" in out and "did not fit: daily" in out and "Cancellation: done" in out
+    assert "Rejected: first seen CREATED" in out and "did not fit: daily" in out
+    assert "Cancellation: requested (Braket answered CANCELLING)" in out
+    for event in harness.take_events():  # its CANCELLED event reaches the guard
+        harness.invoke(event)
+    code, out, _ = run("explain", rejected)
+    assert "Cancellation: done: the task ended without running" in out
     harness.emu.cancel_task(admitted)
     for event in harness.take_events():
         harness.invoke(event)

@@ -120,8 +120,9 @@ def test_digest_reports_the_day_once(harness):
                         "devices": ["qpu"]}])
     arns = [harness.emu.create_task(REGION, FORTE, 100, tags={"team": "qml"},
                                     created_at=f"2026-11-28T{8 + i:02d}:00:00Z") for i in range(3)]
-    for event in harness.take_events():
-        harness.invoke(event)
+    while events := harness.take_events():  # the cancel's CANCELLED event too
+        for event in events:
+            harness.invoke(event)
     result = digest(harness)  # 18:00 UTC: today so far
     assert result["sent"] is True and (result["admitted"], result["cancelled"]) == (2, 1)
     (email,) = [e for e in harness.emails() if "digest" in e["Subject"]]
@@ -174,12 +175,16 @@ def test_emf_lines_for_decisions(harness, capsys):
     capsys.readouterr()
     for event in events:
         harness.invoke(event)
+    for event in harness.take_events():  # CANCELLING and CANCELLED of the rejected task
+        harness.invoke(event)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     admitted = [l for l in lines if "TasksAdmitted" in l]
     rejected = [l for l in lines if "TasksRejected" in l]
-    assert len(admitted) == 1 and len(rejected) == 1
+    prevented = [l for l in lines if "CostPreventedMicroUSD" in l]
+    assert len(admitted) == 1 and len(rejected) == 1 and len(prevented) == 1
     assert admitted[0]["Cap"] == "daily" and admitted[0]["CostAdmittedMicroUSD"] == 8_300_000
-    assert rejected[0]["TasksCancelled"] == 1 and rejected[0]["CostPreventedMicroUSD"] == 8_300_000
+    assert rejected[0]["TasksCancelled"] == 1  # the cancel was accepted ...
+    assert prevented[0]["Cap"] == "daily" and prevented[0]["CostPreventedMicroUSD"] == 8_300_000  # ... and took
     for line in lines:
         directive = line["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "BraketGuard"

@@ -108,7 +108,7 @@ def test_used_fraction_and_warnings():
 
 
 def test_too_many_caps_for_one_transaction():
-    many = [{**BASE, "name": f"c{i}"} for i in range(100)]
-    with pytest.raises(CapError, match="at most 99 caps"):
+    many = [{**BASE, "name": f"c{i}"} for i in range(99)]
+    with pytest.raises(CapError, match="at most 98 caps"):
         caps(*many)
-    assert len(caps(*many[:99])) == 99
+    assert len(caps(*many[:98])) == 98

@@ -25,9 +25,9 @@ def task(n, device=FORTE, shots=100):
     return parse_event(make_event(quantumTaskArn=arn, deviceArn=device, shots=str(shots)))
 
 
-def record(t, state, cost, cancel=""):
+def record(t, state, cost):
     return TaskRecord(task_arn=t.task_arn, state=state, status="CREATED", device_arn=t.device_arn,
-                      region="us-east-1", shots=t.shots, cost_micros=cost, created_at="", cancel=cancel)
+                      region="us-east-1", shots=t.shots, cost_micros=cost, created_at="")
 
 
 def sample_digest():
@@ -46,8 +46,8 @@ def sample_digest():
         DayTask(t2, {"team": "qml"}, record(t2, "admitted", 8_300_000), None),
         DayTask(t3, {"team": "chem"}, record(t3, "admitted", 8_300_000), None),
         DayTask(t4, {}, record(t4, "admitted", 1_300_000), None),
-        DayTask(t5, {"team": "qml"}, record(t5, "rejected", 8_300_000, cancel="done"), None),
-        DayTask(t6, {"team": "qml"}, record(t6, "rejected", 8_300_000, cancel="failed"), None),
+        DayTask(t5, {"team": "qml"}, record(t5, "cancelled", 8_300_000), None),
+        DayTask(t6, {"team": "qml"}, record(t6, "cancel_failed", 8_300_000), None),
         DayTask(t7, {}, None, 8_300_000),
     ]
     return build_digest("2026-11-28", "UTC", "enforce", caps, items)
@@ -81,6 +81,24 @@ def test_digest_slack_snapshot():
 def test_quiet_day():
     (cap,) = parse_caps('[{"name": "a", "window": "day", "group_by": "account", "max_shots": 1}]')
     assert build_digest("2026-11-28", "UTC", "enforce", [CapUsage(cap, window_for("day", MOMENT, UTC), ())], []).quiet
+
+
+def test_a_month_counter_with_usage_does_not_make_a_day_busy():
+    """Defect 12: a day was never quiet while a month or total counter had usage."""
+    (cap,) = parse_caps('[{"name": "m", "window": "month", "group_by": "account", "max_shots": 100}]')
+    used = CapUsage(cap, window_for("month", MOMENT, UTC),
+                    (Counter(("CAP#m#2026-11", "GROUP#123456789012"), 50, 0, 1),))
+    assert build_digest("2026-11-28", "UTC", "enforce", [used], []).quiet
+    assert not build_digest("2026-11-28", "UTC", "enforce", [used], [], open_work={"cancel": 1}).quiet
+    assert not build_digest("2026-11-28", "UTC", "enforce", [used], [], region_errors={"eu-north-1": "x"}).quiet
+
+
+def test_percentages_are_exact():
+    """Defect 10: check-config showed 0.875 as 87% and 0.005 as 0%; the digest too."""
+    from decimal import Decimal
+    from braket_guard.digest import percent_text
+    assert [percent_text(Decimal(x)) for x in ("0.875", "0.005", "1", "0", "0.5", "1.25")] == \
+        ["87.5", "0.5", "100", "0", "50", "125"]
 
 
 @pytest.mark.parametrize("hour,expected", [(7, "2026-11-27"), (11, "2026-11-27"), (12, "2026-11-28"), (23, "2026-11-28")])
