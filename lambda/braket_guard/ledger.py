@@ -17,6 +17,7 @@ the record is new and every *enforcing* counter stays within its limit: all or n
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -38,8 +39,11 @@ MARKER_RETENTION_SECONDS = 40 * 86400  # markers of per-task and per-day alerts
 # While one invocation works on a task (cancel, sweep, alerts), duplicates of its events leave the
 # work to it. Longer than a cancel with all its retries; shorter than Lambda's first async retry.
 WORK_LEASE_SECONDS = 30
-# A claimed alert whose sender died is sent again by whoever finds it after this long.
-ALERT_LEASE_SECONDS = 60
+# A claimed alert whose sender died is sent again by whoever finds it after this long: longer
+# than any send with its retries and the patient settle (so a slow sender is never doubled), so
+# after a crash the alert goes out with Lambda's second retry or the next reconciliation.
+ALERT_LEASE_SECONDS = 300
+ALERT_RETRY_SECONDS = 120  # a failed channel is tried again after 2, 4, 6 ... minutes
 ALERT_MAX_ATTEMPTS = 10  # then the marker is left "failed" (logged, counted in the digest)
 
 # Work kinds a task record can hold (its ``work`` set).
@@ -415,7 +419,8 @@ class Ledger:
             "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
             "Item": self._new_task_item(task, REJECTED, cost_micros, records, extra)}}]
         items.append(self._work_item(task.task_arn, work))
-        items += [self._counter_add(r, task.region, 1, rejected=True) for r in records]
+        over = set(breached) | set(oversize)  # the counters that refused it count the rejection
+        items += [self._counter_add(r, task.region, 1, rejected=True) for r in records if r.cap in over]
         return self._transact(items) is None
 
     def overrun_new(self, task: TaskEvent, charges: list[Charge], cost_micros: int | None, attempt: str, *,
@@ -603,10 +608,12 @@ class Ledger:
         good, or another sender holds it."""
         pk, sk = self.marker_key(key, marker)
         now = self.now()
+        token = uuid.uuid4().hex  # tells our own claim from another's when a response is lost
         values: dict[str, Any] = {":claimed": _s("claimed"), ":now": _n(now), ":one": _n(1),
-                                  ":until": _n(now + ALERT_LEASE_SECONDS),
+                                  ":until": _n(now + ALERT_LEASE_SECONDS), ":token": _s(token),
                                   ":at": _s(format_timestamp(self.clock()))}
-        sets = ["alert_state = :claimed", "lease_until = :until", "claimed_at = if_not_exists(claimed_at, :at)"]
+        sets = ["alert_state = :claimed", "lease_until = :until", "claim_token = :token",
+                "claimed_at = if_not_exists(claimed_at, :at)"]
         if detail:
             values[":detail"] = _s(detail[:1000])
             sets.append("detail = if_not_exists(detail, :detail)")
@@ -620,26 +627,44 @@ class Ledger:
                 ConditionExpression="attribute_not_exists(pk) OR (alert_state = :claimed AND lease_until < :now)",
                 ExpressionAttributeValues=values, ReturnValues="ALL_NEW"))
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            item = self.backoff.call(lambda: self.client.get_item(
+                TableName=self.table, Key=_key((pk, sk)), ConsistentRead=True)).get("Item") or {}
+            if item.get("claim_token", {}).get("S") != token or item.get("alert_state", {}).get("S") != "claimed":
                 return None
-            raise
+            response = {"Attributes": item}  # our own claim: its response was lost, the retry met it
         item = response["Attributes"]
         return Marker((pk, sk), "claimed", frozenset(item.get("channels_sent", {}).get("SS", [])),
                       _num(item, "attempts") or 1)
 
-    def settle_alert(self, marker: Marker, channels_sent: Iterable[str], done: bool, failed: bool = False) -> None:
+    def settle_alert(self, marker: Marker, channels_sent: Iterable[str], done: bool, failed: bool = False) -> bool:
         """After a send: record the channels that took it; ``done`` marks it sent (never again),
-        else the lease is released so the next delivery or reconciliation retries the rest."""
+        else the claim is kept for a while, then the next delivery or reconciliation retries the rest."""
         sent = sorted(set(marker.channels_sent) | set(channels_sent))
+        # A channel that failed is tried again once the claim's lease runs out: later each time,
+        # so a Slack outage is not hammered by every event of every task.
+        retry_at = 0 if done or failed else self.now() + ALERT_RETRY_SECONDS * max(1, marker.attempts)
         values: dict[str, Any] = {":state": _s("failed" if failed else ("sent" if done else "claimed")),
-                                  ":zero": _n(0), ":at": _s(format_timestamp(self.clock()))}
+                                  ":zero": _n(retry_at), ":at": _s(format_timestamp(self.clock()))}
         expression = "SET alert_state = :state, lease_until = :zero, settled_at = :at"
         if sent:
             values[":sent"] = {"SS": sent}
             expression += ", channels_sent = :sent"
-        self.backoff.call(lambda: self.client.update_item(
-            TableName=self.table, Key=_key(marker.key), UpdateExpression=expression,
-            ExpressionAttributeValues=values))
+        # The alert has gone out: losing this write would send it again, so it is retried for
+        # longer than any other (about three minutes, through an outage of DynamoDB), then given
+        # up (logged): the one window in which an alert can be sent twice.
+        patient = Backoff(attempts=16, base=0.5, cap=15.0, sleep=self.backoff.sleep, rand=lambda: 1.0)
+        try:
+            patient.call(lambda: self.client.update_item(
+                TableName=self.table, Key=_key(marker.key), UpdateExpression=expression,
+                ExpressionAttributeValues=values))
+            return True
+        except ClientError as exc:
+            from .logs import log_event
+            log_event("error", "alert_settle_failed", marker=marker.key[1], error=str(exc)[:300],
+                      consequence="the alert may be sent again when its claim expires")
+            return False
 
     def alert_markers(self, pk: str, prefix: str = "ALERT#") -> list[dict[str, Any]]:
         return self._query(pk, prefix)

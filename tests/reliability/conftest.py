@@ -218,6 +218,16 @@ class Ledger:
     def num(item: dict, name: str) -> int:
         return int(item[name]["N"]) if name in item else 0
 
+    def breached_counters(self) -> set[tuple[str, str]]:
+        """The counters some task found full (its record's ``breached`` caps): one breach alert each."""
+        keys = set()
+        for item in self.tasks.values():
+            names = set(item.get("breached", {}).get("SS", []))
+            for charge in item.get("charges", {}).get("L", []):
+                if charge["M"]["cap"]["S"] in names:
+                    keys.add((charge["M"]["c"]["S"], charge["M"]["g"]["S"]))
+        return keys
+
     def state(self, arn: str) -> str | None:
         item = self.tasks.get(arn)
         return item["state"]["S"] if item else None
@@ -226,7 +236,7 @@ class Ledger:
         """Per counter: the sum of the charges of the tasks the ledger holds as admitted."""
         sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"shots": 0, "cost_micros": 0, "tasks": 0})
         for item in self.tasks.values():
-            if item["state"]["S"] != "admitted":
+            if item["state"]["S"] not in ("admitted", "overrun"):  # the charged states
                 continue
             for charge in item.get("charges", {}).get("L", []):
                 m = charge["M"]
@@ -237,22 +247,42 @@ class Ledger:
         return sums
 
     def check_counters_match_admitted(self) -> None:
-        """Guarantee: every counter equals the sum of its admitted, unrefunded tasks."""
+        """Guarantee: every counter equals the sum of its charged (admitted or ran over its cap),
+        unrefunded tasks."""
         charged = self.charged()
         for key in set(charged) | set(self.counters):
             counter = self.counters.get(key, {})
             actual = {name: self.num(counter, name) for name in ("shots", "cost_micros", "tasks")}
             assert actual == charged.get(key, {"shots": 0, "cost_micros": 0, "tasks": 0}), key
 
+    def admitted_sums(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Per counter: the charges of the tasks the guard *admitted* (not those that ran over)."""
+        sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"shots": 0, "cost_micros": 0})
+        for item in self.tasks.values():
+            if item["state"]["S"] != "admitted":
+                continue
+            for charge in item.get("charges", {}).get("L", []):
+                m = charge["M"]
+                sums[(m["c"]["S"], m["g"]["S"])]["shots"] += int(m["s"]["N"])
+                sums[(m["c"]["S"], m["g"]["S"])]["cost_micros"] += int(m["m"]["N"])
+        return sums
+
     def check_within_caps(self, caps: Iterable[dict]) -> None:
-        """Guarantee: no counter is over its cap's limits."""
+        """Guarantee: what the guard admitted fits every enforcing cap; when nothing ran over a
+        cap, its counter is within the limit too (money spent despite a cap is counted on top)."""
         by_name = {cap["name"]: cap for cap in caps}
-        for (pk, _sk), counter in self.counters.items():
+        admitted = self.admitted_sums()
+        for (pk, sk), counter in self.counters.items():
             cap = by_name[pk.split("#")[1]]
+            if cap.get("on_breach") == "alert_only":
+                continue
+            used = admitted.get((pk, sk), {"shots": 0, "cost_micros": 0})
+            if not self.num(counter, "overrun_tasks"):
+                used = {"shots": self.num(counter, "shots"), "cost_micros": self.num(counter, "cost_micros")}
             if cap.get("max_shots") is not None:
-                assert self.num(counter, "shots") <= cap["max_shots"], (pk, counter)
+                assert used["shots"] <= cap["max_shots"], (pk, counter)
             if cap.get("max_cost_usd") is not None:
-                assert self.num(counter, "cost_micros") <= round(float(cap["max_cost_usd"]) * 1_000_000), (pk, counter)
+                assert used["cost_micros"] <= round(float(cap["max_cost_usd"]) * 1_000_000), (pk, counter)
 
 
 def alert_identity(email: dict) -> tuple[str, ...]:
@@ -263,6 +293,10 @@ def alert_identity(email: dict) -> tuple[str, ...]:
     task_line = next((line for line in lines if line.startswith("Task: ")), "")
     if "could NOT be cancelled" in title:
         return ("cancel_failed", task_line)
+    if "ran despite cap" in title:
+        return ("overrun", task_line)
+    if "on its own" in title or "could not be priced" in title:
+        return ("oversize", cap_line)
     if "reached" in title:
         return ("breach", cap_line)
     return ("warning", title, cap_line)

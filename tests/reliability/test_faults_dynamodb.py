@@ -60,9 +60,9 @@ def converged(rig, arns: list[str]) -> None:
     ledger.check_within_caps(CAPS)
     ledger.check_counters_match_admitted()
     states = {arn: ledger.state(arn) for arn in arns}
-    assert set(states.values()) == {"admitted", "rejected"}, states
+    assert set(states.values()) == {"admitted", "cancelled"}, states
     for arn, state in states.items():
-        assert (rig.status(arn) == "CANCELLED") == (state == "rejected"), (arn, state)
+        assert (rig.status(arn) == "CANCELLED") == (state == "cancelled"), (arn, state)
     kinds = sorted(alert_identity(e)[0] for e in rig.emails())
     assert kinds.count("breach") == 1 and "cancel_failed" not in kinds, kinds
     assert len(kinds) == len(set(alert_identity(e) for e in rig.emails()))
