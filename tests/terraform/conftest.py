@@ -53,3 +53,39 @@ def sandbox(tmp_path_factory):
             box.tf("destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false",
                    *box.var_args, check=False)
         moto.stop()
+
+
+@dataclass
+class ExamplePlans:
+    """Plans of every deployable example with its terraform.tfvars.example against moto:
+    example name -> plan JSON, or the error that stopped init/plan."""
+    plans: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+    def plan(self, name: str) -> dict:
+        if name in self.errors:
+            pytest.fail(f"examples/{name}: planning with its {tfharness.EXAMPLE_TFVARS} failed:\n{self.errors[name]}")
+        if name not in self.plans:
+            pytest.fail(f"examples/{name} has no {tfharness.EXAMPLE_TFVARS}, so it was not planned")
+        return self.plans[name]
+
+
+@pytest.fixture(scope="session")
+def example_plans(tmp_path_factory):
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH")
+    workdir = tmp_path_factory.mktemp("examples")
+    moto = tfharness.MotoServer().start()
+    result = ExamplePlans()
+    try:
+        for example in tfharness.deployable_examples():
+            tfvars = example / tfharness.EXAMPLE_TFVARS
+            if not tfvars.is_file():
+                continue
+            try:
+                result.plans[example.name] = tfharness.plan_example(example, tfvars, workdir, moto.url)
+            except AssertionError as exc:
+                result.errors[example.name] = str(exc)
+        yield result
+    finally:
+        moto.stop()
