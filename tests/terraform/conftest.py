@@ -20,6 +20,7 @@ class Sandbox:
     plan_file: Path
     plan: dict
     timings: dict = field(default_factory=dict)
+    recording: Path | None = None
     applied: bool = False
     destroyed: bool = False
 
@@ -31,14 +32,33 @@ class Sandbox:
         return [f"-var=endpoint={self.moto.url}", f"-state={self.workdir / 'terraform.tfstate'}"]
 
 
+AFTER_SANDBOX = "after_sandbox_lifecycle"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{AFTER_SANDBOX}: runs after every other test of the session "
+                                       "(needs the sandbox applied and destroyed)")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked after_sandbox_lifecycle run last, once test_sandbox_apply.py has destroyed."""
+    items.sort(key=lambda item: item.get_closest_marker(AFTER_SANDBOX) is not None)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not on PATH")
     workdir = tmp_path_factory.mktemp("sandbox")
     env = tfharness.terraform_env(workdir)
-    moto = tfharness.MotoServer().start()
-    box = Sandbox(moto=moto, env=env, workdir=workdir, plan_file=workdir / "sandbox.tfplan", plan={})
+    # moto records every request it serves: test_deployer_policy.py checks that each call the
+    # provider made over init, plan, apply, re-plan and destroy is allowed by
+    # docs/deployer-policy.json.
+    recording = workdir / "moto-recording.jsonl"
+    moto = tfharness.MotoServer().start(extra_env={"MOTO_ENABLE_RECORDING": "true",
+                                                   "MOTO_RECORDER_FILEPATH": str(recording)})
+    box = Sandbox(moto=moto, env=env, workdir=workdir, plan_file=workdir / "sandbox.tfplan", plan={},
+                  recording=recording)
     try:
         import time
 

@@ -78,8 +78,9 @@ class MotoServer:
         self.process: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self, timeout: float = 60) -> "MotoServer":
+    def start(self, timeout: float = 60, extra_env: dict[str, str] | None = None) -> "MotoServer":
         env = dict(os.environ)
+        env.update(extra_env or {})
         sandbox = ROOT / "sandbox"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sandbox), env.get("PYTHONPATH")]))
         spec_found = (sandbox / "braket_sandbox" / "moto_server.py").is_file()
