@@ -72,8 +72,9 @@ else
   fi
 fi
 
-# 4. Apply exactly that plan.
-if ! (cd "$tf_dir" && "$TF" apply -input=false "$plan_file"); then
+# 4. Apply exactly that plan. The var file again: ephemeral variables (the Slack URL) are in no
+# plan file and must be given at apply; the others must equal the plan's or Terraform refuses.
+if ! (cd "$tf_dir" && "$TF" apply -input=false -var-file="$tfvars_abs" "$plan_file"); then
   echo "$action: terraform apply failed; the plan file was removed. See docs/deploy.md (When a deploy fails)."
   exit 1
 fi

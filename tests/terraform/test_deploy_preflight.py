@@ -326,3 +326,41 @@ def test_usage_without_tfvars(tmp_path):
         f"usage: make deploy TFVARS=path/to/file.tfvars [TF_DIR={BASIC}]",
         f"  start from {BASIC}/terraform.tfvars.example: cp {BASIC}/terraform.tfvars.example my.tfvars",
     ]
+
+
+EPHEMERAL_CONFIG = """
+variable "name" {
+  type = string
+}
+
+variable "secret" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+output "name" {
+  value = var.name
+}
+"""
+
+
+def test_apply_of_the_saved_plan_gets_the_ephemeral_variables(tmp_path, moto):
+    """A real plan and apply of a configuration with an ephemeral variable (as the Slack URL is):
+    the saved plan does not hold it, so the apply needs the var file again; it succeeds, and the
+    value is in neither the plan file (removed) nor the state."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "main.tf").write_text(EPHEMERAL_CONFIG)
+    tfvars = tmp_path / "lab.tfvars"
+    tfvars.write_text('name   = "quantum-lab"\nsecret = "https://hooks.slack.com/services/T0/B0/EPHEMERAL-MARKER"\n')
+    plan_dir = tmp_path / "build"
+    env = tfharness.example_env(tmp_path, moto.url, "ephemeral")
+    env.update({"PLAN_DIR": str(plan_dir), "PYTHON": sys.executable, "AUTO_APPROVE": "1", "AWS_REGION": "eu-north-1"})
+    result = deploy("deploy", env, tf_dir=config, tfvars=tfvars)
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert "in home region eu-north-1 (from AWS_REGION)" in result.stdout
+    assert "Apply complete!" in result.stdout
+    assert not (plan_dir / "deploy.tfplan").exists()
+    state = (config / "terraform.tfstate").read_text()
+    assert "quantum-lab" in state and "EPHEMERAL-MARKER" not in state

@@ -65,6 +65,7 @@ TYPE_ACTIONS: dict[str, list[str]] = {
     "aws_sqs_queue_policy": ["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"],
     "aws_sns_topic": ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic",
                       "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"],
+    "aws_sns_topic_policy": ["sns:SetTopicAttributes", "sns:GetTopicAttributes"],
     "aws_sns_topic_subscription": ["sns:Subscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
                                    "sns:Unsubscribe"],
     "aws_ssm_parameter": ["ssm:PutParameter", "ssm:GetParameter", "ssm:DescribeParameters", "ssm:DeleteParameter",
