@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
+import exampleplans
 import tfharness
 
 ROOT = tfharness.ROOT
 PREFLIGHT = ROOT / "scripts" / "preflight.py"
 DEPLOY = ROOT / "scripts" / "deploy.sh"
 BASIC = ROOT / "examples" / "basic"
-BASIC_TFVARS = BASIC / tfharness.EXAMPLE_TFVARS
+BASIC_TFVARS = BASIC / exampleplans.EXAMPLE_TFVARS
 INSTALL_HINT = "install it from https://developer.hashicorp.com/terraform/install or set TF=/path/to/terraform"
 CREDENTIALS_HINT = ("configure credentials for the account to deploy to: `aws configure`, `aws sso login "
                     "--profile <name>` and AWS_PROFILE=<name>, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
@@ -219,9 +220,9 @@ def test_rejected_credentials(tmp_path, fake_tf):
 def test_valid_credentials_name_the_account_and_region(tmp_path, fake_tf, moto):
     env = with_keys(clean_env(tmp_path, PATH=f"{fake_tf.parent}{os.pathsep}{os.environ['PATH']}"), moto.url)
     result = preflight(env, tf_dir=ROOT / "examples" / "multi-region",
-                       tfvars=ROOT / "examples" / "multi-region" / tfharness.EXAMPLE_TFVARS)
+                       tfvars=ROOT / "examples" / "multi-region" / exampleplans.EXAMPLE_TFVARS)
     assert result.returncode == 0, result.stderr
-    tfvars = ROOT / "examples" / "multi-region" / tfharness.EXAMPLE_TFVARS
+    tfvars = ROOT / "examples" / "multi-region" / exampleplans.EXAMPLE_TFVARS
     assert result.stdout.splitlines() == [
         f"preflight: terraform 1.11.4 ({fake_tf}) satisfies >= 1.11",
         "preflight: AWS credentials valid: arn:aws:sts::123456789012:user/moto",
@@ -251,7 +252,7 @@ def test_declined_real_plan_leaves_no_plan_file(tmp_path, moto):
     """A real init + plan of examples/basic against moto, then 'no': the plan file, which holds
     every input in clear text, is gone and nothing was applied."""
     plan_dir = tmp_path / "build"
-    env = tfharness.example_env(tmp_path, moto.url, "deploy-declined")
+    env = exampleplans.example_env(tmp_path, moto.url, "deploy-declined")
     env.update({"PLAN_DIR": str(plan_dir), "PYTHON": sys.executable})
     env.pop("AUTO_APPROVE", None)
     result = deploy("deploy", env, answer="no\n")
@@ -355,7 +356,7 @@ def test_apply_of_the_saved_plan_gets_the_ephemeral_variables(tmp_path, moto):
     tfvars = tmp_path / "lab.tfvars"
     tfvars.write_text('name   = "quantum-lab"\nsecret = "https://hooks.slack.com/services/T0/B0/EPHEMERAL-MARKER"\n')
     plan_dir = tmp_path / "build"
-    env = tfharness.example_env(tmp_path, moto.url, "ephemeral")
+    env = exampleplans.example_env(tmp_path, moto.url, "ephemeral")
     env.update({"PLAN_DIR": str(plan_dir), "PYTHON": sys.executable, "AUTO_APPROVE": "1", "AWS_REGION": "eu-north-1"})
     result = deploy("deploy", env, tf_dir=config, tfvars=tfvars)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"

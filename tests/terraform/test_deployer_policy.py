@@ -10,10 +10,10 @@ Three checks, from three sources:
      the policy's actions must equal the union for the declared types, no more, no less.
   2. Every planned resource's ARN (built from its planned name) is matched by a statement that
      grants each action of its type, so the name patterns really cover what the module creates.
-  3. moto records every request of the sandbox's init, plan, apply, re-plan and destroy (see
-     conftest.py); each call the provider made must be allowed by the policy. This is the
-     provider's real behaviour for the paths moto exercises; TYPE_ACTIONS adds the update and
-     tagging actions a first deployment does not call.
+  3. moto records every request of the sandbox's init, plan, apply, re-plan and destroy; each
+     call the provider made must be allowed by the policy (test_sandbox_deployer_calls.py). This
+     is the provider's real behaviour for the paths moto exercises; TYPE_ACTIONS adds the update
+     and tagging actions a first deployment does not call.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 
 import pytest
 
-import awscalls
+import exampleplans
 import tfharness
 
 POLICY_PATH = tfharness.ROOT / "docs" / "deployer-policy.json"
@@ -33,7 +33,7 @@ ACCOUNT, REGION = "123456789012", "us-east-1"  # any: the policy's ARNs leave bo
 EVENT_TAGS = ["events:TagResource", "events:UntagResource", "events:ListTagsForResource"]
 # Per resource type: what the provider calls to create, read, update, delete and tag it, plus
 # the permission-only actions those calls need (iam:PassRole). The calls moto records are a
-# subset (test_sandbox_calls_are_allowed).
+# subset (test_sandbox_deployer_calls.py).
 TYPE_ACTIONS: dict[str, list[str]] = {
     "aws_cloudwatch_event_bus": ["events:CreateEventBus", "events:DescribeEventBus", "events:UpdateEventBus",
                                  "events:DeleteEventBus", *EVENT_TAGS],
@@ -112,6 +112,11 @@ UNPREFIXED_RESOURCES = {
 }
 
 
+
+@pytest.fixture(scope="session")
+def example_plans():
+    return exampleplans.example_plans()
+
 def load_policy() -> dict:
     if not POLICY_PATH.is_file():
         pytest.fail(f"{POLICY_PATH.relative_to(tfharness.ROOT)} is missing")
@@ -138,7 +143,7 @@ def allowed(policy: dict, action: str, arn: str) -> bool:
 
 
 def plans(example_plans) -> dict[str, dict]:
-    for example in tfharness.deployable_examples():
+    for example in exampleplans.deployable_examples():
         example_plans.plan(example.name)  # fails with the reason when an example was not planned
     return example_plans.plans
 
@@ -147,7 +152,7 @@ def declared_types(example_plans) -> dict[str, set[str]]:
     """type -> the examples that declare it (managed resources only)."""
     found: dict[str, set[str]] = {}
     for name, plan in plans(example_plans).items():
-        for _, mode, kind in tfharness.configured_resources(plan):
+        for _, mode, kind in exampleplans.configured_resources(plan):
             if mode == "managed":
                 found.setdefault(kind, set()).add(name)
             elif kind not in DATA_ACTIONS:
@@ -267,23 +272,3 @@ def test_pass_role_only_to_the_services_of_the_module():
     assert statement["Action"] == ["iam:PassRole"]
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": [
         "events.amazonaws.com", "lambda.amazonaws.com", "scheduler.amazonaws.com"]}}
-
-
-@pytest.mark.after_sandbox_lifecycle
-def test_sandbox_calls_are_allowed(sandbox):
-    """Every AWS call the provider made for examples/sandbox (init, plan, apply, re-plan, destroy:
-    test_sandbox_apply.py) is an action the policy grants (the sandbox's names use another prefix,
-    so ARNs are checked on the examples' plans instead)."""
-    if not sandbox.destroyed:
-        pytest.fail("the sandbox was not applied and destroyed (see test_sandbox_apply.py), so the deployer's "
-                    "calls were not all recorded")
-    recording = sandbox.recording
-    assert recording and recording.is_file(), "moto recorded nothing: was it started with MOTO_ENABLE_RECORDING?"
-    calls = awscalls.recorded_actions(recording, user_agent="terraform-provider-aws")
-    assert {"lambda:CreateFunction", "dynamodb:DeleteTable", "events:PutTargets"} <= set(calls), sorted(calls)
-    granted = granted_actions(load_policy()) | NO_PERMISSION_NEEDED
-    missing = sorted(set(calls) - granted)
-    assert not missing, f"the provider called actions docs/deployer-policy.json does not grant: {missing}"
-    needed = {a for actions in TYPE_ACTIONS.values() for a in actions} | NO_PERMISSION_NEEDED
-    unmapped = sorted(set(calls) - needed)
-    assert not unmapped, f"calls no TYPE_ACTIONS entry accounts for: {unmapped}"

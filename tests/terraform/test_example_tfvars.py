@@ -13,14 +13,20 @@ import subprocess
 
 import pytest
 
+import exampleplans
 import tfharness
 
 VARIABLE = re.compile(r'^variable\s+"([^"]+)"\s*\{', re.M)
 # A top-level assignment, or one commented out ("# name = ..."): lines inside a block are indented.
 ASSIGNMENT = re.compile(r"^(#\s?)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.M)
 
-EXAMPLES = tfharness.deployable_examples()
+EXAMPLES = exampleplans.deployable_examples()
 
+
+
+@pytest.fixture(scope="session")
+def example_plans():
+    return exampleplans.example_plans()
 
 def declared_variables(example) -> set[str]:
     return {name for path in example.glob("*.tf") for name in VARIABLE.findall(path.read_text())}
@@ -40,9 +46,9 @@ def test_there_are_deployable_examples():
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_example_has_a_tfvars_example_naming_every_variable(example):
-    tfvars = example / tfharness.EXAMPLE_TFVARS
+    tfvars = example / exampleplans.EXAMPLE_TFVARS
     assert tfvars.is_file(), (
-        f"examples/{example.name} deploys to AWS but has no {tfharness.EXAMPLE_TFVARS}: write one "
+        f"examples/{example.name} deploys to AWS but has no {exampleplans.EXAMPLE_TFVARS}: write one "
         "(commented, every variable of the example set or commented out with a sensible value)")
     declared = declared_variables(example)
     active, commented = assignments(tfvars)
@@ -66,7 +72,7 @@ def test_example_file_reaches_the_lambda(example, example_plans):
     """The values of the file are the ones deployed: mode and time zone, where the example takes
     them, end up in the Lambda's environment, and a file starts in monitor mode (README)."""
     plan = example_plans.plan(example.name)
-    text = (example / tfharness.EXAMPLE_TFVARS).read_text()
+    text = (example / exampleplans.EXAMPLE_TFVARS).read_text()
     functions = [v for a, v in tfharness.planned_resources(plan).items() if a.endswith("aws_lambda_function.guard")]
     assert len(functions) == 1, f"examples/{example.name}: expected one guard Lambda, found {len(functions)}"
     env = functions[0]["environment"][0]["variables"]
@@ -86,9 +92,9 @@ def test_example_file_reaches_the_lambda(example, example_plans):
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_example_tfvars_is_formatted(example, tmp_path):
     """`terraform fmt -recursive` skips *.example files: the test formats each one itself."""
-    tfvars = example / tfharness.EXAMPLE_TFVARS
+    tfvars = example / exampleplans.EXAMPLE_TFVARS
     if not tfvars.is_file():
-        pytest.fail(f"examples/{example.name} has no {tfharness.EXAMPLE_TFVARS}")
+        pytest.fail(f"examples/{example.name} has no {exampleplans.EXAMPLE_TFVARS}")
     text = tfvars.read_text()
     result = subprocess.run(["terraform", "fmt", "-"], input=text, capture_output=True, text=True,
                             env=tfharness.terraform_env(tmp_path), timeout=60)

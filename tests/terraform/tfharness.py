@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-SANDBOX_EXAMPLE = EXAMPLES / "sandbox"
-EXAMPLE_TFVARS = "terraform.tfvars.example"
+SANDBOX_EXAMPLE = ROOT / "examples" / "sandbox"
 MIRROR_LAYOUT = "registry.terraform.io"
 
 
@@ -30,21 +28,14 @@ def terraform_env(workdir: Path) -> dict[str, str]:
     if not config or not Path(config).is_file():
         mirror = env.get("TF_PROVIDER_MIRROR") or ("/opt/tf-plugins" if Path("/opt/tf-plugins").is_dir() else "")
         path = workdir / "terraformrc"
-        # A shared plugin cache, as mk/terraform.mk configures: the provider is unpacked once,
-        # not once per working directory.
-        cache = ROOT / ".terraform" / "plugin-cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        cache_config = (f'plugin_cache_dir = "{cache}"\n'
-                        "plugin_cache_may_break_dependency_lock_file = true\n")
         if mirror:
             path.write_text(
-                cache_config +
                 "provider_installation {\n"
                 f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["{MIRROR_LAYOUT}/*/*"]\n  }}\n'
                 f'  direct {{\n    exclude = ["{MIRROR_LAYOUT}/*/*"]\n  }}\n}}\n'
             )
         else:
-            path.write_text(cache_config)
+            path.write_text("")
         env["TF_CLI_CONFIG_FILE"] = str(path)
     # Dummy credentials: the sandbox provider blocks carry their own, this only keeps the SDK
     # from looking for real ones.
@@ -78,9 +69,8 @@ class MotoServer:
         self.process: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self, timeout: float = 60, extra_env: dict[str, str] | None = None) -> "MotoServer":
+    def start(self, timeout: float = 60) -> "MotoServer":
         env = dict(os.environ)
-        env.update(extra_env or {})
         sandbox = ROOT / "sandbox"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sandbox), env.get("PYTHONPATH")]))
         spec_found = (sandbox / "braket_sandbox" / "moto_server.py").is_file()
@@ -144,49 +134,3 @@ def lambda_policy_from_plan(plan: dict) -> dict:
                 raise AssertionError(f"{address} has no known policy in the plan")
             return json.loads(policy)
     raise AssertionError("no aws_iam_role_policy.lambda in the plan")
-
-
-def deployable_examples() -> list[Path]:
-    """Every example that deploys to AWS: each directory of examples/ with *.tf files, except
-    the local sandbox."""
-    return sorted(d for d in EXAMPLES.iterdir()
-                  if d.is_dir() and d.name != "sandbox" and any(d.glob("*.tf")))
-
-
-def example_env(workdir: Path, moto_url: str, name: str) -> dict[str, str]:
-    """terraform_env for planning a real example against moto: every AWS endpoint of every
-    provider block (the examples have no endpoints of their own) is moto's, through the SDK's
-    AWS_ENDPOINT_URL; the .terraform data directory is private to the test."""
-    env = terraform_env(workdir)
-    for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
-        del env[key]
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("TF_DATA_DIR", None)
-    env["AWS_ENDPOINT_URL"] = moto_url
-    env["TF_DATA_DIR"] = str(workdir / f"tfdata-{name}")
-    return env
-
-
-def plan_example(example: Path, tfvars: Path, workdir: Path, moto_url: str) -> dict:
-    """init + plan of an example with a var file against moto; the plan as `terraform show -json`."""
-    env = example_env(workdir, moto_url, example.name)
-    plan_file = workdir / f"{example.name}.tfplan"
-    terraform(["init", "-backend=false", "-input=false", "-no-color"], cwd=example, env=env)
-    terraform(["plan", "-input=false", "-no-color", f"-var-file={tfvars}", f"-out={plan_file}"],
-              cwd=example, env=env)
-    return json.loads(terraform(["show", "-json", str(plan_file)], cwd=example, env=env).stdout)
-
-
-def configured_resources(plan: dict) -> list[tuple[str, str, str]]:
-    """(module path, mode, type) of every resource and data block in the configuration of a plan,
-    whether or not its count/for_each creates any instance."""
-    found: list[tuple[str, str, str]] = []
-
-    def walk(module: dict, path: str) -> None:
-        for resource in module.get("resources", []):
-            found.append((path, resource["mode"], resource["type"]))
-        for name, call in module.get("module_calls", {}).items():
-            walk(call.get("module", {}), f"{path}module.{name}.")
-
-    walk(plan.get("configuration", {}).get("root_module", {}), "")
-    return found
