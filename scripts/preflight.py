@@ -182,12 +182,14 @@ def home_region(tf_dir: Path, tfvars: Path) -> tuple[str | None, str]:
 
 # --- AWS credentials ----------------------------------------------------------------------------
 
-def _explain_error(code: str, message: str) -> str:
+def _explain_error(code: str, message: str, region: str | None) -> str:
     if code in EXPIRED_CODES:
         return (f"the AWS session has expired ({code}: {message}). Renew it (`aws sso login --profile <name>`, or "
                 f"new temporary credentials from your identity provider) and run the command again.")
     if code in REJECTED_CODES:
-        return f"AWS rejected the credentials ({code}: {message}); {CREDENTIALS_HINT}."
+        return (f"AWS rejected the credentials in {region} ({code}: {message}): if they work in other regions, "
+                f"{region} is not enabled for this account (docs/deploy.md, \"A region is not enabled\"); "
+                f"otherwise {CREDENTIALS_HINT}.")
     return f"AWS STS GetCallerIdentity failed ({code}: {message}); {CREDENTIALS_HINT}."
 
 
@@ -208,7 +210,7 @@ def caller_identity_boto3(region: str | None) -> dict:
                       f"`aws sso login --profile <name>` and run the command again.") from exc
     except bx.ClientError as exc:
         error = exc.response.get("Error", {})
-        raise Missing(_explain_error(error.get("Code", "?"), error.get("Message", ""))) from exc
+        raise Missing(_explain_error(error.get("Code", "?"), error.get("Message", ""), region)) from exc
     except bx.EndpointConnectionError as exc:
         raise Missing(f"cannot reach AWS STS ({exc}): check the network, proxy settings and the region.") from exc
     except bx.BotoCoreError as exc:
@@ -230,7 +232,7 @@ def caller_identity_cli(region: str | None) -> dict:
                       f"role); {CREDENTIALS_HINT}.")
     code = re.search(r"\(([A-Za-z]+)\)", text)
     if code:
-        raise Missing(_explain_error(code.group(1), text.rsplit(":", 1)[-1].strip()))
+        raise Missing(_explain_error(code.group(1), text.rsplit(":", 1)[-1].strip(), region))
     if "sso" in text.lower() or "token" in text.lower():
         raise Missing(f"the AWS SSO session has expired or was never started ({text}). Run "
                       f"`aws sso login --profile <name>` and run the command again.")

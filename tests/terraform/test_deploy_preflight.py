@@ -211,8 +211,9 @@ def test_rejected_credentials(tmp_path, fake_tf):
     finally:
         stub.stop()
     assert missing_lines(result) == [
-        "preflight: MISSING: AWS rejected the credentials (InvalidClientTokenId: The security token included in "
-        f"the request is invalid.); {CREDENTIALS_HINT}.",
+        "preflight: MISSING: AWS rejected the credentials in us-east-1 (InvalidClientTokenId: The security token "
+        "included in the request is invalid.): if they work in other regions, us-east-1 is not enabled for this "
+        f"account (docs/deploy.md, \"A region is not enabled\"); otherwise {CREDENTIALS_HINT}.",
         NOTHING_CHANGED,
     ]
 
