@@ -12,7 +12,9 @@ sandbox's names use another prefix, so ARNs are checked on the examples' plans i
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import awscalls
 import test_deployer_policy as contract
 
 RECORDING = Path(tempfile.mkdtemp(prefix="braket-guard-moto-recording-")) / "requests.jsonl"
+atexit.register(shutil.rmtree, RECORDING.parent, True)
 os.environ["MOTO_ENABLE_RECORDING"] = "true"
 os.environ["MOTO_RECORDER_FILEPATH"] = str(RECORDING)
 
