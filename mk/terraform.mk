@@ -34,8 +34,8 @@ TEST_TARGETS += test-terraform
 ## package-check   - fail if the committed zip differs from a rebuild of lambda/
 ## docs            - regenerate the README inputs/outputs tables from variables.tf/outputs.tf
 ## docs-check      - fail if the README tables are stale
-## deploy          - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: plan, confirm, apply
-## clean           - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: plan destroy, confirm, destroy
+## deploy          - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: check prerequisites, plan, confirm, apply
+## clean           - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: check prerequisites, plan destroy, confirm, destroy
 
 # The e2e test mostly waits on the provider's polling, so the checks run side by side.
 test-terraform: venv tf-config
@@ -112,26 +112,12 @@ docs:
 docs-check:
 	$(PYTHON) scripts/tf_docs.py --check
 
-define confirm
-	@if [ "$(AUTO_APPROVE)" = "1" ]; then echo "AUTO_APPROVE=1: $(1) without asking"; else \
-	  read -r -p "$(1) in the AWS account of your current credentials? Type 'yes' to continue: " answer \
-	    && [ "$$answer" = "yes" ] || { echo "aborted"; exit 1; }; fi
-endef
-
+# deploy / clean: scripts/deploy.sh checks the prerequisites (scripts/preflight.py: terraform and
+# its version, AWS credentials and session, the account and region about to change) before any
+# plan, then init, plan into build/<deploy|destroy>.tfplan, ask, apply that plan. The plan file
+# is removed on every exit path (applied, declined, failed, interrupted). docs/deploy.md.
 deploy: tf-config
-	@test -n "$(TFVARS)" || { echo "usage: make deploy TFVARS=path/to/file.tfvars [TF_DIR=$(TF_DIR)]"; exit 2; }
-	@test -f "$(TFVARS)" || { echo "no such file: $(TFVARS)"; exit 2; }
-	cd $(TF_DIR) && $(TF) init -input=false
-	@mkdir -p build
-	cd $(TF_DIR) && $(TF) plan -input=false -var-file=$(abspath $(TFVARS)) -out=$(CURDIR)/build/deploy.tfplan
-	$(call confirm,Apply this plan of $(TF_DIR))
-	cd $(TF_DIR) && $(TF) apply -input=false $(CURDIR)/build/deploy.tfplan && rm -f $(CURDIR)/build/deploy.tfplan
+	@TF="$(TF)" AUTO_APPROVE="$(AUTO_APPROVE)" PLAN_DIR="$(CURDIR)/build" scripts/deploy.sh deploy "$(TF_DIR)" "$(TFVARS)"
 
 clean: tf-config
-	@test -n "$(TFVARS)" || { echo "usage: make clean TFVARS=path/to/file.tfvars [TF_DIR=$(TF_DIR)]"; exit 2; }
-	@test -f "$(TFVARS)" || { echo "no such file: $(TFVARS)"; exit 2; }
-	cd $(TF_DIR) && $(TF) init -input=false
-	@mkdir -p build
-	cd $(TF_DIR) && $(TF) plan -destroy -input=false -var-file=$(abspath $(TFVARS)) -out=$(CURDIR)/build/destroy.tfplan
-	$(call confirm,DESTROY everything in this plan of $(TF_DIR))
-	cd $(TF_DIR) && $(TF) apply -input=false $(CURDIR)/build/destroy.tfplan && rm -f $(CURDIR)/build/destroy.tfplan
+	@TF="$(TF)" AUTO_APPROVE="$(AUTO_APPROVE)" PLAN_DIR="$(CURDIR)/build" scripts/deploy.sh clean "$(TF_DIR)" "$(TFVARS)"

@@ -8,6 +8,9 @@ provider "aws" {
 module "braket_guard" {
   source = "../.."
 
+  mode     = var.mode
+  timezone = var.timezone
+
   caps = [
     {
       name      = "daily-device-shots"

@@ -5,13 +5,13 @@ variable "region" {
 }
 
 variable "daily_max_shots" {
-  description = "Shots per QPU device and UTC day before queued tasks are cancelled."
+  description = "Shots per QPU device and day (in timezone) before queued tasks are cancelled."
   type        = number
   default     = 10000
 }
 
 variable "daily_max_cost_usd" {
-  description = "Cost per QPU device and UTC day (USD) before queued tasks are cancelled."
+  description = "Cost per QPU device and day (in timezone, USD) before queued tasks are cancelled."
   type        = number
   default     = 100
 }
@@ -25,4 +25,16 @@ variable "slack_webhook_url" {
   description = "Slack incoming-webhook URL (stored as an SSM SecureString)."
   type        = string
   sensitive   = true
+}
+
+variable "mode" {
+  description = "\"monitor\" records and alerts only; \"enforce\" also cancels (the original tool's behaviour)."
+  type        = string
+  default     = "enforce"
+}
+
+variable "timezone" {
+  description = "IANA time zone that starts each day (the original tool used UTC days)."
+  type        = string
+  default     = "UTC"
 }
