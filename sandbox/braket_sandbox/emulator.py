@@ -137,6 +137,7 @@ ERROR_STATUS = {
 }
 
 _TASK_ARN_RE = re.compile(r"^arn:aws:braket:([a-z0-9-]+):(\d{12}):quantum-task/([A-Za-z0-9-]+)$")
+_BRAKET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:[a-z0-9-]*:[0-9]{12}:.*$")  # BraketResourceArn
 _JOB_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:[a-z0-9-]+:\d{12}:job/.+$")
 _CRED_SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
 _EPOCH_RE = re.compile(r"^\d+(\.\d+)?$")
@@ -145,11 +146,12 @@ _EPOCH_RE = re.compile(r"^\d+(\.\d+)?$")
 class BraketApiError(Exception):
     """An error as Braket would return it: ``code`` (x-amzn-ErrorType), HTTP ``status``."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, extra: dict | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status if status is not None else ERROR_STATUS.get(code, 400)
+        self.extra = dict(extra or {})  # more members of the error shape (ValidationException.reason ...)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +218,7 @@ class Device:
     unit: str = "shot"  # shot | minute
     min_shots: int = 1
     max_shots: int = 1_000_000
+    family: str = ""  # schema family (braket_sandbox.capabilities.FAMILIES); "" = from the provider
 
     @property
     def region(self) -> str:
@@ -227,37 +230,15 @@ class Device:
         return not self.region or self.region == region
 
     def capabilities(self) -> dict:
-        paradigm = "braket.device_schema.simulators" if self.device_type == "SIMULATOR" else "qpu"
-        return {
-            "braketSchemaHeader": {
-                "name": "braket.device_schema.device_capabilities",
-                "version": "1",
-            },
-            "service": {
-                "braketSchemaHeader": {
-                    "name": "braket.device_schema.device_service_properties",
-                    "version": "1",
-                },
-                "executionWindows": [
-                    {
-                        "executionDay": "Everyday",
-                        "windowStartHour": "00:00:00",
-                        "windowEndHour": "23:59:59",
-                    }
-                ],
-                "shotsRange": [self.min_shots, self.max_shots],
-                "deviceCost": {"price": self.price, "unit": self.unit},
-                "deviceLocation": self.region or "any",
-                "updatedAt": "2026-01-01T00:00:00+00:00",
-            },
-            "action": {
-                "braket.ir.openqasm.program": {
-                    "actionType": "braket.ir.openqasm.program",
-                    "version": ["1"],
-                }
-            },
-            "deviceParameters": {"paradigm": paradigm},
-        }
+        """``deviceCapabilities`` as a dict: the schemas package's model of the device's family
+        (see :mod:`braket_sandbox.capabilities`), with ``service.deviceCost`` = {price, unit}."""
+        return json.loads(self.capabilities_json())
+
+    def capabilities_json(self) -> str:
+        """``deviceCapabilities`` as GetDevice returns it (cached per device)."""
+        from braket_sandbox import capabilities
+
+        return capabilities.capabilities_json(self)
 
     def summary(self) -> dict:
         return {
@@ -375,6 +356,7 @@ class BraketEmulator:
         clock: Callable[[], dt.datetime] = _utcnow,
         host: str = DEFAULT_HOST,
         port: int = 0,
+        results_s3: str | None = None,
     ) -> None:
         self.account_id = account_id
         self.default_region = default_region
@@ -399,6 +381,9 @@ class BraketEmulator:
         self._buckets: dict[tuple[str, str], _TokenBucket] = {}
         self._monotonic = time.monotonic
         self._server: ServerHandle | None = None
+        self._results: Any = None
+        if results_s3:
+            self.store_results(results_s3)
 
     # ----------------------------------------------------------------------------- lifecycle
     def start(self) -> "BraketEmulator":
@@ -435,6 +420,18 @@ class BraketEmulator:
             self._ignored_cancels.clear()
             self._limits.clear()
             self._buckets.clear()
+
+    def store_results(self, s3_endpoint_url: str | None) -> None:
+        """Write each completing task's ``results.json`` into this S3 endpoint (moto), where the
+        Braket SDK's ``task.result()`` reads it (see :mod:`braket_sandbox.results`); ``None``
+        stops writing results. Tasks created without an action (the Python API's default) never
+        get a result."""
+        if s3_endpoint_url is None:
+            self._results = None
+            return
+        from braket_sandbox.results import ResultStore
+
+        self._results = ResultStore(s3_endpoint_url, self.default_region)
 
     # ----------------------------------------------------------------------------- devices
     def put_device(self, device: Device) -> None:
@@ -587,10 +584,14 @@ class BraketEmulator:
         device_parameters: str | None = None,
         client_token: str | None = None,
         emit_event: bool = True,
+        associations: list[dict] | None = None,
+        experimental_capabilities: dict | None = None,
     ) -> str:
         """Create a task as CreateQuantumTask would (same checks), optionally backdated.
 
         Raises :class:`BraketApiError` as the HTTP call would answer. Emits the CREATED event.
+        Without ``action`` the task stands for an OpenQASM program that is not checked (and gets
+        no result in S3); with one, the action is checked as CreateQuantumTask checks it.
         """
         arn, events = self._create(
             region,
@@ -604,6 +605,8 @@ class BraketEmulator:
             action=action,
             device_parameters=device_parameters,
             client_token=client_token,
+            associations=associations,
+            experimental_capabilities=experimental_capabilities,
         )
         if emit_event:
             self._emit(events)
@@ -623,6 +626,8 @@ class BraketEmulator:
         action: Any,
         device_parameters: Any,
         client_token: str | None,
+        associations: Any = None,
+        experimental_capabilities: Any = None,
     ) -> tuple[str, list[dict]]:
         if not isinstance(device_arn, str) or not device_arn:
             raise BraketApiError("ValidationException", "deviceArn is required")
@@ -636,23 +641,33 @@ class BraketEmulator:
             isinstance(tags, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
         ):
             raise BraketApiError("ValidationException", "tags must map strings to strings")
+        associations = self._check_associations(associations)
+        if experimental_capabilities is not None and not (
+            isinstance(experimental_capabilities, dict)
+            and set(experimental_capabilities) == {"enabled"}
+            and experimental_capabilities["enabled"] in ("ALL", "NONE")
+        ):
+            raise BraketApiError(
+                "ValidationException", "experimentalCapabilities must be {\"enabled\": \"ALL\" | \"NONE\"}"
+            )
         with self._lock:
             if client_token is not None and (region, client_token) in self._tokens:
                 return self._tokens[(region, client_token)], []
-            device = self._devices.get(device_arn)
-            if device is None or not device.visible_from(region):
-                raise BraketApiError(
-                    "ValidationException", f"Device {device_arn} is not available in {region}"
-                )
-            if device.status == "RETIRED":
-                raise BraketApiError("DeviceRetiredException", f"Device {device_arn} is retired")
-            if device.status == "OFFLINE":
-                raise BraketApiError("DeviceOfflineException", f"Device {device_arn} is offline")
+            device = self._available_device(region, device_arn)
+        # The action is checked outside the lock (the first check imports the schemas package).
+        if action is None:
             if not device.min_shots <= shots <= device.max_shots:
                 raise BraketApiError(
                     "ValidationException",
                     f"shots must be within [{device.min_shots}, {device.max_shots}] for {device_arn}",
                 )
+            action_metadata: dict = {"actionType": "braket.ir.openqasm.program"}
+        else:
+            action_metadata = self._check_action(device, action, shots, device_parameters)
+        with self._lock:
+            if client_token is not None and (region, client_token) in self._tokens:
+                return self._tokens[(region, client_token)], []
+            device = self._available_device(region, device_arn)
             task_id = str(uuid.uuid4())
             arn = f"arn:aws:braket:{region}:{self.account_id}:quantum-task/{task_id}"
             task = {
@@ -674,11 +689,58 @@ class BraketEmulator:
                 if isinstance(device_parameters, str) or device_parameters is None
                 else json.dumps(device_parameters),
                 "clientToken": client_token,
+                "associations": associations,
+                "actionMetadata": action_metadata,
+                "experimentalCapabilities": copy.deepcopy(experimental_capabilities),
             }
             self._tasks[arn] = task
             if client_token is not None:
                 self._tokens[(region, client_token)] = arn
             return arn, [self._build_event(task, "CREATED")]
+
+    def _available_device(self, region: str, device_arn: str) -> Device:
+        """The device a CreateQuantumTask in ``region`` may use (call with the lock held)."""
+        device = self._devices.get(device_arn)
+        if device is None or not device.visible_from(region):
+            raise BraketApiError("ValidationException", f"Device {device_arn} is not available in {region}")
+        if device.status == "RETIRED":
+            raise BraketApiError("DeviceRetiredException", f"Device {device_arn} is retired")
+        if device.status == "OFFLINE":
+            raise BraketApiError("DeviceOfflineException", f"Device {device_arn} is offline")
+        return device
+
+    @staticmethod
+    def _check_associations(associations: Any) -> list[dict]:
+        """``associations``: at most one ``{arn, type: RESERVATION_TIME_WINDOW_ARN}`` (the model)."""
+        if associations is None:
+            return []
+        if not isinstance(associations, list) or len(associations) > 1:
+            raise BraketApiError("ValidationException", "associations must be a list of at most 1 association")
+        for item in associations:
+            if not isinstance(item, dict) or set(item) != {"arn", "type"}:
+                raise BraketApiError("ValidationException", "an association needs exactly arn and type")
+            if item["type"] != "RESERVATION_TIME_WINDOW_ARN":
+                raise BraketApiError("ValidationException", f"Invalid association type {item['type']!r}")
+            if not isinstance(item["arn"], str) or not _BRAKET_ARN_RE.match(item["arn"]):
+                raise BraketApiError("ValidationException", f"Invalid association arn {item['arn']!r}")
+        return copy.deepcopy(associations)
+
+    @staticmethod
+    def _check_action(device: Device, action: Any, shots: int, device_parameters: Any) -> dict:
+        from braket_sandbox.programs import ActionError, check_device_parameters, parse_action
+
+        try:
+            parsed = parse_action(action, device, shots)
+            if device_parameters is not None:
+                check_device_parameters(device_parameters)
+        except ActionError as err:
+            extra: dict[str, Any] = {}
+            if err.reason:
+                extra["reason"] = err.reason
+            if err.failures:
+                extra["programSetValidationFailures"] = err.failures
+            raise BraketApiError("ValidationException", err.message, extra=extra) from None
+        return parsed.metadata()
 
     def advance(
         self,
@@ -693,6 +755,17 @@ class BraketEmulator:
         status is a no-op; advancing out of a terminal state raises ValueError."""
         if status not in TASK_STATUSES or status == "CREATED":
             raise ValueError(f"cannot advance to {status!r}")
+        store = self._results
+        if status == "COMPLETED" and store is not None:
+            with self._lock:
+                task = self._tasks.get(arn)
+                snapshot = copy.deepcopy(task) if task is not None else None
+                device = self._devices.get(task["deviceArn"]) if task is not None else None
+            if snapshot is not None and snapshot["status"] not in TERMINAL_STATUSES and snapshot["action"]:
+                # The result is in S3 before the task is COMPLETED, so a poller never misses it.
+                problem = self._store_result(store, snapshot, device)
+                if problem is not None:
+                    status, failure_reason = "FAILED", problem
         with self._lock:
             task = self._tasks.get(arn)
             if task is None:
@@ -709,6 +782,20 @@ class BraketEmulator:
             if status == "COMPLETED":
                 task["numSuccessfulShots"] = task["shots"]
         self._emit(events)
+
+    @staticmethod
+    def _store_result(store: Any, task: dict, device: Device | None) -> str | None:
+        """Compute and store the task's results.json; the failureReason if that is impossible."""
+        from braket_sandbox.results import ResultError, compute_result
+
+        try:
+            store.put(task, compute_result(task, device))
+        except ResultError as err:
+            return str(err)
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must not hang the task
+            log.exception("computing the result of %s failed", task["quantumTaskArn"])
+            return f"Sandbox: the result could not be computed ({type(exc).__name__})"
+        return None
 
     def cancel_task(self, arn: str, region: str | None = None) -> str:
         """CancelQuantumTask without HTTP; returns the cancellationStatus."""
@@ -835,6 +922,12 @@ class BraketEmulator:
             out["failureReason"] = task["failureReason"]
         if task["numSuccessfulShots"] is not None:
             out["numSuccessfulShots"] = task["numSuccessfulShots"]
+        if task.get("associations"):
+            out["associations"] = copy.deepcopy(task["associations"])
+        if task.get("actionMetadata"):
+            out["actionMetadata"] = dict(task["actionMetadata"])
+        if task.get("experimentalCapabilities"):
+            out["experimentalCapabilities"] = dict(task["experimentalCapabilities"])
         if queue_info:
             out["queueInfo"] = self._queue_info(task)
         return out
@@ -886,6 +979,8 @@ class BraketEmulator:
         if not isinstance(token, str) or not 1 <= len(token) <= 64:
             raise BraketApiError("ValidationException", "clientToken must be 1-64 characters")
         job_token = body.get("jobToken")
+        if job_token is not None and not (isinstance(job_token, str) and 1 <= len(job_token) <= 128):
+            raise BraketApiError("ValidationException", "jobToken must be 1-128 characters")
         job_arn = job_token if isinstance(job_token, str) and _JOB_ARN_RE.match(job_token) else None
         arn, events = self._create(
             region,
@@ -899,6 +994,8 @@ class BraketEmulator:
             action=body["action"],
             device_parameters=body.get("deviceParameters"),
             client_token=token,
+            associations=body.get("associations"),
+            experimental_capabilities=body.get("experimentalCapabilities"),
         )
         return 201, {"quantumTaskArn": arn}, events
 
@@ -1024,7 +1121,7 @@ class BraketEmulator:
                 if t["deviceArn"] == arn and t["region"] == region and t["status"] == "QUEUED"
             )
             out = device.summary()
-            out["deviceCapabilities"] = json.dumps(device.capabilities())
+            out["deviceCapabilities"] = device.capabilities_json()
             out["deviceQueueInfo"] = [
                 {"queue": "QUANTUM_TASKS_QUEUE", "queueSize": str(queued), "queuePriority": "Normal"},
                 {"queue": "JOBS_QUEUE", "queueSize": "0"},
@@ -1159,7 +1256,7 @@ class BraketEmulator:
         )
 
     def _error_response(self, err: BraketApiError) -> Response:
-        return self._json_response(err.status, {"message": err.message}, {"x-amzn-ErrorType": err.code})
+        return self._json_response(err.status, {"message": err.message, **err.extra}, {"x-amzn-ErrorType": err.code})
 
     # ----------------------------------------------------------------------------- control plane
     def _control(self, request: Request) -> Response:
