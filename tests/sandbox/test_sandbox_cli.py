@@ -17,7 +17,9 @@ import boto3
 import pytest
 import requests
 
-from sandbox_helpers import FORTE, NO_RETRY
+from sandbox_helpers import FORTE, NO_RETRY, bell_action
+
+ACTION = bell_action()
 
 SANDBOX = str(Path(__file__).resolve().parents[2] / "sandbox")
 
@@ -59,11 +61,11 @@ def test_emulator_subprocess(tmp_path):
     try:
         client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
         arn = client.create_quantum_task(
-            deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action="{}"
+            deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action=ACTION
         )["quantumTaskArn"]
         requests.post(f"{url}/_sandbox/advance", json={"arn": arn, "status": "QUEUED"}, timeout=5)
         assert client.get_quantum_task(quantumTaskArn=arn)["status"] == "QUEUED"
-        client.create_quantum_task(deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action="{}")
+        client.create_quantum_task(deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action=ACTION)
         assert len(client.search_quantum_tasks(filters=[])["quantumTasks"]) == 1  # --page-size
     finally:
         code, out, err = finish(proc)
