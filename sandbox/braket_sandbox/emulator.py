@@ -336,6 +336,18 @@ def _decode_token(token: str) -> Any:
 # the emulator
 
 
+def _schemas_needed(function: Callable, *args: Any) -> Any:
+    """Call ``function``; if amazon-braket-schemas is missing, say so as an API error."""
+    try:
+        return function(*args)
+    except ImportError as exc:
+        raise BraketApiError(
+            "InternalServiceException",
+            f"The sandbox needs amazon-braket-schemas for this call ({exc}); it is pinned in "
+            "requirements-dev.txt: run `make venv`",
+        ) from None
+
+
 class BraketEmulator:
     """Braket API emulator: state, Python test API, and the WSGI app (``emu(environ, sr)``).
 
@@ -730,7 +742,7 @@ class BraketEmulator:
         from braket_sandbox.programs import ActionError, check_device_parameters, parse_action
 
         try:
-            parsed = parse_action(action, device, shots)
+            parsed = _schemas_needed(parse_action, action, device, shots)
             if device_parameters is not None:
                 check_device_parameters(device_parameters)
         except ActionError as err:
@@ -1121,7 +1133,7 @@ class BraketEmulator:
                 if t["deviceArn"] == arn and t["region"] == region and t["status"] == "QUEUED"
             )
             out = device.summary()
-            out["deviceCapabilities"] = device.capabilities_json()
+            out["deviceCapabilities"] = _schemas_needed(device.capabilities_json)
             out["deviceQueueInfo"] = [
                 {"queue": "QUANTUM_TASKS_QUEUE", "queueSize": str(queued), "queuePriority": "Normal"},
                 {"queue": "JOBS_QUEUE", "queueSize": "0"},

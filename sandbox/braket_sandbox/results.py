@@ -29,6 +29,7 @@ import hashlib
 import json
 import random
 import threading
+import warnings
 from typing import Any
 
 __all__ = ["ResultError", "ResultStore", "compute_result"]
@@ -72,7 +73,9 @@ def compute_result(task: dict, device: Any) -> str:
         raise ResultError(f"the sandbox computes no result for {name} actions")
     kind = "dm" if device.arn.endswith("/dm1") else "sv"
     try:
-        result = _simulator(kind).run(document, shots=shots)
+        with warnings.catch_warnings():  # DM1's "noise-free circuit" hint is for LocalSimulator users
+            warnings.simplefilter("ignore")
+            result = _simulator(kind).run(document, shots=shots)
     except Exception as exc:  # noqa: BLE001 - the program does not run: the task fails
         raise ResultError(f"the program failed to run: {str(exc).splitlines()[0][:300]}") from None
     metadata = result.taskMetadata
@@ -80,7 +83,32 @@ def compute_result(task: dict, device: Any) -> str:
     metadata.deviceId = task["deviceArn"]
     if hasattr(metadata, "shots"):
         metadata.shots = shots
-    return result.json(exclude_none=True)
+    data = result.dict(exclude_none=True)
+    if "measurements" in data and len(data["measurements"]) == 0:
+        del data["measurements"]  # shots=0: exact results only (the schema wants none or some)
+    return json.dumps(data, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what the simulators leave in a result: numpy arrays and numbers, complex
+    amplitudes (as Braket writes them: [real, imaginary]), datetimes, enums."""
+    if hasattr(value, "tolist"):
+        return _plain_nested(value.tolist())
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    raise TypeError(f"cannot write {type(value).__name__} into results.json")
+
+
+def _plain_nested(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain_nested(v) for v in value]
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    return value
 
 
 def _ahs_result(task: dict, program: Any, shots: int) -> str:
