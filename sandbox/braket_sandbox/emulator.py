@@ -59,6 +59,37 @@ to ``on_event`` (called outside the state lock, so it may call back into the emu
 exception in it is logged and never fails the API call).
 
 A small control plane under ``/_sandbox/`` serves subprocess users (see ``_control``).
+
+The Amazon Braket SDK (amazon-braket-sdk 1.127, a dev dependency: requirements-dev.txt) works
+against this emulator; the README's demo section says how to point it here and which SDK calls are
+served or refused. What that takes, and where it lives:
+
+- ``GetDevice``: ``deviceCapabilities`` built with amazon-braket-schemas' own model of each
+  device's family (:mod:`braket_sandbox.capabilities`); ``service.deviceCost`` {price, unit} as the
+  device list gives it. The SDK parses it with ``BraketSchemaBase.parse_raw_schema``.
+- ``CreateQuantumTask``: the botocore model's members (``action``, ``deviceParameters``, ``tags``,
+  ``associations`` (at most one, type ``RESERVATION_TIME_WINDOW_ARN``), ``jobToken`` (1-128
+  characters), ``experimentalCapabilities``) checked as :mod:`braket_sandbox.programs` describes:
+  action type offered by the device, IR schema, shots range, program-set divisibility and limits.
+  ``ValidationException`` carries ``reason`` and ``programSetValidationFailures`` when a program set
+  is malformed (members of the model's error shape).
+- ``GetQuantumTask`` also returns ``associations``, ``actionMetadata`` (``actionType``, and
+  ``programCount``/``executableCount`` for program sets), ``numSuccessfulShots`` (= shots at
+  COMPLETED; partial success of program sets is not modelled) and ``experimentalCapabilities``.
+- Results: with ``results_s3=`` (or :meth:`BraketEmulator.store_results`), ``results.json`` is
+  written into that S3 endpoint (moto) before a task becomes COMPLETED
+  (:mod:`braket_sandbox.results`: real simulator results for SV1/DM1, plausible ones for QPUs).
+
+Dependency: this module imports amazon-braket-schemas only when it answers ``GetDevice``, checks
+an action, or computes a result; without the package it still imports and serves everything else
+(the Python API's ``create_task`` without an action never needs it), and those calls answer
+``InternalServiceException`` saying to run ``make venv``. The sandbox is dev-only, so it may depend
+on the schemas package; the Lambda package does not.
+
+Not implemented (the routes answer ``UnknownOperationException``): the jobs API (``CreateJob``,
+``GetJob``, ``CancelJob``, ``SearchJobs``: issue 11), spending limits (issue 12), tagging. The
+routing (:meth:`BraketEmulator.route`) and the task records are keyed so that jobs, associations and
+spending limits can be added beside tasks without changing the existing Python API.
 """
 
 from __future__ import annotations
