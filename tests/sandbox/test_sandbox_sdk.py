@@ -350,3 +350,19 @@ def test_emulator_imports_and_serves_without_the_braket_packages(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == "CREATED"
     assert "amazon-braket-schemas" in lines[1] and "make venv" in lines[1]
+
+
+def test_hybrid_jobs_are_refused_until_the_jobs_api_exists(sdk, tmp_path):
+    """``AwsQuantumJob.create`` uploads its code to the default bucket (moto), then calls CreateJob,
+    which the emulator does not implement yet (issue 11): the SDK user gets a clear error."""
+    from braket.aws import AwsQuantumJob
+
+    source = tmp_path / "algorithm.py"
+    source.write_text("def main():\n    pass\n")
+    with pytest.raises(ClientError) as excinfo:
+        AwsQuantumJob.create(device=SV1, source_module=str(source), entry_point="algorithm:main",
+                             role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole",
+                             wait_until_complete=False)
+    code, message = error_of(excinfo)
+    assert code == "UnknownOperationException" and "POST /job" in message
+    assert sdk.calls["Unknown"] == 1
