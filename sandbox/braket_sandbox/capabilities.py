@@ -45,11 +45,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["FAMILIES", "capabilities_json", "capabilities_model", "family_of", "program_set_limits"]
+__all__ = ["FAMILIES", "capabilities_json", "capabilities_model", "family_of"]
 
 FAMILIES = ("ionq", "iqm", "aqt", "rigetti", "quera", "simulator")
 
@@ -94,11 +93,6 @@ def family_of(device: Any) -> str:
     if provider in FAMILIES:
         return provider
     return "iqm"  # unknown provider: the IQM layout (see the module docstring)
-
-
-def program_set_limits(device: Any) -> tuple[int, int, int] | None:
-    """(maximumExecutables, maximumTotalShots, minimumTotalShots), or None: no program sets."""
-    return _PROGRAM_SET_LIMITS.get(family_of(device))
 
 
 def capabilities_json(device: Any) -> str:
@@ -237,16 +231,21 @@ def _ionq(device: Any) -> Any:
     )
 
 
+def _with_standardized_v1(device: Any, family: str, capabilities_class: Any, parameters_class: Any) -> Any:
+    """IQM and Rigetti: the same layout (optional provider block, standardized properties v1)."""
+    paradigm = _paradigm(device.name)
+    return capabilities_class(
+        service=_service(device), action=_gate_actions(family), paradigm=paradigm,
+        deviceParameters=parameters_class.schema(),
+        standardized=_standardized_v1(paradigm.qubitCount, paradigm.connectivity.connectivityGraph),
+    )
+
+
 def _iqm(device: Any) -> Any:
     from braket.device_schema.iqm.iqm_device_capabilities_v1 import IqmDeviceCapabilities
     from braket.device_schema.iqm.iqm_device_parameters_v1 import IqmDeviceParameters
 
-    paradigm = _paradigm(device.name)
-    return IqmDeviceCapabilities(
-        service=_service(device), action=_gate_actions("iqm"), paradigm=paradigm,
-        deviceParameters=IqmDeviceParameters.schema(),
-        standardized=_standardized_v1(paradigm.qubitCount, paradigm.connectivity.connectivityGraph),
-    )
+    return _with_standardized_v1(device, "iqm", IqmDeviceCapabilities, IqmDeviceParameters)
 
 
 def _aqt(device: Any) -> Any:
@@ -276,12 +275,7 @@ def _rigetti(device: Any) -> Any:
     from braket.device_schema.rigetti.rigetti_device_capabilities_v2 import RigettiDeviceCapabilities
     from braket.device_schema.rigetti.rigetti_device_parameters_v1 import RigettiDeviceParameters
 
-    paradigm = _paradigm(device.name)
-    return RigettiDeviceCapabilities(
-        service=_service(device), action=_gate_actions("rigetti"), paradigm=paradigm,
-        deviceParameters=RigettiDeviceParameters.schema(),
-        standardized=_standardized_v1(paradigm.qubitCount, paradigm.connectivity.connectivityGraph),
-    )
+    return _with_standardized_v1(device, "rigetti", RigettiDeviceCapabilities, RigettiDeviceParameters)
 
 
 def _quera(device: Any) -> Any:
@@ -358,7 +352,3 @@ def _simulator(device: Any) -> Any:
         deviceParameters=GateModelSimulatorDeviceParameters.schema(),
     )
 
-
-def action_types(device: Any) -> tuple[str, ...]:
-    """The action types ``device`` accepts (the keys of its capabilities' ``action``)."""
-    return tuple(json.loads(capabilities_json(device))["action"])

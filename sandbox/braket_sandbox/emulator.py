@@ -1397,6 +1397,8 @@ def _configure_cli(parser: Any) -> None:
     parser.add_argument("--page-size", type=int, default=100, help="default maxResults")
     parser.add_argument("--default-quotas", action="store_true", help="apply the Braket quotas")
     parser.add_argument("--events-log", help="append every emitted event to this JSON-lines file")
+    parser.add_argument("--results-s3", metavar="URL",
+                        help="S3 endpoint (moto) where completed tasks' results.json are written")
 
 
 def _start_cli(args: Any) -> BraketEmulator:
@@ -1407,6 +1409,7 @@ def _start_cli(args: Any) -> BraketEmulator:
         default_region=args.default_region,
         default_page_size=args.page_size,
         on_event=_JsonLinesWriter(args.events_log) if args.events_log else None,
+        results_s3=args.results_s3,
     )
     if args.default_quotas:
         emu.apply_default_quotas()

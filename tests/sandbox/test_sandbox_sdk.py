@@ -366,3 +366,31 @@ def test_hybrid_jobs_are_refused_until_the_jobs_api_exists(sdk, tmp_path):
     code, message = error_of(excinfo)
     assert code == "UnknownOperationException" and "POST /job" in message
     assert sdk.calls["Unknown"] == 1
+
+
+def test_python_api_checks_an_action_and_stores_its_result(emu, moto):
+    """``create_task`` with an action applies CreateQuantumTask's checks; without one (the
+    guard's integration tests) it is unchecked and never gets a result."""
+    from braket_sandbox.emulator import BraketApiError
+    from braket_sandbox.results import ResultStore
+
+    boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url).create_bucket(Bucket=BUCKET)
+    emu.store_results(moto.url)
+    with pytest.raises(BraketApiError) as excinfo:
+        emu.create_task("us-east-1", AQUILA, 10, action=bell_action(), output_s3_bucket=BUCKET)
+    assert excinfo.value.code == "ValidationException"
+    arn = emu.create_task("us-east-1", SV1, 64, action=bell_action(), output_s3_bucket=BUCKET)
+    bare = emu.create_task("us-east-1", SV1, 64, output_s3_bucket=BUCKET)
+    for task in (arn, bare):
+        emu.advance(task, "COMPLETED")
+    stored = ResultStore(moto.url).get(emu.task(arn))
+    assert stored["taskMetadata"]["id"] == arn and len(stored["measurements"]) == 64
+    assert emu.task(bare)["status"] == "COMPLETED" and emu.task(bare)["actionMetadata"] == {
+        "actionType": "braket.ir.openqasm.program"}
+    with pytest.raises(ClientError):
+        ResultStore(moto.url).get(emu.task(bare))
+    emu.store_results(None)
+    later = emu.create_task("us-east-1", SV1, 8, action=bell_action(), output_s3_bucket=BUCKET)
+    emu.advance(later, "COMPLETED")
+    with pytest.raises(ClientError):
+        ResultStore(moto.url).get(emu.task(later))
