@@ -536,6 +536,9 @@ class Demo:
         disagree = sorted(arn for arn, state in seen["states"].items() if truth.get(arn) != state)
         seen["agrees"] = not disagree and len(seen["states"]) == len(truth)
         seen["disagreements"] = disagree[:10]
+        for submission in self.notebook.submissions:
+            if submission.error:
+                self.say(f"  notebook thread {submission.thread} stopped on the SDK's error: {submission.error}")
         self.say("  What the notebook saw (task.state() of each task, as the SDK reports it):")
         for device in DEFAULT_DEVICES:
             counts = seen["by_device"].get(device.name, {})

@@ -492,13 +492,16 @@ class Notebook:
     ``AWS_ENDPOINT_URL_STS`` (moto): the session's default bucket
     ``amazon-braket-<region>-<account>`` is created there and results are read from it. Devices
     and programs are set up once, before the loop, as a user would; the SDK calls GetDevice
-    then. :meth:`observe` asks the SDK, afterwards, what became of each task.
+    then. A thread's loop ends at the first exception ``device.run`` raises (after the SDK's and
+    botocore's own retries), as a user's loop does (``stop_on_error=False`` keeps going).
+    :meth:`observe` asks the SDK, afterwards, what became of each task.
     """
 
     def __init__(self, endpoint_url: str, tasks: int, threads: int = 4, seed: int = 3,
                  devices: tuple[NotebookDevice, ...] = DEFAULT_DEVICES, project: str = "runaway-notebook",
-                 pause: tuple[float, float] = (0.005, 0.03)) -> None:
+                 pause: tuple[float, float] = (0.005, 0.03), stop_on_error: bool = True) -> None:
         self.endpoint_url = endpoint_url
+        self.stop_on_error = stop_on_error
         self.tasks = tasks
         self.threads = max(1, threads)
         self.devices = devices
@@ -572,6 +575,8 @@ class Notebook:
                 self.submissions.append(submission)
             if on_submit is not None:
                 on_submit(submission)
+            if submission.error is not None and self.stop_on_error:
+                return  # a user's loop ends at the first exception the SDK raises
             with self.lock:
                 pause = self._rng.uniform(*self.pause)
             self.stopping.wait(pause)

@@ -394,3 +394,28 @@ def test_python_api_checks_an_action_and_stores_its_result(emu, moto):
     emu.advance(later, "COMPLETED")
     with pytest.raises(ClientError):
         ResultStore(moto.url).get(emu.task(later))
+
+
+def test_queue_depth_and_queue_position(sdk):
+    device = AwsDevice(FORTE)
+    first, second = device.run(bell(), shots=10), device.run(bell(), shots=10)
+    for task in (first, second):
+        sdk.advance(task.id, "QUEUED")
+    depth = device.queue_depth()
+    assert [str(v) for v in depth.quantum_tasks.values()] == ["2"]
+    assert second.queue_position().queue_position == "2"
+    sdk.advance(first.id, "RUNNING")
+    position = first.queue_position()
+    assert position.queue_position is None and "RUNNING" in position.message
+
+
+def test_run_batch_goes_through_copied_sessions(sdk):
+    """``run_batch`` copies the session (without a hand-made client): the environment's
+    AWS_ENDPOINT_URL_BRAKET keeps it on the emulator."""
+    batch = AwsDevice(SV1).run_batch([bell(), Circuit().x(0).cnot(0, 1)], shots=20, max_parallel=2)
+    arns = [task.id for task in batch.tasks]
+    assert len(arns) == 2 and {t["quantumTaskArn"] for t in sdk.tasks()} == set(arns)
+    for arn in arns:
+        finish(sdk, arn)
+    counts = [result.measurement_counts for result in batch.results()]
+    assert set(counts[0]) <= {"00", "11"} and set(counts[1]) == {"11"}
