@@ -419,3 +419,17 @@ def test_run_batch_goes_through_copied_sessions(sdk):
         finish(sdk, arn)
     counts = [result.measurement_counts for result in batch.results()]
     assert set(counts[0]) <= {"00", "11"} and set(counts[1]) == {"11"}
+
+
+def test_a_program_the_simulator_cannot_run_fails_when_completed(sdk, moto):
+    """The emulator checks the IR document, not the OpenQASM text (README): a program that does
+    not run is accepted, then FAILED with the simulator's error when its device completes it."""
+    boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url).create_bucket(Bucket=BUCKET)
+    client = boto3.client("braket", region_name="us-east-1", endpoint_url=sdk.url, config=NO_RETRY)
+    action = json.dumps({"braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"},
+                         "source": "OPENQASM 3.0;\nqubit[1] q;\nnot_a_gate q[0];"})
+    arn = create(client, SV1, 10, action=action)
+    finish(sdk, arn)
+    task = client.get_quantum_task(quantumTaskArn=arn)
+    assert task["status"] == "FAILED"
+    assert task["failureReason"].startswith("the program failed to run")
