@@ -433,3 +433,11 @@ def test_a_program_the_simulator_cannot_run_fails_when_completed(sdk, moto):
     task = client.get_quantum_task(quantumTaskArn=arn)
     assert task["status"] == "FAILED"
     assert task["failureReason"].startswith("the program failed to run")
+
+
+def test_experimental_capabilities_are_accepted_and_returned(sdk, braket):
+    task = AwsDevice(FORTE).run(bell(), shots=10, experimental_capabilities="ALL")
+    assert task.metadata()["experimentalCapabilities"] == {"enabled": "ALL"}
+    with pytest.raises(ClientError) as excinfo:  # the model's union allows only ALL or NONE
+        create(braket(), FORTE, 10, experimentalCapabilities={"enabled": "SOME"})
+    assert excinfo.value.response["Error"]["Code"] == "ValidationException"
