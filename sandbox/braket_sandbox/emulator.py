@@ -1158,13 +1158,17 @@ class BraketEmulator:
     def _op_get_device(self, region: str, arn: str) -> tuple[int, dict, list[dict]]:
         with self._lock:
             device = self._visible_device(region, arn)
+        # Built outside the lock: the first GetDevice of a device imports the schemas and builds
+        # its model (then it is cached), and must not hold up other calls meanwhile.
+        capabilities = _schemas_needed(device.capabilities_json)
+        with self._lock:
             queued = sum(
                 1
                 for t in self._tasks.values()
                 if t["deviceArn"] == arn and t["region"] == region and t["status"] == "QUEUED"
             )
             out = device.summary()
-            out["deviceCapabilities"] = _schemas_needed(device.capabilities_json)
+            out["deviceCapabilities"] = capabilities
             out["deviceQueueInfo"] = [
                 {"queue": "QUANTUM_TASKS_QUEUE", "queueSize": str(queued), "queuePriority": "Normal"},
                 {"queue": "JOBS_QUEUE", "queueSize": "0"},
