@@ -15,6 +15,10 @@ CancelQuantumTask      PUT  /quantum-task/{quantumTaskArn}/cancel  200
 SearchQuantumTasks     POST /quantum-tasks                         200
 GetDevice              GET  /device/{deviceArn}                    200
 SearchDevices          POST /devices                               200
+CreateJob              POST /job                                   201
+GetJob                 GET  /job/{jobArn}                          200
+CancelJob              PUT  /job/{jobArn}/cancel                   200
+SearchJobs             POST /jobs                                  200
 =====================  ==========================================  ======
 
 Choices (documented because the real service does not spell them out):
@@ -86,10 +90,14 @@ an action, or computes a result; without the package it still imports and serves
 ``InternalServiceException`` saying to run ``make venv``. The sandbox is dev-only, so it may depend
 on the schemas package; the Lambda package does not.
 
-Not implemented (the routes answer ``UnknownOperationException``): the jobs API (``CreateJob``,
-``GetJob``, ``CancelJob``, ``SearchJobs``: issue 11), spending limits (issue 12), tagging. The
-routing (:meth:`BraketEmulator.route`) and the task records are keyed so that jobs, associations and
-spending limits can be added beside tasks without changing the existing Python API.
+Hybrid jobs (``CreateJob``, ``GetJob``, ``CancelJob``, ``SearchJobs``, "Braket Job State Change"
+events; Python API ``create_job``, ``advance_job``, ``cancel_job``, ``job``, ``jobs``,
+``job_event_for``) live in :mod:`braket_sandbox.jobs`, a mixin of the emulator; read its docstring
+for what is uncertain (the unit of ``billableDuration``, the event's fields).
+
+Not implemented (the routes answer ``UnknownOperationException``): spending limits (issue 12) and
+tagging. A new API goes beside tasks and jobs the same way (a mixin, routes, operations) without
+changing the existing Python API.
 """
 
 from __future__ import annotations
@@ -111,6 +119,7 @@ from typing import Any, Callable, Iterable
 from werkzeug.wrappers import Request, Response
 
 from braket_sandbox._http import DEFAULT_HOST, ServerHandle, cli_main
+from braket_sandbox.jobs import JOB_OPERATIONS, JobsMixin
 
 __all__ = [
     "BraketApiError",
@@ -141,7 +150,7 @@ OPERATIONS = (
     "SearchQuantumTasks",
     "GetDevice",
     "SearchDevices",
-)
+) + JOB_OPERATIONS
 
 # (rate per second, burst) per account and region, from the Braket quotas page.
 DEFAULT_QUOTAS = {
@@ -379,7 +388,7 @@ def _schemas_needed(function: Callable, *args: Any) -> Any:
         ) from None
 
 
-class BraketEmulator:
+class BraketEmulator(JobsMixin):
     """Braket API emulator: state, Python test API, and the WSGI app (``emu(environ, sr)``).
 
     ``BraketEmulator(...).start()`` (or ``with BraketEmulator() as emu:``) serves it on
@@ -415,6 +424,7 @@ class BraketEmulator:
             self._devices[device.arn] = device
         self._tasks: dict[str, dict] = {}
         self._tokens: dict[tuple[str, str], str] = {}
+        self._init_jobs()
         self._events: list[dict] = []
         self._calls: collections.Counter = collections.Counter()
         self._faults: dict[str, _Fault] = {}
@@ -452,9 +462,10 @@ class BraketEmulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget tasks, events, idempotency tokens, calls, faults and rate limits."""
+        """Forget tasks, jobs, events, idempotency tokens, calls, faults and rate limits."""
         with self._lock:
             self._tasks.clear()
+            self._reset_jobs()
             self._tokens.clear()
             self._events.clear()
             self._calls.clear()
@@ -942,7 +953,8 @@ class BraketEmulator:
             try:
                 callback(copy.deepcopy(event))
             except Exception:  # noqa: BLE001 - a broken consumer must not break the API
-                log.exception("on_event callback failed for %s", event["detail"]["quantumTaskArn"])
+                detail = event.get("detail", {})
+                log.exception("on_event callback failed for %s", detail.get("quantumTaskArn") or detail.get("jobArn"))
 
     # ----------------------------------------------------------------------------- responses
     def _task_response(self, task: dict, queue_info: bool) -> dict:
@@ -1236,6 +1248,16 @@ class BraketEmulator:
                 return "GetQuantumTask", rest
         if path.startswith("/device/") and method == "GET" and len(path) > len("/device/"):
             return "GetDevice", path[len("/device/"):]
+        if path == "/job" and method == "POST":
+            return "CreateJob", None
+        if path == "/jobs" and method == "POST":
+            return "SearchJobs", None
+        if path.startswith("/job/"):
+            rest = path[len("/job/"):]
+            if rest.endswith("/cancel") and method == "PUT":
+                return "CancelJob", rest[: -len("/cancel")]
+            if method == "GET" and rest:
+                return "GetJob", rest
         return None, None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -1271,8 +1293,16 @@ class BraketEmulator:
                 status, payload, events = self._op_search_tasks(region, body)
             elif operation == "GetDevice":
                 status, payload, events = self._op_get_device(region, arn or "")
-            else:
+            elif operation == "SearchDevices":
                 status, payload, events = self._op_search_devices(region, body)
+            elif operation == "CreateJob":
+                status, payload, events = self._op_create_job(region, body)
+            elif operation == "GetJob":
+                status, payload, events = self._op_get_job(region, arn or "", query)
+            elif operation == "CancelJob":
+                status, payload, events = self._op_cancel_job(region, arn or "")
+            else:
+                status, payload, events = self._op_search_jobs(region, body)
         except BraketApiError as err:
             return self._error_response(err)
         except Exception:  # noqa: BLE001
@@ -1309,9 +1339,10 @@ class BraketEmulator:
     def _control(self, request: Request) -> Response:
         """Test control for subprocess users (JSON in, JSON out; never counted or throttled).
 
-        GET  /_sandbox/tasks | /_sandbox/events | /_sandbox/calls
+        GET  /_sandbox/tasks | /_sandbox/jobs | /_sandbox/events | /_sandbox/calls
         POST /_sandbox/tasks       {"region","deviceArn","shots","tags"?,"createdAt"?}
         POST /_sandbox/advance     {"arn","status","failureReason"?}
+        POST /_sandbox/advance-job {"arn","status","failureReason"?,"billableDuration"?}
         POST /_sandbox/fault       {"operation","throttleRate"?,"seed"?,"error"?}
         POST /_sandbox/rate-limit  {"operation","ratePerS","burst"} (or {"defaults": true})
         POST /_sandbox/fail-next   {"operation","count","error"?}
@@ -1327,6 +1358,12 @@ class BraketEmulator:
                 return self._json_response(200, self.events())
             if method == "GET" and path == "/calls":
                 return self._json_response(200, dict(self.calls))
+            if method == "GET" and path == "/jobs":
+                return self._json_response(200, [self._jsonable(j) for j in self.jobs()])
+            if method == "POST" and path == "/advance-job":
+                self.advance_job(body["arn"], body["status"], failure_reason=body.get("failureReason"),
+                                 billable_duration=body.get("billableDuration"))
+                return self._json_response(200, self._jsonable(self.job(body["arn"])))
             if method == "POST" and path == "/tasks":
                 arn = self.create_task(
                     body.get("region", self.default_region),
@@ -1370,10 +1407,13 @@ class BraketEmulator:
 
     @staticmethod
     def _jsonable(task: dict) -> dict:
-        out = dict(task)
-        for field in ("createdAt", "endedAt"):
+        out = copy.deepcopy(task)
+        for field in ("createdAt", "startedAt", "endedAt"):
             if out.get(field) is not None:
                 out[field] = iso_ms(out[field])
+        for event in out.get("events") or []:  # a job's events
+            if isinstance(event, dict) and event.get("timeOfEvent") is not None:
+                event["timeOfEvent"] = iso_ms(event["timeOfEvent"])
         return out
 
 

@@ -352,20 +352,91 @@ def test_emulator_imports_and_serves_without_the_braket_packages(tmp_path):
     assert "amazon-braket-schemas" in lines[1] and "make venv" in lines[1]
 
 
-def test_hybrid_jobs_are_refused_until_the_jobs_api_exists(sdk, tmp_path):
-    """``AwsQuantumJob.create`` uploads its code to the default bucket (moto), then calls CreateJob,
-    which the emulator does not implement yet (issue 11): the SDK user gets a clear error."""
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole"
+
+
+def test_hybrid_job_created_run_and_cancelled_through_the_sdk(sdk, tmp_path, monkeypatch):
+    """``AwsQuantumJob.create`` uploads its code to the default bucket (moto), then CreateJob; the
+    job's tasks carry its ARN; ``job.cancel()`` stops it."""
     from braket.aws import AwsQuantumJob
+    from braket.jobs.config import InstanceConfig, StoppingCondition
 
     source = tmp_path / "algorithm.py"
     source.write_text("def main():\n    pass\n")
+    job = AwsQuantumJob.create(device=FORTE, source_module=str(source), entry_point="algorithm:main",
+                               job_name="nightly-vqe", role_arn=ROLE, wait_until_complete=False,
+                               instance_config=InstanceConfig(instanceType="ml.g4dn.xlarge", instanceCount=2),
+                               stopping_condition=StoppingCondition(maxRuntimeInSeconds=3600),
+                               reservation_arn=RESERVATION, tags={"team": "qml"})
+    assert job.arn == f"arn:aws:braket:us-east-1:{ACCOUNT}:job/nightly-vqe"
+    assert job.state() == "QUEUED"
+    metadata = job.metadata()
+    assert metadata["instanceConfig"] == {"instanceType": "ml.g4dn.xlarge", "instanceCount": 2, "volumeSizeInGb": 30}
+    assert metadata["stoppingCondition"] == {"maxRuntimeInSeconds": 3600}
+    assert metadata["deviceConfig"] == {"device": FORTE}
+    assert metadata["associations"] == [{"arn": RESERVATION, "type": "RESERVATION_TIME_WINDOW_ARN"}]
+    assert metadata["tags"] == {"team": "qml"}
+    assert job.queue_position().queue_position == "1"
+    sdk.advance_job(job.arn, "RUNNING")
+    monkeypatch.setenv("AMZN_BRAKET_JOB_TOKEN", job.arn)  # what the job's container gets
+    inside = AwsDevice(FORTE).run(bell(), shots=10)
+    assert inside.metadata()["jobArn"] == job.arn
+    assert job.cancel() == "CANCELLING"
+    assert job.state() == "CANCELLED"
+    ended = job.metadata()
+    assert ended["startedAt"] <= ended["endedAt"] and isinstance(ended["billableDuration"], int)
+    statuses = [e["detail"]["status"] for e in sdk.events() if e["detail-type"] == "Braket Job State Change"]
+    assert statuses == ["QUEUED", "RUNNING", "CANCELLING", "CANCELLED"]
+    assert sdk.job(job.arn)["status"] == "CANCELLED"
+
+
+def test_create_job_validation(braket, emu):
+    client = braket()
+    good = {"jobName": "ok-job", "roleArn": ROLE,
+            "algorithmSpecification": {"scriptModeConfig": {"entryPoint": "a:main", "s3Uri": "s3://b/k.tar.gz"}},
+            "outputDataConfig": {"s3Path": "s3://b/out"}, "deviceConfig": {"device": SV1},
+            "instanceConfig": {"instanceType": "ml.m5.large", "volumeSizeInGb": 30}}
+    bad = {"instance type": {"instanceConfig": {"instanceType": "m5.large", "volumeSizeInGb": 30}},
+           "runtime": {"stoppingCondition": {"maxRuntimeInSeconds": 432_001}},
+           "name": {"jobName": "bad_name"},
+           "role": {"roleArn": "arn:aws:iam::123456789012:user/me"},
+           "device": {"deviceConfig": {"device": "arn:aws:braket:us-east-1::device/qpu/acme/Nope"}}}
+    for label, change in bad.items():
+        with pytest.raises(ClientError) as excinfo:
+            client.create_job(**{**good, **change})
+        assert excinfo.value.response["Error"]["Code"] == "ValidationException", label
+    first = client.create_job(**good)["jobArn"]
     with pytest.raises(ClientError) as excinfo:
-        AwsQuantumJob.create(device=SV1, source_module=str(source), entry_point="algorithm:main",
-                             role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole",
-                             wait_until_complete=False)
-    code, message = error_of(excinfo)
-    assert code == "UnknownOperationException" and "POST /job" in message
-    assert sdk.calls["Unknown"] == 1
+        client.create_job(**good)  # the same name again (another client token)
+    assert excinfo.value.response["Error"]["Code"] == "ConflictException"
+    local = client.create_job(**{**good, "jobName": "local-sim",
+                                 "deviceConfig": {"device": "local:braket/braket.local.qubit"}})["jobArn"]
+    assert [j["jobArn"] for j in emu.jobs()] == [first, local]
+    with pytest.raises(ClientError) as excinfo:
+        client.get_job(jobArn=f"arn:aws:braket:us-east-1:{ACCOUNT}:job/missing")
+    assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    emu.advance_job(first, "RUNNING")
+    emu.advance_job(first, "COMPLETED", billable_duration=90_000)
+    with pytest.raises(ClientError) as excinfo:
+        client.cancel_job(jobArn=first)
+    assert excinfo.value.response["Error"]["Code"] == "ConflictException"
+    assert client.get_job(jobArn=first)["billableDuration"] == 90_000
+
+
+def test_search_jobs_pages_and_filters(braket, emu):
+    arns = [emu.create_job("us-east-1", SV1, name=f"job-{i}", created_at=f"2026-11-28T0{i}:00:00Z")
+            for i in range(5)]
+    emu.create_job("eu-north-1", GARNET, name="job-eu")
+    client = braket()
+    pages = list(client.get_paginator("search_jobs").paginate(filters=[], PaginationConfig={"PageSize": 2}))
+    found = [j["jobArn"] for page in pages for j in page["jobs"]]
+    assert found == arns[::-1] and len(pages) == 3  # newest first, this region only
+    since = client.search_jobs(filters=[{"name": "createdAt", "operator": "GTE", "values": ["2026-11-28T03:00:00Z"]}])
+    assert [j["jobName"] for j in since["jobs"]] == ["job-4", "job-3"]
+    one = client.search_jobs(filters=[{"name": "jobArn", "operator": "EQUAL", "values": [arns[1]]}])["jobs"]
+    assert [j["device"] for j in one] == [SV1]
+    with pytest.raises(ClientError):
+        client.search_jobs(filters=[{"name": "status", "operator": "EQUAL", "values": ["QUEUED"]}])
 
 
 def test_python_api_checks_an_action_and_stores_its_result(emu, moto):
@@ -441,3 +512,16 @@ def test_experimental_capabilities_are_accepted_and_returned(sdk, braket):
     with pytest.raises(ClientError) as excinfo:  # the model's union allows only ALL or NONE
         create(braket(), FORTE, 10, experimentalCapabilities={"enabled": "SOME"})
     assert excinfo.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_jobs_control_plane_for_subprocess_users(emu):
+    import requests
+
+    arn = emu.create_job("us-east-1", SV1, name="ctl-job")
+    moved = requests.post(f"{emu.url}/_sandbox/advance-job", json={"arn": arn, "status": "RUNNING"}, timeout=5)
+    assert moved.status_code == 200 and moved.json()["status"] == "RUNNING" and moved.json()["startedAt"].endswith("Z")
+    listed = requests.get(f"{emu.url}/_sandbox/jobs", timeout=5).json()
+    assert [j["jobArn"] for j in listed] == [arn]
+    assert emu.job_event_for(arn)["detail"] == {
+        "jobArn": arn, "status": "RUNNING", "deviceArn": SV1,
+        "createdAt": listed[0]["createdAt"], "startedAt": listed[0]["startedAt"]}
