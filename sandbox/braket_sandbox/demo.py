@@ -10,10 +10,14 @@ What happens (each step prints what it did):
 2. ``examples/sandbox`` is applied with Terraform against moto (or, without Terraform, the same
    table, topic and Slack parameter are created with boto3). The table, topic, parameter and the
    Lambda's environment are read back from the Terraform outputs and from moto.
-3. A runaway notebook submits many tasks through HTTP ``CreateQuantumTask`` from several threads
-   on an expensive QPU, a cheap QPU and a simulator. The emulator emits each task's EventBridge
-   events; they are delivered at least once (some twice), some out of order, each to one
-   in-process invocation of the deployed handler, concurrently, with the deployed environment.
+3. A runaway notebook written with the Amazon Braket SDK (``AwsDevice(arn).run(program, shots=...)``
+   in a loop on several threads) submits many tasks to an expensive QPU (a circuit on IonQ Forte-1),
+   a cheap QPU (an AHS program on QuEra Aquila) and a simulator (a circuit on SV1). The SDK's
+   Braket calls reach the emulator, its S3 and STS calls moto (its default bucket, results). The
+   emulator emits each task's EventBridge events; they are delivered at least once (some twice),
+   some out of order, each to one in-process invocation of the deployed handler, concurrently,
+   with the deployed environment. Afterwards the notebook asks the SDK what became of its tasks
+   (``task.state()``, ``task.result()``) and the demo prints what it saw.
 4. The summary: per cap the limit, what ran and what was cancelled, the spend prevented, every
    alert (Slack as text, email), and whether each cap held -- judged from the emulator's ground
    truth, not from the guard's own ledger. Exit code 0 only if every cap held and every check passed.
@@ -51,7 +55,7 @@ from braket_sandbox import deploy as deploy_mod  # noqa: E402
 from braket_sandbox.emulator import BraketEmulator, TERMINAL_STATUSES  # noqa: E402
 from braket_sandbox.progress import ProgressBar, format_duration  # noqa: E402
 from braket_sandbox.runaway import (DEFAULT_DEVICES, DeviceSimulator, EventBus, LambdaInvoker,  # noqa: E402
-                                    Notebook, median_and_max)
+                                    Notebook, import_sdk, median_and_max)
 from braket_sandbox.slack_sink import SlackSink, render_text  # noqa: E402
 from braket_sandbox.verdict import Verdict, judge, parse_cap_specs, short_device, usd  # noqa: E402
 
@@ -332,10 +336,11 @@ class Demo:
         self.say.step(1, "Local services on 127.0.0.1 (no AWS account, no Docker)")
         started = time.monotonic()
         self.moto = MotoProcess()
-        self.emulator = BraketEmulator().start()
+        self.emulator = BraketEmulator(results_s3=self.moto.url).start()
         self.sink = SlackSink().start()
         self.say(f"  moto server (DynamoDB, SNS, SQS, SSM, IAM, EventBridge, Lambda, Logs)  {self.moto.url}")
         self.say(f"  Braket API emulator (CreateQuantumTask, CancelQuantumTask, ...)           {self.emulator.url}")
+        self.say("  (results of completed tasks go to moto's S3, where the Braket SDK reads them)")
         self.say(f"  Slack incoming-webhook sink                                               {self.sink.url}")
         self.timings["services"] = time.monotonic() - started
 
@@ -461,8 +466,14 @@ class Demo:
             devices.on_event(event)
             bus.publish(event)
 
-        self.emulator.on_event = on_event
         self.notebook = Notebook(self.emulator.url, options.tasks, threads=options.threads, seed=options.seed + 2)
+        self._sdk_ready()
+        self.notebook.setup()
+        session = self.notebook.session("us-east-1")
+        self.say("  notebook (Amazon Braket SDK): AwsDevice(arn).run(program, shots=..., tags={'project': ...}) "
+                 f"in a loop on {options.threads} threads; circuits on Forte-1 and SV1, an AHS program on Aquila; "
+                 f"results in the SDK's default bucket {session.default_bucket()} (moto S3)")
+        self.emulator.on_event = on_event
         decided: dict[str, tuple[str, float, str]] = {}
         decided_lock = threading.Lock()
 
@@ -509,8 +520,36 @@ class Demo:
                 reaction.append(finished - emitted)
             first_seen[status] += 1
         median, worst = median_and_max(reaction)
+        seen = self.observe_notebook()
         return {"timed_out": timed_out, "reaction_median_ms": round(median * 1000),
-                "reaction_max_ms": round(worst * 1000), "first_seen": dict(first_seen)}
+                "reaction_max_ms": round(worst * 1000), "first_seen": dict(first_seen), "notebook": seen}
+
+    def observe_notebook(self) -> dict[str, Any]:
+        """What the notebook saw through the SDK, printed, and compared with the emulator's truth."""
+        assert self.notebook and self.emulator
+        try:
+            seen = self.notebook.observe()
+        except Exception as exc:  # noqa: BLE001 - shown as a failed check, not a crash
+            self.say(f"  the notebook could not read its tasks through the SDK: {type(exc).__name__}: {exc}")
+            return {"error": f"{type(exc).__name__}: {exc}"[:500], "agrees": False}
+        truth = {t["quantumTaskArn"]: t["status"] for t in self.emulator.tasks()}
+        disagree = sorted(arn for arn, state in seen["states"].items() if truth.get(arn) != state)
+        seen["agrees"] = not disagree and len(seen["states"]) == len(truth)
+        seen["disagreements"] = disagree[:10]
+        for submission in self.notebook.submissions:
+            if submission.error:
+                self.say(f"  notebook thread {submission.thread} stopped on the SDK's error: {submission.error}")
+        self.say("  What the notebook saw (task.state() of each task, as the SDK reports it):")
+        for device in DEFAULT_DEVICES:
+            counts = seen["by_device"].get(device.name, {})
+            if counts:
+                self.say(f"    {device.name:<32} " + ", ".join(f"{state} {n}" for state, n in sorted(counts.items())))
+        for message, count in sorted(seen.get("sdk_warnings", {}).items()):
+            self.say(f"    the SDK warned {count}x: {message!r}")
+        for item in seen["results"]:
+            self.say(f"    task.result() of a {item['state']} {item['device'].split(' (')[0]} task "
+                     f"({item['shots']} shots): {item['result']}")
+        return seen
 
     # -- the whole run ---------------------------------------------------------------------------------
     def run(self) -> DemoResult:
@@ -525,6 +564,7 @@ class Demo:
             raise SetupError("the number of tasks must be at least 1 (TASKS=...)")
         caps = load_caps(options.caps)
         self.workdir = Path(tempfile.mkdtemp(prefix="braket-guard-demo-"))
+        self._start_sdk_import()
         self.start_services()
         started = time.monotonic()
         deployment = self.deploy(caps)
@@ -547,6 +587,10 @@ class Demo:
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto.url, "AWS_ENDPOINT_URL_SNS": self.moto.url,
             "AWS_ENDPOINT_URL_SSM": self.moto.url, "AWS_ENDPOINT_URL_SQS": self.moto.url,
             "AWS_ENDPOINT_URL_BRAKET": self.emulator.url,
+            # The notebook's SDK: its default bucket and results in moto's S3, its account from
+            # moto's STS. The notebook and the in-process Lambda share this process environment;
+            # the guard calls neither S3 nor STS.
+            "AWS_ENDPOINT_URL_S3": self.moto.url, "AWS_ENDPOINT_URL_STS": self.moto.url,
             **deployment.environment,
         }
         lambda_log = options.logs / "lambda.log"
@@ -578,10 +622,40 @@ class Demo:
             Path(options.json_summary).write_text(json.dumps(summary, indent=2))
         return DemoResult(exit_code, verdict, summary)
 
+    def _start_sdk_import(self) -> None:
+        """Import the Braket SDK and build the notebook devices' capabilities while Terraform
+        works (seconds of imports that would otherwise delay the notebook)."""
+        self._sdk_error: BaseException | None = None
+
+        def warm() -> None:
+            try:
+                import_sdk()
+                from braket_sandbox.emulator import default_devices
+
+                wanted = {d.arn for d in DEFAULT_DEVICES}
+                for device in default_devices():
+                    if device.arn in wanted:
+                        device.capabilities_json()
+            except BaseException as exc:  # noqa: BLE001 - reported when the notebook needs the SDK
+                self._sdk_error = exc
+
+        self._sdk_thread = threading.Thread(target=warm, name="sdk-import", daemon=True)
+        self._sdk_thread.start()
+
+    def _sdk_ready(self) -> None:
+        thread = getattr(self, "_sdk_thread", None)
+        if thread is not None:
+            thread.join()
+        error = getattr(self, "_sdk_error", None)
+        if isinstance(error, ImportError):
+            raise SetupError(f"the notebook needs the Amazon Braket SDK ({error}); run `make venv`")
+        if error is not None:
+            raise error
+
     @staticmethod
     def _all_ok(verdict: Verdict, stats: dict, pattern_ok: bool | None) -> bool:
         return (verdict.ok and not stats["timed_out"] and pattern_ok is not False
-                and not stats.get("deploy_problem"))
+                and not stats.get("deploy_problem") and bool(stats.get("notebook", {}).get("agrees")))
 
     def _clear_guard_caches(self) -> None:
         """A fresh 'container': the guard caches the Slack URL and device prices per process."""
@@ -673,6 +747,10 @@ class Demo:
                 f"parameter, function and environment the demo used" + (f": {problem}" if problem else ""))
         if pattern_ok is not None:
             say(f"    [{'ok' if pattern_ok else 'FAILED'}] the deployed EventBridge rule matches the emulator's events")
+        seen = stats.get("notebook", {})
+        say(f"    [{'ok' if seen.get('agrees') else 'FAILED'}] the notebook's SDK reports every task in the state the "
+            "emulator holds (cancelled tasks CANCELLED, no result)"
+            + ("" if seen.get("agrees") else f": {seen.get('error') or seen.get('disagreements')}"))
         total = time.monotonic() - self.started
         say("")
         if self._all_ok(verdict, stats, pattern_ok):

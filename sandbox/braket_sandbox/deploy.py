@@ -39,6 +39,9 @@ BUILD_PACKAGE = ROOT / "scripts" / "build_package.py"
 MIRROR_LAYOUT = "registry.terraform.io"
 DEFAULT_PREFIX = "bg-sandbox"
 REGION = "us-east-1"
+# The regions examples/sandbox guards: its home region and the forwarder's (``regions`` of its
+# module block); the module renders them as BRAKET_GUARD_REGIONS = jsonencode(local.regions).
+EXAMPLE_REGIONS = (REGION, "us-west-2")
 
 __all__ = ["Deployment", "DeployError", "TerraformDeployer", "deploy_with_boto3", "terraform_path",
            "aws_client", "example_variables", "render_environment"]
@@ -98,6 +101,7 @@ def render_environment(table: str, caps: list[dict], timezone: str, topic_arn: s
         "BRAKET_GUARD_MODE": "enforce",
         "BRAKET_GUARD_TIMEZONE": timezone,
         "BRAKET_GUARD_SNS_TOPIC_ARN": topic_arn,
+        "BRAKET_GUARD_REGIONS": json.dumps(list(EXAMPLE_REGIONS), separators=(",", ":")),
         "LOG_LEVEL": "INFO",
     }
     if slack_parameter:

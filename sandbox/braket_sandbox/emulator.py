@@ -15,6 +15,10 @@ CancelQuantumTask      PUT  /quantum-task/{quantumTaskArn}/cancel  200
 SearchQuantumTasks     POST /quantum-tasks                         200
 GetDevice              GET  /device/{deviceArn}                    200
 SearchDevices          POST /devices                               200
+CreateJob              POST /job                                   201
+GetJob                 GET  /job/{jobArn}                          200
+CancelJob              PUT  /job/{jobArn}/cancel                   200
+SearchJobs             POST /jobs                                  200
 =====================  ==========================================  ======
 
 Choices (documented because the real service does not spell them out):
@@ -59,6 +63,41 @@ to ``on_event`` (called outside the state lock, so it may call back into the emu
 exception in it is logged and never fails the API call).
 
 A small control plane under ``/_sandbox/`` serves subprocess users (see ``_control``).
+
+The Amazon Braket SDK (amazon-braket-sdk 1.127, a dev dependency: requirements-dev.txt) works
+against this emulator; the README's demo section says how to point it here and which SDK calls are
+served or refused. What that takes, and where it lives:
+
+- ``GetDevice``: ``deviceCapabilities`` built with amazon-braket-schemas' own model of each
+  device's family (:mod:`braket_sandbox.capabilities`); ``service.deviceCost`` {price, unit} as the
+  device list gives it. The SDK parses it with ``BraketSchemaBase.parse_raw_schema``.
+- ``CreateQuantumTask``: the botocore model's members (``action``, ``deviceParameters``, ``tags``,
+  ``associations`` (at most one, type ``RESERVATION_TIME_WINDOW_ARN``), ``jobToken`` (1-128
+  characters), ``experimentalCapabilities``) checked as :mod:`braket_sandbox.programs` describes:
+  action type offered by the device, IR schema, shots range, program-set divisibility and limits.
+  ``ValidationException`` carries ``reason`` and ``programSetValidationFailures`` when a program set
+  is malformed (members of the model's error shape).
+- ``GetQuantumTask`` also returns ``associations``, ``actionMetadata`` (``actionType``, and
+  ``programCount``/``executableCount`` for program sets), ``numSuccessfulShots`` (= shots at
+  COMPLETED; partial success of program sets is not modelled) and ``experimentalCapabilities``.
+- Results: with ``results_s3=`` (or :meth:`BraketEmulator.store_results`), ``results.json`` is
+  written into that S3 endpoint (moto) before a task becomes COMPLETED
+  (:mod:`braket_sandbox.results`: real simulator results for SV1/DM1, plausible ones for QPUs).
+
+Dependency: this module imports amazon-braket-schemas only when it answers ``GetDevice``, checks
+an action, or computes a result; without the package it still imports and serves everything else
+(the Python API's ``create_task`` without an action never needs it), and those calls answer
+``InternalServiceException`` saying to run ``make venv``. The sandbox is dev-only, so it may depend
+on the schemas package; the Lambda package does not.
+
+Hybrid jobs (``CreateJob``, ``GetJob``, ``CancelJob``, ``SearchJobs``, "Braket Job State Change"
+events; Python API ``create_job``, ``advance_job``, ``cancel_job``, ``job``, ``jobs``,
+``job_event_for``) live in :mod:`braket_sandbox.jobs`, a mixin of the emulator; read its docstring
+for what is uncertain (the unit of ``billableDuration``, the event's fields).
+
+Not implemented (the routes answer ``UnknownOperationException``): spending limits (issue 12) and
+tagging. A new API goes beside tasks and jobs the same way (a mixin, routes, operations) without
+changing the existing Python API.
 """
 
 from __future__ import annotations
@@ -80,6 +119,7 @@ from typing import Any, Callable, Iterable
 from werkzeug.wrappers import Request, Response
 
 from braket_sandbox._http import DEFAULT_HOST, ServerHandle, cli_main
+from braket_sandbox.jobs import JOB_OPERATIONS, JobsMixin
 
 __all__ = [
     "BraketApiError",
@@ -110,7 +150,7 @@ OPERATIONS = (
     "SearchQuantumTasks",
     "GetDevice",
     "SearchDevices",
-)
+) + JOB_OPERATIONS
 
 # (rate per second, burst) per account and region, from the Braket quotas page.
 DEFAULT_QUOTAS = {
@@ -137,6 +177,7 @@ ERROR_STATUS = {
 }
 
 _TASK_ARN_RE = re.compile(r"^arn:aws:braket:([a-z0-9-]+):(\d{12}):quantum-task/([A-Za-z0-9-]+)$")
+_BRAKET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:[a-z0-9-]*:[0-9]{12}:.*$")  # BraketResourceArn
 _JOB_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:[a-z0-9-]+:\d{12}:job/.+$")
 _CRED_SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
 _EPOCH_RE = re.compile(r"^\d+(\.\d+)?$")
@@ -145,11 +186,12 @@ _EPOCH_RE = re.compile(r"^\d+(\.\d+)?$")
 class BraketApiError(Exception):
     """An error as Braket would return it: ``code`` (x-amzn-ErrorType), HTTP ``status``."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, extra: dict | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status if status is not None else ERROR_STATUS.get(code, 400)
+        self.extra = dict(extra or {})  # more members of the error shape (ValidationException.reason ...)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +258,7 @@ class Device:
     unit: str = "shot"  # shot | minute
     min_shots: int = 1
     max_shots: int = 1_000_000
+    family: str = ""  # schema family (braket_sandbox.capabilities.FAMILIES); "" = from the provider
 
     @property
     def region(self) -> str:
@@ -227,37 +270,15 @@ class Device:
         return not self.region or self.region == region
 
     def capabilities(self) -> dict:
-        paradigm = "braket.device_schema.simulators" if self.device_type == "SIMULATOR" else "qpu"
-        return {
-            "braketSchemaHeader": {
-                "name": "braket.device_schema.device_capabilities",
-                "version": "1",
-            },
-            "service": {
-                "braketSchemaHeader": {
-                    "name": "braket.device_schema.device_service_properties",
-                    "version": "1",
-                },
-                "executionWindows": [
-                    {
-                        "executionDay": "Everyday",
-                        "windowStartHour": "00:00:00",
-                        "windowEndHour": "23:59:59",
-                    }
-                ],
-                "shotsRange": [self.min_shots, self.max_shots],
-                "deviceCost": {"price": self.price, "unit": self.unit},
-                "deviceLocation": self.region or "any",
-                "updatedAt": "2026-01-01T00:00:00+00:00",
-            },
-            "action": {
-                "braket.ir.openqasm.program": {
-                    "actionType": "braket.ir.openqasm.program",
-                    "version": ["1"],
-                }
-            },
-            "deviceParameters": {"paradigm": paradigm},
-        }
+        """``deviceCapabilities`` as a dict: the schemas package's model of the device's family
+        (see :mod:`braket_sandbox.capabilities`), with ``service.deviceCost`` = {price, unit}."""
+        return json.loads(self.capabilities_json())
+
+    def capabilities_json(self) -> str:
+        """``deviceCapabilities`` as GetDevice returns it (cached per device)."""
+        from braket_sandbox import capabilities
+
+        return capabilities.capabilities_json(self)
 
     def summary(self) -> dict:
         return {
@@ -355,7 +376,19 @@ def _decode_token(token: str) -> Any:
 # the emulator
 
 
-class BraketEmulator:
+def _schemas_needed(function: Callable, *args: Any) -> Any:
+    """Call ``function``; if amazon-braket-schemas is missing, say so as an API error."""
+    try:
+        return function(*args)
+    except ImportError as exc:
+        raise BraketApiError(
+            "InternalServiceException",
+            f"The sandbox needs amazon-braket-schemas for this call ({exc}); it is pinned in "
+            "requirements-dev.txt: run `make venv`",
+        ) from None
+
+
+class BraketEmulator(JobsMixin):
     """Braket API emulator: state, Python test API, and the WSGI app (``emu(environ, sr)``).
 
     ``BraketEmulator(...).start()`` (or ``with BraketEmulator() as emu:``) serves it on
@@ -375,6 +408,7 @@ class BraketEmulator:
         clock: Callable[[], dt.datetime] = _utcnow,
         host: str = DEFAULT_HOST,
         port: int = 0,
+        results_s3: str | None = None,
     ) -> None:
         self.account_id = account_id
         self.default_region = default_region
@@ -390,6 +424,7 @@ class BraketEmulator:
             self._devices[device.arn] = device
         self._tasks: dict[str, dict] = {}
         self._tokens: dict[tuple[str, str], str] = {}
+        self._init_jobs()
         self._events: list[dict] = []
         self._calls: collections.Counter = collections.Counter()
         self._faults: dict[str, _Fault] = {}
@@ -399,6 +434,9 @@ class BraketEmulator:
         self._buckets: dict[tuple[str, str], _TokenBucket] = {}
         self._monotonic = time.monotonic
         self._server: ServerHandle | None = None
+        self._results: Any = None
+        if results_s3:
+            self.store_results(results_s3)
 
     # ----------------------------------------------------------------------------- lifecycle
     def start(self) -> "BraketEmulator":
@@ -424,9 +462,10 @@ class BraketEmulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget tasks, events, idempotency tokens, calls, faults and rate limits."""
+        """Forget tasks, jobs, events, idempotency tokens, calls, faults and rate limits."""
         with self._lock:
             self._tasks.clear()
+            self._reset_jobs()
             self._tokens.clear()
             self._events.clear()
             self._calls.clear()
@@ -435,6 +474,18 @@ class BraketEmulator:
             self._ignored_cancels.clear()
             self._limits.clear()
             self._buckets.clear()
+
+    def store_results(self, s3_endpoint_url: str | None) -> None:
+        """Write each completing task's ``results.json`` into this S3 endpoint (moto), where the
+        Braket SDK's ``task.result()`` reads it (see :mod:`braket_sandbox.results`); ``None``
+        stops writing results. Tasks created without an action (the Python API's default) never
+        get a result."""
+        if s3_endpoint_url is None:
+            self._results = None
+            return
+        from braket_sandbox.results import ResultStore
+
+        self._results = ResultStore(s3_endpoint_url, self.default_region)
 
     # ----------------------------------------------------------------------------- devices
     def put_device(self, device: Device) -> None:
@@ -587,10 +638,14 @@ class BraketEmulator:
         device_parameters: str | None = None,
         client_token: str | None = None,
         emit_event: bool = True,
+        associations: list[dict] | None = None,
+        experimental_capabilities: dict | None = None,
     ) -> str:
         """Create a task as CreateQuantumTask would (same checks), optionally backdated.
 
         Raises :class:`BraketApiError` as the HTTP call would answer. Emits the CREATED event.
+        Without ``action`` the task stands for an OpenQASM program that is not checked (and gets
+        no result in S3); with one, the action is checked as CreateQuantumTask checks it.
         """
         arn, events = self._create(
             region,
@@ -604,6 +659,8 @@ class BraketEmulator:
             action=action,
             device_parameters=device_parameters,
             client_token=client_token,
+            associations=associations,
+            experimental_capabilities=experimental_capabilities,
         )
         if emit_event:
             self._emit(events)
@@ -623,6 +680,8 @@ class BraketEmulator:
         action: Any,
         device_parameters: Any,
         client_token: str | None,
+        associations: Any = None,
+        experimental_capabilities: Any = None,
     ) -> tuple[str, list[dict]]:
         if not isinstance(device_arn, str) or not device_arn:
             raise BraketApiError("ValidationException", "deviceArn is required")
@@ -636,23 +695,33 @@ class BraketEmulator:
             isinstance(tags, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
         ):
             raise BraketApiError("ValidationException", "tags must map strings to strings")
+        associations = self._check_associations(associations)
+        if experimental_capabilities is not None and not (
+            isinstance(experimental_capabilities, dict)
+            and set(experimental_capabilities) == {"enabled"}
+            and experimental_capabilities["enabled"] in ("ALL", "NONE")
+        ):
+            raise BraketApiError(
+                "ValidationException", "experimentalCapabilities must be {\"enabled\": \"ALL\" | \"NONE\"}"
+            )
         with self._lock:
             if client_token is not None and (region, client_token) in self._tokens:
                 return self._tokens[(region, client_token)], []
-            device = self._devices.get(device_arn)
-            if device is None or not device.visible_from(region):
-                raise BraketApiError(
-                    "ValidationException", f"Device {device_arn} is not available in {region}"
-                )
-            if device.status == "RETIRED":
-                raise BraketApiError("DeviceRetiredException", f"Device {device_arn} is retired")
-            if device.status == "OFFLINE":
-                raise BraketApiError("DeviceOfflineException", f"Device {device_arn} is offline")
+            device = self._available_device(region, device_arn)
+        # The action is checked outside the lock (the first check imports the schemas package).
+        if action is None:
             if not device.min_shots <= shots <= device.max_shots:
                 raise BraketApiError(
                     "ValidationException",
                     f"shots must be within [{device.min_shots}, {device.max_shots}] for {device_arn}",
                 )
+            action_metadata: dict = {"actionType": "braket.ir.openqasm.program"}
+        else:
+            action_metadata = self._check_action(device, action, shots, device_parameters)
+        with self._lock:
+            if client_token is not None and (region, client_token) in self._tokens:
+                return self._tokens[(region, client_token)], []
+            device = self._available_device(region, device_arn)
             task_id = str(uuid.uuid4())
             arn = f"arn:aws:braket:{region}:{self.account_id}:quantum-task/{task_id}"
             task = {
@@ -674,11 +743,58 @@ class BraketEmulator:
                 if isinstance(device_parameters, str) or device_parameters is None
                 else json.dumps(device_parameters),
                 "clientToken": client_token,
+                "associations": associations,
+                "actionMetadata": action_metadata,
+                "experimentalCapabilities": copy.deepcopy(experimental_capabilities),
             }
             self._tasks[arn] = task
             if client_token is not None:
                 self._tokens[(region, client_token)] = arn
             return arn, [self._build_event(task, "CREATED")]
+
+    def _available_device(self, region: str, device_arn: str) -> Device:
+        """The device a CreateQuantumTask in ``region`` may use (call with the lock held)."""
+        device = self._devices.get(device_arn)
+        if device is None or not device.visible_from(region):
+            raise BraketApiError("ValidationException", f"Device {device_arn} is not available in {region}")
+        if device.status == "RETIRED":
+            raise BraketApiError("DeviceRetiredException", f"Device {device_arn} is retired")
+        if device.status == "OFFLINE":
+            raise BraketApiError("DeviceOfflineException", f"Device {device_arn} is offline")
+        return device
+
+    @staticmethod
+    def _check_associations(associations: Any) -> list[dict]:
+        """``associations``: at most one ``{arn, type: RESERVATION_TIME_WINDOW_ARN}`` (the model)."""
+        if associations is None:
+            return []
+        if not isinstance(associations, list) or len(associations) > 1:
+            raise BraketApiError("ValidationException", "associations must be a list of at most 1 association")
+        for item in associations:
+            if not isinstance(item, dict) or set(item) != {"arn", "type"}:
+                raise BraketApiError("ValidationException", "an association needs exactly arn and type")
+            if item["type"] != "RESERVATION_TIME_WINDOW_ARN":
+                raise BraketApiError("ValidationException", f"Invalid association type {item['type']!r}")
+            if not isinstance(item["arn"], str) or not _BRAKET_ARN_RE.match(item["arn"]):
+                raise BraketApiError("ValidationException", f"Invalid association arn {item['arn']!r}")
+        return copy.deepcopy(associations)
+
+    @staticmethod
+    def _check_action(device: Device, action: Any, shots: int, device_parameters: Any) -> dict:
+        from braket_sandbox.programs import ActionError, check_device_parameters, parse_action
+
+        try:
+            parsed = _schemas_needed(parse_action, action, device, shots)
+            if device_parameters is not None:
+                check_device_parameters(device_parameters)
+        except ActionError as err:
+            extra: dict[str, Any] = {}
+            if err.reason:
+                extra["reason"] = err.reason
+            if err.failures:
+                extra["programSetValidationFailures"] = err.failures
+            raise BraketApiError("ValidationException", err.message, extra=extra) from None
+        return parsed.metadata()
 
     def advance(
         self,
@@ -693,6 +809,17 @@ class BraketEmulator:
         status is a no-op; advancing out of a terminal state raises ValueError."""
         if status not in TASK_STATUSES or status == "CREATED":
             raise ValueError(f"cannot advance to {status!r}")
+        store = self._results
+        if status == "COMPLETED" and store is not None:
+            with self._lock:
+                task = self._tasks.get(arn)
+                snapshot = copy.deepcopy(task) if task is not None else None
+                device = self._devices.get(task["deviceArn"]) if task is not None else None
+            if snapshot is not None and snapshot["status"] not in TERMINAL_STATUSES and snapshot["action"]:
+                # The result is in S3 before the task is COMPLETED, so a poller never misses it.
+                problem = self._store_result(store, snapshot, device)
+                if problem is not None:
+                    status, failure_reason = "FAILED", problem
         with self._lock:
             task = self._tasks.get(arn)
             if task is None:
@@ -709,6 +836,20 @@ class BraketEmulator:
             if status == "COMPLETED":
                 task["numSuccessfulShots"] = task["shots"]
         self._emit(events)
+
+    @staticmethod
+    def _store_result(store: Any, task: dict, device: Device | None) -> str | None:
+        """Compute and store the task's results.json; the failureReason if that is impossible."""
+        from braket_sandbox.results import ResultError, compute_result
+
+        try:
+            store.put(task, compute_result(task, device))
+        except ResultError as err:
+            return str(err)
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must not hang the task
+            log.exception("computing the result of %s failed", task["quantumTaskArn"])
+            return f"Sandbox: the result could not be computed ({type(exc).__name__})"
+        return None
 
     def cancel_task(self, arn: str, region: str | None = None) -> str:
         """CancelQuantumTask without HTTP; returns the cancellationStatus."""
@@ -812,7 +953,8 @@ class BraketEmulator:
             try:
                 callback(copy.deepcopy(event))
             except Exception:  # noqa: BLE001 - a broken consumer must not break the API
-                log.exception("on_event callback failed for %s", event["detail"]["quantumTaskArn"])
+                detail = event.get("detail", {})
+                log.exception("on_event callback failed for %s", detail.get("quantumTaskArn") or detail.get("jobArn"))
 
     # ----------------------------------------------------------------------------- responses
     def _task_response(self, task: dict, queue_info: bool) -> dict:
@@ -835,6 +977,12 @@ class BraketEmulator:
             out["failureReason"] = task["failureReason"]
         if task["numSuccessfulShots"] is not None:
             out["numSuccessfulShots"] = task["numSuccessfulShots"]
+        if task.get("associations"):
+            out["associations"] = copy.deepcopy(task["associations"])
+        if task.get("actionMetadata"):
+            out["actionMetadata"] = dict(task["actionMetadata"])
+        if task.get("experimentalCapabilities"):
+            out["experimentalCapabilities"] = dict(task["experimentalCapabilities"])
         if queue_info:
             out["queueInfo"] = self._queue_info(task)
         return out
@@ -886,6 +1034,8 @@ class BraketEmulator:
         if not isinstance(token, str) or not 1 <= len(token) <= 64:
             raise BraketApiError("ValidationException", "clientToken must be 1-64 characters")
         job_token = body.get("jobToken")
+        if job_token is not None and not (isinstance(job_token, str) and 1 <= len(job_token) <= 128):
+            raise BraketApiError("ValidationException", "jobToken must be 1-128 characters")
         job_arn = job_token if isinstance(job_token, str) and _JOB_ARN_RE.match(job_token) else None
         arn, events = self._create(
             region,
@@ -899,6 +1049,8 @@ class BraketEmulator:
             action=body["action"],
             device_parameters=body.get("deviceParameters"),
             client_token=token,
+            associations=body.get("associations"),
+            experimental_capabilities=body.get("experimentalCapabilities"),
         )
         return 201, {"quantumTaskArn": arn}, events
 
@@ -1018,13 +1170,17 @@ class BraketEmulator:
     def _op_get_device(self, region: str, arn: str) -> tuple[int, dict, list[dict]]:
         with self._lock:
             device = self._visible_device(region, arn)
+        # Built outside the lock: the first GetDevice of a device imports the schemas and builds
+        # its model (then it is cached), and must not hold up other calls meanwhile.
+        capabilities = _schemas_needed(device.capabilities_json)
+        with self._lock:
             queued = sum(
                 1
                 for t in self._tasks.values()
                 if t["deviceArn"] == arn and t["region"] == region and t["status"] == "QUEUED"
             )
             out = device.summary()
-            out["deviceCapabilities"] = json.dumps(device.capabilities())
+            out["deviceCapabilities"] = capabilities
             out["deviceQueueInfo"] = [
                 {"queue": "QUANTUM_TASKS_QUEUE", "queueSize": str(queued), "queuePriority": "Normal"},
                 {"queue": "JOBS_QUEUE", "queueSize": "0"},
@@ -1092,6 +1248,16 @@ class BraketEmulator:
                 return "GetQuantumTask", rest
         if path.startswith("/device/") and method == "GET" and len(path) > len("/device/"):
             return "GetDevice", path[len("/device/"):]
+        if path == "/job" and method == "POST":
+            return "CreateJob", None
+        if path == "/jobs" and method == "POST":
+            return "SearchJobs", None
+        if path.startswith("/job/"):
+            rest = path[len("/job/"):]
+            if rest.endswith("/cancel") and method == "PUT":
+                return "CancelJob", rest[: -len("/cancel")]
+            if method == "GET" and rest:
+                return "GetJob", rest
         return None, None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -1127,8 +1293,16 @@ class BraketEmulator:
                 status, payload, events = self._op_search_tasks(region, body)
             elif operation == "GetDevice":
                 status, payload, events = self._op_get_device(region, arn or "")
-            else:
+            elif operation == "SearchDevices":
                 status, payload, events = self._op_search_devices(region, body)
+            elif operation == "CreateJob":
+                status, payload, events = self._op_create_job(region, body)
+            elif operation == "GetJob":
+                status, payload, events = self._op_get_job(region, arn or "", query)
+            elif operation == "CancelJob":
+                status, payload, events = self._op_cancel_job(region, arn or "")
+            else:
+                status, payload, events = self._op_search_jobs(region, body)
         except BraketApiError as err:
             return self._error_response(err)
         except Exception:  # noqa: BLE001
@@ -1159,15 +1333,16 @@ class BraketEmulator:
         )
 
     def _error_response(self, err: BraketApiError) -> Response:
-        return self._json_response(err.status, {"message": err.message}, {"x-amzn-ErrorType": err.code})
+        return self._json_response(err.status, {"message": err.message, **err.extra}, {"x-amzn-ErrorType": err.code})
 
     # ----------------------------------------------------------------------------- control plane
     def _control(self, request: Request) -> Response:
         """Test control for subprocess users (JSON in, JSON out; never counted or throttled).
 
-        GET  /_sandbox/tasks | /_sandbox/events | /_sandbox/calls
+        GET  /_sandbox/tasks | /_sandbox/jobs | /_sandbox/events | /_sandbox/calls
         POST /_sandbox/tasks       {"region","deviceArn","shots","tags"?,"createdAt"?}
         POST /_sandbox/advance     {"arn","status","failureReason"?}
+        POST /_sandbox/advance-job {"arn","status","failureReason"?,"billableDuration"?}
         POST /_sandbox/fault       {"operation","throttleRate"?,"seed"?,"error"?}
         POST /_sandbox/rate-limit  {"operation","ratePerS","burst"} (or {"defaults": true})
         POST /_sandbox/fail-next   {"operation","count","error"?}
@@ -1183,6 +1358,12 @@ class BraketEmulator:
                 return self._json_response(200, self.events())
             if method == "GET" and path == "/calls":
                 return self._json_response(200, dict(self.calls))
+            if method == "GET" and path == "/jobs":
+                return self._json_response(200, [self._jsonable(j) for j in self.jobs()])
+            if method == "POST" and path == "/advance-job":
+                self.advance_job(body["arn"], body["status"], failure_reason=body.get("failureReason"),
+                                 billable_duration=body.get("billableDuration"))
+                return self._json_response(200, self._jsonable(self.job(body["arn"])))
             if method == "POST" and path == "/tasks":
                 arn = self.create_task(
                     body.get("region", self.default_region),
@@ -1226,10 +1407,13 @@ class BraketEmulator:
 
     @staticmethod
     def _jsonable(task: dict) -> dict:
-        out = dict(task)
-        for field in ("createdAt", "endedAt"):
+        out = copy.deepcopy(task)
+        for field in ("createdAt", "startedAt", "endedAt"):
             if out.get(field) is not None:
                 out[field] = iso_ms(out[field])
+        for event in out.get("events") or []:  # a job's events
+            if isinstance(event, dict) and event.get("timeOfEvent") is not None:
+                event["timeOfEvent"] = iso_ms(event["timeOfEvent"])
         return out
 
 
@@ -1257,6 +1441,8 @@ def _configure_cli(parser: Any) -> None:
     parser.add_argument("--page-size", type=int, default=100, help="default maxResults")
     parser.add_argument("--default-quotas", action="store_true", help="apply the Braket quotas")
     parser.add_argument("--events-log", help="append every emitted event to this JSON-lines file")
+    parser.add_argument("--results-s3", metavar="URL",
+                        help="S3 endpoint (moto) where completed tasks' results.json are written")
 
 
 def _start_cli(args: Any) -> BraketEmulator:
@@ -1267,6 +1453,7 @@ def _start_cli(args: Any) -> BraketEmulator:
         default_region=args.default_region,
         default_page_size=args.page_size,
         on_event=_JsonLinesWriter(args.events_log) if args.events_log else None,
+        results_s3=args.results_s3,
     )
     if args.default_quotas:
         emu.apply_default_quotas()

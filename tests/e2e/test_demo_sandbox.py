@@ -178,3 +178,22 @@ def test_the_summary_shows_what_a_newcomer_needs(run):
     cancelled_cost = sum(cost_micros(t) for t in run["tasks"]
                          if t["status"] == "CANCELLED" and "/quantum-simulator/" not in t["deviceArn"])
     assert prevented >= cancelled_cost > 0
+
+
+def test_the_notebook_saw_its_tasks_through_the_sdk(run):
+    """The notebook is written with the Braket SDK: what ``task.state()`` told it matches the
+    emulator, task by task; completed tasks have results in S3, cancelled ones none."""
+    seen = run["result"].summary["stats"]["notebook"]
+    truth = {t["quantumTaskArn"]: t["status"] for t in run["tasks"]}
+    assert seen["states"] == truth
+    assert seen["agrees"] is True
+    by_state = Counter(truth.values())
+    assert by_state["CANCELLED"] > 0 and by_state["COMPLETED"] > 0
+    assert sum(sum(c.values()) for c in seen["by_device"].values()) == len(truth) == 45
+    completed = [r for r in seen["results"] if r["state"] == "COMPLETED"]
+    cancelled = [r for r in seen["results"] if r["state"] == "CANCELLED"]
+    assert completed and all("Result" in r["result"] for r in completed)
+    assert cancelled and all(r["result"].startswith("None") for r in cancelled)
+    sv1 = [r for r in completed if r["device"].startswith("amazon/sv1")]
+    assert sv1 and "000" in sv1[0]["result"] and "111" in sv1[0]["result"]  # a real GHZ result
+    assert "What the notebook saw (task.state() of each task, as the SDK reports it):" in run["out"]

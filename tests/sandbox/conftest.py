@@ -62,3 +62,20 @@ def moto(moto_handle):
 def sink():
     with SlackSink() as slack:
         yield slack
+
+
+@pytest.fixture
+def sdk(emu, moto, monkeypatch):
+    """The Amazon Braket SDK pointed at the sandbox as a user would point it: Braket at the
+    emulator, S3 and STS at moto (``AWS_ENDPOINT_URL_<SERVICE>``), dummy credentials. The emulator
+    writes results into moto's S3. Returns the emulator."""
+    emu.store_results(moto.url)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BRAKET", emu.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto.url)
+    for name in ("BRAKET_ENDPOINT", "AMZN_BRAKET_OUT_S3_BUCKET", "AMZN_BRAKET_JOB_TOKEN",
+                 "AMZN_BRAKET_TASK_RESULTS_S3_URI", "AMZN_BRAKET_RESERVATION_DEVICE_ARN",
+                 "AMZN_BRAKET_RESERVATION_TIME_WINDOW_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    return emu

@@ -17,7 +17,9 @@ import boto3
 import pytest
 import requests
 
-from sandbox_helpers import FORTE, NO_RETRY
+from sandbox_helpers import FORTE, NO_RETRY, SV1 as SV1_ARN, bell_action
+
+ACTION = bell_action()
 
 SANDBOX = str(Path(__file__).resolve().parents[2] / "sandbox")
 
@@ -59,11 +61,11 @@ def test_emulator_subprocess(tmp_path):
     try:
         client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
         arn = client.create_quantum_task(
-            deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action="{}"
+            deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action=ACTION
         )["quantumTaskArn"]
         requests.post(f"{url}/_sandbox/advance", json={"arn": arn, "status": "QUEUED"}, timeout=5)
         assert client.get_quantum_task(quantumTaskArn=arn)["status"] == "QUEUED"
-        client.create_quantum_task(deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action="{}")
+        client.create_quantum_task(deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p", action=ACTION)
         assert len(client.search_quantum_tasks(filters=[])["quantumTasks"]) == 1  # --page-size
     finally:
         code, out, err = finish(proc)
@@ -130,6 +132,25 @@ def test_fixed_port(module):
     )
     try:
         assert proc.stdout.readline().strip() == f"READY http://127.0.0.1:{port}"
+    finally:
+        code, _, err = finish(proc)
+    assert code == 0, err
+
+
+def test_emulator_subprocess_writes_results_to_s3(moto):
+    """``--results-s3 URL``: a subprocess emulator writes completed tasks' results.json into moto."""
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url)
+    s3.create_bucket(Bucket="bkt-results")
+    proc, url = spawn("emulator", "--results-s3", moto.url)
+    try:
+        client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
+        arn = client.create_quantum_task(deviceArn=SV1_ARN, shots=20, outputS3Bucket="bkt-results",
+                                         outputS3KeyPrefix="p", action=ACTION)["quantumTaskArn"]
+        requests.post(f"{url}/_sandbox/advance", json={"arn": arn, "status": "COMPLETED"}, timeout=30)
+        task = client.get_quantum_task(quantumTaskArn=arn)
+        assert task["status"] == "COMPLETED"
+        body = s3.get_object(Bucket="bkt-results", Key=f"{task['outputS3Directory']}/results.json")["Body"].read()
+        assert json.loads(body)["taskMetadata"]["id"] == arn
     finally:
         code, _, err = finish(proc)
     assert code == 0, err

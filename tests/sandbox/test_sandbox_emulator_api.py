@@ -10,7 +10,7 @@ import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
 from braket_sandbox.emulator import BraketApiError, BraketEmulator, Device, default_devices
-from sandbox_helpers import ANKAA, FORTE, GARNET, NOVEL, SV1, create
+from sandbox_helpers import ANKAA, FORTE, GARNET, NOVEL, SV1, bell_action, create
 
 UTC = dt.timezone.utc
 
@@ -59,7 +59,7 @@ def test_wire_format_of_timestamps_and_create_status(braket, emu):
             "shots": 1,
             "outputS3Bucket": "bkt",
             "outputS3KeyPrefix": "p",
-            "action": "{}",
+            "action": bell_action(),
         },
         timeout=5,
     )
@@ -98,10 +98,10 @@ def test_create_errors(braket, emu):
     assert error_of(excinfo) == ("DeviceOfflineException", 424)
     assert "offline" in excinfo.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as excinfo:
-        create(client, NOVEL, 0)  # QPUs need at least one shot
+        create(client, NOVEL, 0, raw=True)  # QPUs need at least one shot (the SDK refuses shots=0 itself)
     assert error_of(excinfo) == ("ValidationException", 400)
     with pytest.raises(ParamValidationError):  # botocore itself rejects negative shots
-        create(client, NOVEL, -1)
+        create(client, NOVEL, -1, raw=True)
     assert emu.tasks() == []
 
 
