@@ -205,9 +205,12 @@ class Ledger:
         self.tasks: dict[str, dict] = {}
         self.counters: dict[tuple[str, str], dict] = {}
         self.alerts: list[dict] = []
+        self.work: list[dict] = []  # the open-work index (pk WORK)
         for item in items:
             pk, sk = item["pk"]["S"], item["sk"]["S"]
-            if sk.startswith("ALERT#"):
+            if pk == "WORK":
+                self.work.append(item)
+            elif sk.startswith("ALERT#"):
                 self.alerts.append(item)
             elif pk.startswith("TASK#") and sk == "TASK":
                 self.tasks[pk[len("TASK#"):]] = item
