@@ -134,29 +134,56 @@ variable "sns_topic_arn" {
 }
 
 variable "slack_webhook_url" {
-  description = "Slack incoming-webhook URL. Stored as an SSM SecureString (write-only, never in the Terraform state nor in the Lambda environment). Mutually exclusive with slack_webhook_parameter_name."
+  description = "Slack incoming-webhook URL for the SSM SecureString this module creates when create_slack_webhook_parameter is true. Ephemeral: it reaches SSM through a write-only argument and is in neither the plan, the state nor the Lambda environment (give it again at apply time when you apply a saved plan)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = var.slack_webhook_url == null || can(regex("^(https://[^\\s/]+/\\S+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?/\\S*)$", var.slack_webhook_url))
     error_message = "slack_webhook_url must be an https:// URL (e.g. https://hooks.slack.com/services/...); plain http is accepted only for a local sink on 127.0.0.1 or localhost."
   }
   validation {
-    condition     = var.slack_webhook_url == null || var.slack_webhook_parameter_name == null
-    error_message = "Set slack_webhook_url or slack_webhook_parameter_name, not both."
+    condition     = (var.slack_webhook_url != null) == var.create_slack_webhook_parameter
+    error_message = "Set create_slack_webhook_parameter = true together with slack_webhook_url (the module then creates the SSM parameter), or neither: the URL is ephemeral, so only the flag can decide whether the parameter exists."
+  }
+}
+
+variable "create_slack_webhook_parameter" {
+  description = "Create the SSM SecureString /<name_prefix>/slack-webhook-url from slack_webhook_url (both or neither). Mutually exclusive with slack_webhook_parameter_name."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.create_slack_webhook_parameter && var.slack_webhook_parameter_name != null)
+    error_message = "Set create_slack_webhook_parameter (with slack_webhook_url) or slack_webhook_parameter_name, not both."
   }
 }
 
 variable "slack_webhook_parameter_name" {
-  description = "Name of an existing SSM SecureString parameter holding the Slack webhook URL (in the home region). Mutually exclusive with slack_webhook_url."
+  description = "Name of an existing SSM SecureString parameter holding the Slack webhook URL (in the home region). Mutually exclusive with create_slack_webhook_parameter. If its key is a customer managed key other than kms_key_arn, give it as slack_webhook_kms_key_arn."
   type        = string
   default     = null
 
   validation {
     condition     = var.slack_webhook_parameter_name == null || can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.slack_webhook_parameter_name))
     error_message = "slack_webhook_parameter_name must be an SSM parameter name such as \"/braket-guard/slack-webhook-url\" (letters, digits, \"_\", \".\", \"-\" and \"/\")."
+  }
+}
+
+variable "slack_webhook_kms_key_arn" {
+  description = "KMS key (home region) that encrypts the existing parameter slack_webhook_parameter_name, when it is not kms_key_arn nor the AWS managed alias/aws/ssm: the Lambda role gets kms:Decrypt on it through SSM only (kms:ViaService). Null otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.slack_webhook_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.slack_webhook_kms_key_arn))
+    error_message = "slack_webhook_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias, or null."
+  }
+  validation {
+    condition     = var.slack_webhook_kms_key_arn == null || var.slack_webhook_parameter_name != null
+    error_message = "slack_webhook_kms_key_arn is the key of an existing parameter: set slack_webhook_parameter_name too (a parameter this module creates uses kms_key_arn)."
   }
 }
 
@@ -194,22 +221,41 @@ variable "prices" {
 }
 
 variable "regions" {
-  description = "Every region whose Braket tasks are guarded. The home region (the provider's) is always included and gets its forwarder from this module; add one modules/region-forwarder per other region (see examples/multi-region)."
+  description = "Regions whose Braket tasks are guarded, exactly (BRAKET_GUARD_REGIONS). Null guards the home region (the provider's) alone, which needs Braket to run there. The home region is guarded only when listed: it then gets its forwarder from this module; every other region needs one modules/region-forwarder (see examples/multi-region and examples/tokyo)."
   type        = list(string)
-  default     = []
+  default     = null
 
   validation {
-    condition     = alltrue([for r in var.regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
+    condition     = var.regions == null || try(length(var.regions) > 0, false)
+    error_message = "regions is empty: list the Braket regions to guard (e.g. [\"us-east-1\"]), or leave it null to guard the home region."
+  }
+  validation {
+    condition     = var.regions == null || alltrue([for r in coalesce(var.regions, []) : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
     error_message = "Every regions entry must be an AWS region code such as \"us-east-1\" or \"eu-north-1\"."
   }
   validation {
-    condition     = length(distinct(var.regions)) == length(var.regions)
+    condition     = var.regions == null || length(distinct(coalesce(var.regions, []))) == length(coalesce(var.regions, []))
     error_message = "regions lists a region twice: remove the duplicate."
+  }
+  validation {
+    condition     = var.regions == null || alltrue([for r in coalesce(var.regions, []) : contains(var.braket_regions, r)])
+    error_message = "Amazon Braket does not run in every listed region: each regions entry must be in braket_regions (by default us-east-1, us-west-1, us-west-2, eu-west-2, eu-north-1). Remove the others, or add a region to braket_regions once Braket runs there."
+  }
+}
+
+variable "braket_regions" {
+  description = "Regions where Amazon Braket runs (data: devices come and go, override when AWS adds or removes a region). Every guarded region must be one of them; a home region outside this list is not guarded by default."
+  type        = list(string)
+  default     = ["us-east-1", "us-west-1", "us-west-2", "eu-west-2", "eu-north-1"]
+
+  validation {
+    condition     = length(var.braket_regions) > 0 && alltrue([for r in var.braket_regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
+    error_message = "braket_regions must list AWS region codes such as \"us-east-1\"."
   }
 }
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key for the table, topic, queue, parameter, log group and Lambda environment. Null uses AWS owned/managed encryption. Its key policy must let the logs, sns, sqs, events and cloudwatch services use it (see docs/terraform.md)."
+  description = "Customer managed KMS key (in the home region) for the table, topic, queue, parameter, log group, schedules and Lambda environment. Null uses AWS owned/managed encryption. Its key policy must let the services that use it do so: docs/terraform.md has one to paste."
   type        = string
   default     = null
 
@@ -286,13 +332,13 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrency of the Lambda; -1 leaves it unreserved (new accounts often cannot reserve any)."
+  description = "Reserved concurrency of the Lambda; -1 leaves it unreserved (new accounts often cannot reserve any). 0 is refused: it would stop the guard."
   type        = number
   default     = -1
 
   validation {
-    condition     = var.lambda_reserved_concurrency >= -1 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
-    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number of at least 0."
+    condition     = (var.lambda_reserved_concurrency == -1 || var.lambda_reserved_concurrency >= 1) && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
+    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number of at least 1: 0 would throttle every invocation and disable the guard."
   }
 }
 
@@ -367,7 +413,7 @@ variable "dlq_retention_seconds" {
 }
 
 variable "create_alarms" {
-  description = "Create CloudWatch alarms (Lambda errors, dead-letter queue not empty, EventBridge failed invocations) that notify the alert topic."
+  description = "Create CloudWatch alarms that notify the alert topic: Lambda errors, dead-letter queue not empty and EventBridge failed invocations in the home region, and in every guarded region its forwarder's dead-letter queue not empty and failed forwards (routed home through the central bus)."
   type        = bool
   default     = true
 }

@@ -168,19 +168,49 @@ run "invalid_slack_webhook_url_https" {
   command = plan
 
   variables {
-    slack_webhook_url = "http://hooks.slack.com/services/T/B/X"
+    slack_webhook_url              = "http://hooks.slack.com/services/T/B/X"
+    create_slack_webhook_parameter = true
   }
   expect_failures = [var.slack_webhook_url]
 }
 
-run "invalid_slack_webhook_url_exclusive" {
+run "invalid_slack_webhook_url_without_flag" {
   command = plan
 
   variables {
-    slack_webhook_url            = "https://hooks.slack.com/services/T/B/X"
-    slack_webhook_parameter_name = "/ops/slack"
+    slack_webhook_url = "https://hooks.slack.com/services/T/B/X"
   }
   expect_failures = [var.slack_webhook_url]
+}
+
+run "invalid_create_slack_webhook_parameter_exclusive" {
+  command = plan
+
+  variables {
+    slack_webhook_url              = "https://hooks.slack.com/services/T/B/X"
+    create_slack_webhook_parameter = true
+    slack_webhook_parameter_name   = "/ops/slack"
+  }
+  expect_failures = [var.create_slack_webhook_parameter]
+}
+
+run "invalid_slack_webhook_kms_key_arn" {
+  command = plan
+
+  variables {
+    slack_webhook_parameter_name = "/ops/slack"
+    slack_webhook_kms_key_arn    = "alias/slack"
+  }
+  expect_failures = [var.slack_webhook_kms_key_arn]
+}
+
+run "invalid_slack_webhook_kms_key_arn_needs_parameter" {
+  command = plan
+
+  variables {
+    slack_webhook_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+  expect_failures = [var.slack_webhook_kms_key_arn]
 }
 
 run "invalid_slack_webhook_parameter_name" {
@@ -219,6 +249,33 @@ run "invalid_prices_one_kind" {
   expect_failures = [var.prices]
 }
 
+run "invalid_regions_empty" {
+  command = plan
+
+  variables {
+    regions = []
+  }
+  expect_failures = [var.regions]
+}
+
+run "invalid_regions_not_braket" {
+  command = plan
+
+  variables {
+    regions = ["us-east-1", "ap-northeast-1"]
+  }
+  expect_failures = [var.regions]
+}
+
+run "invalid_braket_regions" {
+  command = plan
+
+  variables {
+    braket_regions = ["Tokyo"]
+  }
+  expect_failures = [var.braket_regions]
+}
+
 run "invalid_regions_format" {
   command = plan
 
@@ -232,7 +289,7 @@ run "invalid_regions_unique" {
   command = plan
 
   variables {
-    regions = ["us-west-1", "us-west-1"]
+    regions = ["us-east-1", "us-west-1", "us-west-1"]
   }
   expect_failures = [var.regions]
 }
@@ -304,7 +361,7 @@ run "invalid_lambda_reserved_concurrency" {
   command = plan
 
   variables {
-    lambda_reserved_concurrency = -2
+    lambda_reserved_concurrency = 0
   }
   expect_failures = [var.lambda_reserved_concurrency]
 }
