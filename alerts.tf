@@ -112,13 +112,15 @@ resource "aws_cloudwatch_event_target" "region_alarms" {
   arn            = local.alarm_topic_arn
 
   input_transformer {
+    # The description names the alarm's region and what to do (modules/region-forwarder);
+    # $.region would be the region of the central bus once the event has been forwarded.
     input_paths = {
-      alarm  = "$.detail.alarmName"
-      region = "$.region"
-      state  = "$.detail.state.value"
-      reason = "$.detail.state.reason"
+      alarm       = "$.detail.alarmName"
+      state       = "$.detail.state.value"
+      reason      = "$.detail.state.reason"
+      description = "$.detail.configuration.description"
     }
-    input_template = "\"braket-guard: alarm <alarm> in <region> is <state>: <reason>\""
+    input_template = "\"braket-guard: alarm <alarm> is <state>. <description> (<reason>)\""
   }
 
   retry_policy {

@@ -23,7 +23,7 @@ variable "caps" {
     name (unique, [A-Za-z0-9_-]{1,64}); window ("day", "month" or "total");
     group_by ("account", "region", "device" or "tag:<key>"; default "account");
     devices (optional filter: device ARNs or the words "qpu"/"simulator");
-    max_shots and/or max_cost_usd (at least one); warn_at (optional fractions in (0,1));
+    max_shots and/or max_cost_usd (at least one, 0 or more); warn_at (optional fractions in (0,1));
     on_breach ("cancel_task" (default), "cancel_queued" or "alert_only").
   EOT
   type = list(object({
@@ -54,26 +54,26 @@ variable "caps" {
     error_message = "Every cap window must be \"day\", \"month\" or \"total\"."
   }
   validation {
-    condition     = alltrue([for c in var.caps : can(regex("^(account|region|device|tag:[^\\s].{0,127})$", c.group_by))])
-    error_message = "Every cap group_by must be \"account\", \"region\", \"device\" or \"tag:<key>\" with a tag key of 1 to 128 characters (e.g. \"tag:project\")."
+    condition     = alltrue([for c in var.caps : can(regex("^(account|region|device|tag:[\\p{L}\\p{N}_.:/=+@ -]{1,128})$", c.group_by))])
+    error_message = "Every cap group_by must be \"account\", \"region\", \"device\" or \"tag:<key>\" with a tag key of 1 to 128 letters, digits, spaces and _ . : / = + @ - (e.g. \"tag:project\"; no comma, tab or newline)."
   }
   validation {
     condition = alltrue([for c in var.caps : c.devices == null ? true : (
-      length(c.devices) > 0 && alltrue([for d in c.devices : can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:[a-z0-9-]*::device/.+)$", d))])
+      length(c.devices) > 0 && alltrue([for d in c.devices : can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)$", d))])
     )])
-    error_message = "Every entry of a cap's devices must be \"qpu\", \"simulator\" or a Braket device ARN (arn:aws:braket:<region>::device/...); leave devices unset (not empty) to match every device."
+    error_message = "Every entry of a cap's devices must be \"qpu\", \"simulator\" or a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>); leave devices unset (not empty) to match every device."
   }
   validation {
     condition     = alltrue([for c in var.caps : c.max_shots != null || c.max_cost_usd != null])
     error_message = "Every cap needs max_shots, max_cost_usd or both."
   }
   validation {
-    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 1 && floor(c.max_shots) == c.max_shots)])
-    error_message = "max_shots must be a whole number of at least 1."
+    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 0 && floor(c.max_shots) == c.max_shots)])
+    error_message = "max_shots must be a whole number of at least 0 (0 stops every task the cap covers)."
   }
   validation {
-    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : c.max_cost_usd > 0])
-    error_message = "max_cost_usd must be greater than 0 (US dollars, e.g. 25.5)."
+    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : c.max_cost_usd >= 0])
+    error_message = "max_cost_usd must not be negative (US dollars, e.g. 25.5; 0 stops every priced task the cap covers)."
   }
   validation {
     condition     = alltrue([for c in var.caps : c.warn_at == null ? true : alltrue([for w in c.warn_at : w > 0 && w < 1])])
@@ -203,8 +203,8 @@ variable "prices" {
   default = {}
 
   validation {
-    condition     = alltrue([for arn, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:[a-z0-9-]*::device/.+$", arn))])
-    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/... or arn:aws:braket:::device/quantum-simulator/...)."
+    condition     = alltrue([for arn, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", arn))])
+    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>)."
   }
   validation {
     condition = alltrue([for arn, p in var.prices : alltrue([
@@ -214,9 +214,9 @@ variable "prices" {
   }
   validation {
     condition = alltrue([for arn, p in var.prices :
-      p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : (p.per_task_usd != null || p.per_shot_usd != null)
+      p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : p.per_shot_usd != null
     ])
-    error_message = "Each prices entry sets per_minute_usd (simulators) or per_task_usd/per_shot_usd (QPUs), not both kinds and not nothing."
+    error_message = "Each prices entry sets per_minute_usd (simulators) or per_shot_usd with an optional per_task_usd (QPUs; the fee defaults to the built-in 0.30), not both kinds and not per_task_usd alone."
   }
 }
 
@@ -441,7 +441,7 @@ variable "spending_limits" {
   default = []
 
   validation {
-    condition     = alltrue([for l in var.spending_limits : can(regex("^arn:aws[a-z-]*:braket:[a-z0-9-]+::device/qpu/.+$", l.device_arn))])
+    condition     = alltrue([for l in var.spending_limits : can(regex("^arn:aws[a-z-]*:braket:[a-z]{2}(?:-[a-z]+)+-[0-9]::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", l.device_arn))])
     error_message = "Every spending_limits device_arn must be a QPU device ARN with a region (arn:aws:braket:<region>::device/qpu/...): simulators have no spending limits."
   }
   validation {

@@ -92,11 +92,11 @@ run "invalid_caps_max_shots_whole" {
   expect_failures = [var.caps]
 }
 
-run "invalid_caps_max_cost_positive" {
+run "invalid_caps_max_cost_not_negative" {
   command = plan
 
   variables {
-    caps = [{ name = "a", window = "day", max_cost_usd = 0 }]
+    caps = [{ name = "a", window = "day", max_cost_usd = -0.01 }]
   }
   expect_failures = [var.caps]
 }
