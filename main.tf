@@ -20,11 +20,13 @@ locals {
   kms_key_region = var.kms_key_arn == null ? null : split(":", var.kms_key_arn)[3]
 
   names = {
-    function        = var.name_prefix
-    table           = "${var.name_prefix}-ledger"
-    bus             = "${var.name_prefix}-events"
-    central_rule    = "${var.name_prefix}-tasks-to-lambda"
-    forward_rule    = "${var.name_prefix}-forward-braket-tasks"
+    function     = var.name_prefix
+    table        = "${var.name_prefix}-ledger"
+    bus          = "${var.name_prefix}-events"
+    central_rule = "${var.name_prefix}-tasks-to-lambda"
+    # Rules, queues and alarms in the guarded regions carry the home region too: two deployments
+    # with the same name_prefix in two home regions may guard the same Braket region.
+    forward_rule    = "${var.name_prefix}-forward-${local.region_suffix}"
     dlq             = "${var.name_prefix}-dlq"
     topic           = "${var.name_prefix}-alerts"
     log_group       = "/aws/lambda/${var.name_prefix}"

@@ -96,7 +96,7 @@ output "home_forwarder_rule_arn" {
 }
 
 output "home_forwarder_dead_letter_queue_url" {
-  description = "URL of the home region forwarder's dead-letter queue (<name_prefix>-forward-dlq), or null when the home region is not guarded."
+  description = "URL of the home region forwarder's dead-letter queue (<name_prefix>-forward-dlq-<home region>), or null when the home region is not guarded."
   value       = one(module.home_forwarder[*].dead_letter_queue_url)
 }
 

@@ -15,8 +15,11 @@ data "aws_region" "current" {}
 
 locals {
   # `id` is the region name with provider 5.x and 6.x (docs/terraform.md, "Provider 6").
-  region          = data.aws_region.current.id
-  rule_name       = coalesce(var.rule_name, "${var.name_prefix}-forward-braket-tasks")
+  region = data.aws_region.current.id
+  # The home region (of the central bus) is in every name here: two deployments with the same
+  # name_prefix in two home regions can both guard this region.
+  home_region     = split(":", var.central_event_bus_arn)[3]
+  rule_name       = coalesce(var.rule_name, "${var.name_prefix}-forward-${local.home_region}")
   alarm_rule_name = "${local.rule_name}-alarms"
   event_pattern = coalesce(var.event_pattern, jsonencode({
     source        = ["aws.braket"]
@@ -24,10 +27,10 @@ locals {
   }))
   spending_limits = { for l in var.spending_limits : l.device_arn => l }
 
-  dlq_name = "${var.name_prefix}-forward-dlq"
+  dlq_name = "${var.name_prefix}-forward-dlq-${local.home_region}"
   alarms = var.create_alarms ? {
     dlq_not_empty = {
-      name        = "${var.name_prefix}-forward-dlq-not-empty"
+      name        = "${var.name_prefix}-forward-dlq-not-empty-${local.home_region}"
       description = "Braket task events of ${local.region} could not be forwarded to the braket-guard central bus and are in queue ${local.dlq_name} of ${local.region}: the guard did not see them. Fix the cause, then redrive."
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
@@ -35,7 +38,7 @@ locals {
       statistic   = "Maximum"
     }
     failed_invocations = {
-      name        = "${var.name_prefix}-forward-failed-invocations"
+      name        = "${var.name_prefix}-forward-failed-invocations-${local.home_region}"
       description = "EventBridge in ${local.region} failed to forward Braket task events to the braket-guard central bus (rule ${local.rule_name}): see queue ${local.dlq_name} of ${local.region}."
       namespace   = "AWS/Events"
       metric      = "FailedInvocations"

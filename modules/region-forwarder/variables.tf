@@ -10,7 +10,7 @@ variable "name_prefix" {
 }
 
 variable "rule_name" {
-  description = "Name of the forwarding rule; null derives it from name_prefix. It must match the root module's forwarder_rule_name output, which the forwarder role's trust policy names."
+  description = "Name of the forwarding rule (at most 57 characters: the alarm rule is <rule_name>-alarms); null derives it from name_prefix and the home region (<name_prefix>-forward-<home region>). It must match the root module's forwarder_rule_name output, which the forwarder roles' trust policies name."
   type        = string
   default     = null
 }

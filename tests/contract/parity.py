@@ -84,9 +84,21 @@ def case_id(kind: str, case: dict) -> str:
     return f"{kind}: {case['case']}"
 
 
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def hcl(value) -> str:
-    """A JSON value as an HCL expression (JSON syntax is HCL; template sequences are escaped)."""
-    return json.dumps(value, ensure_ascii=False).replace("${", "$${").replace("%{", "%%{")
+    """A JSON value as a one-line HCL expression, laid out as `terraform fmt` leaves it."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{k if IDENTIFIER.match(k) else hcl(k)} = {hcl(v)}" for k, v in value.items()]
+        return "{ " + ", ".join(items) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(hcl(v) for v in value) + "]"
+    if isinstance(value, str):  # JSON string escapes are HCL's; template sequences are escaped
+        return json.dumps(value, ensure_ascii=False).replace("${", "$${").replace("%{", "%%{")
+    return json.dumps(value)
 
 
 def run_name(kind: str, case: dict) -> str:

@@ -114,7 +114,9 @@ class TokyoRun:
 
     @property
     def var_args(self) -> list[str]:
-        return [f"-state={self.state}", "-var=name_prefix=bg-tokyo", "-var=alert_emails=[\"ops@example.jp\"]",
+        # The same name_prefix as examples/sandbox, in another home region of the same (moto)
+        # account, both guarding us-east-1: nothing may collide (names carry the home region).
+        return [f"-state={self.state}", "-var=name_prefix=bg-sandbox", "-var=alert_emails=[\"ops@example.jp\"]",
                 "-var=create_slack_webhook_parameter=true", f"-var=slack_webhook_url={self.SLACK_URL}"]
 
     def _run(self) -> None:

@@ -22,7 +22,7 @@ run "forwarder_plan" {
   }
 
   assert {
-    condition     = aws_cloudwatch_event_rule.forward.event_bus_name == "default" && aws_cloudwatch_event_rule.forward.name == "braket-guard-forward-braket-tasks"
+    condition     = aws_cloudwatch_event_rule.forward.event_bus_name == "default" && aws_cloudwatch_event_rule.forward.name == "braket-guard-forward-us-east-1"
     error_message = "The forwarding rule lives on the default bus with the name the forwarder role trusts."
   }
   assert {
@@ -30,15 +30,15 @@ run "forwarder_plan" {
     error_message = "The target is the central bus, put with the forwarder role."
   }
   assert {
-    condition     = aws_cloudwatch_event_target.central_bus.dead_letter_config[0].arn == aws_sqs_queue.dlq.arn && aws_sqs_queue.dlq.name == "braket-guard-forward-dlq" && aws_sqs_queue.dlq.sqs_managed_sse_enabled
+    condition     = aws_cloudwatch_event_target.central_bus.dead_letter_config[0].arn == aws_sqs_queue.dlq.arn && aws_sqs_queue.dlq.name == "braket-guard-forward-dlq-us-east-1" && aws_sqs_queue.dlq.sqs_managed_sse_enabled
     error_message = "Undeliverable events go to an encrypted dead-letter queue in the forwarder's own region."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.forwarding["dlq_not_empty"].dimensions == tomap({ QueueName = "braket-guard-forward-dlq" }) && aws_cloudwatch_metric_alarm.forwarding["failed_invocations"].dimensions == tomap({ RuleName = "braket-guard-forward-braket-tasks" }) && length(aws_cloudwatch_metric_alarm.forwarding["dlq_not_empty"].alarm_actions) == 0
+    condition     = aws_cloudwatch_metric_alarm.forwarding["dlq_not_empty"].dimensions == tomap({ QueueName = "braket-guard-forward-dlq-us-east-1" }) && aws_cloudwatch_metric_alarm.forwarding["failed_invocations"].dimensions == tomap({ RuleName = "braket-guard-forward-us-east-1" }) && length(aws_cloudwatch_metric_alarm.forwarding["dlq_not_empty"].alarm_actions) == 0
     error_message = "Alarms watch the region's DLQ and failed forwards; they have no (cross-region) actions."
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.alarms[0].event_pattern).detail.alarmName == ["braket-guard-forward-dlq-not-empty", "braket-guard-forward-failed-invocations"] && aws_cloudwatch_event_rule.alarms[0].name == "braket-guard-forward-braket-tasks-alarms" && aws_cloudwatch_event_target.alarms[0].arn == var.central_event_bus_arn && aws_cloudwatch_event_target.alarms[0].role_arn == var.alarm_forwarder_role_arn
+    condition     = jsondecode(aws_cloudwatch_event_rule.alarms[0].event_pattern).detail.alarmName == ["braket-guard-forward-dlq-not-empty-us-east-1", "braket-guard-forward-failed-invocations-us-east-1"] && aws_cloudwatch_event_rule.alarms[0].name == "braket-guard-forward-us-east-1-alarms" && aws_cloudwatch_event_target.alarms[0].arn == var.central_event_bus_arn && aws_cloudwatch_event_target.alarms[0].role_arn == var.alarm_forwarder_role_arn
     error_message = "The alarms' state changes are forwarded to the central bus with the alarm forwarder role."
   }
   assert {

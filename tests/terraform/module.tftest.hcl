@@ -94,7 +94,7 @@ run "defaults" {
     error_message = "With regions unset, a Braket home region guards itself and gets its forwarder."
   }
   assert {
-    condition     = module.home_forwarder[0].alarm_names == { dlq_not_empty = "braket-guard-forward-dlq-not-empty", failed_invocations = "braket-guard-forward-failed-invocations" }
+    condition     = module.home_forwarder[0].alarm_names == { dlq_not_empty = "braket-guard-forward-dlq-not-empty-us-east-1", failed_invocations = "braket-guard-forward-failed-invocations-us-east-1" }
     error_message = "The home forwarder has its dead-letter queue and failed-forward alarms."
   }
   assert {
@@ -106,11 +106,11 @@ run "defaults" {
     error_message = "The created topic lets exactly the region alarms rule publish."
   }
   assert {
-    condition     = jsondecode(aws_iam_role.alarm_forwarder[0].assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-braket-tasks-alarms"]
+    condition     = jsondecode(aws_iam_role.alarm_forwarder[0].assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-us-east-1-alarms"]
     error_message = "The alarm forwarder role trusts only the alarm rules of the guarded regions."
   }
   assert {
-    condition     = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-braket-tasks"]
+    condition     = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-us-east-1"]
     error_message = "The forwarder role trusts only the forwarding rules on the default buses of the guarded regions."
   }
   assert {
@@ -450,7 +450,7 @@ run "tokyo_home_without_braket" {
   }
   assert {
     condition = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == [
-      "arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-braket-tasks", "arn:aws:events:eu-north-1:123456789012:rule/braket-guard-forward-braket-tasks",
+      "arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-ap-northeast-1", "arn:aws:events:eu-north-1:123456789012:rule/braket-guard-forward-ap-northeast-1",
     ]
     error_message = "The forwarder role trusts the rules of the guarded regions only."
   }

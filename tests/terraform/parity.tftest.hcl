@@ -8,14 +8,14 @@ mock_provider "aws" {
 }
 
 variables {
-  caps = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
+  caps = [{ name = "daily-qpu", window = "day", max_shots = 1000 }]
 }
 
 run "parity_caps_minimal_shot_cap" {
   command = plan
 
   variables {
-    caps = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
+    caps = [{ name = "daily-qpu", window = "day", max_shots = 1000 }]
   }
 
   assert {
@@ -28,7 +28,7 @@ run "parity_caps_every_attribute" {
   command = plan
 
   variables {
-    caps = [{"name": "daily-device", "window": "day", "group_by": "device", "devices": ["qpu", "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], "max_shots": 5000, "max_cost_usd": 25.5, "warn_at": [0.5, 0.8], "on_breach": "cancel_queued"}]
+    caps = [{ name = "daily-device", window = "day", group_by = "device", devices = ["qpu", "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], max_shots = 5000, max_cost_usd = 25.5, warn_at = [0.5, 0.8], on_breach = "cancel_queued" }]
   }
 
   assert {
@@ -41,7 +41,7 @@ run "parity_caps_monthly_cost_per_region_alert_only" {
   command = plan
 
   variables {
-    caps = [{"name": "m_1", "window": "month", "group_by": "region", "max_cost_usd": 2000, "on_breach": "alert_only"}]
+    caps = [{ name = "m_1", window = "month", group_by = "region", max_cost_usd = 2000, on_breach = "alert_only" }]
   }
 
   assert {
@@ -54,7 +54,7 @@ run "parity_caps_total_window_on_simulators" {
   command = plan
 
   variables {
-    caps = [{"name": "sims", "window": "total", "devices": ["simulator"], "max_cost_usd": 10}]
+    caps = [{ name = "sims", window = "total", devices = ["simulator"], max_cost_usd = 10 }]
   }
 
   assert {
@@ -67,7 +67,7 @@ run "parity_caps_zero_shots_freezes_the_devices" {
   command = plan
 
   variables {
-    caps = [{"name": "freeze", "window": "day", "devices": ["qpu"], "max_shots": 0}]
+    caps = [{ name = "freeze", window = "day", devices = ["qpu"], max_shots = 0 }]
   }
 
   assert {
@@ -80,7 +80,7 @@ run "parity_caps_zero_cost" {
   command = plan
 
   variables {
-    caps = [{"name": "no-spend", "window": "day", "max_cost_usd": 0}]
+    caps = [{ name = "no-spend", window = "day", max_cost_usd = 0 }]
   }
 
   assert {
@@ -93,7 +93,7 @@ run "parity_caps_sub_cent_cost" {
   command = plan
 
   variables {
-    caps = [{"name": "tiny", "window": "day", "max_cost_usd": 1e-06}]
+    caps = [{ name = "tiny", window = "day", max_cost_usd = 1e-06 }]
   }
 
   assert {
@@ -106,7 +106,7 @@ run "parity_caps_64_character_name" {
   command = plan
 
   variables {
-    caps = [{"name": "a123456789b123456789c123456789d123456789e123456789f123456789g123", "window": "day", "max_shots": 1}]
+    caps = [{ name = "a123456789b123456789c123456789d123456789e123456789f123456789g123", window = "day", max_shots = 1 }]
   }
 
   assert {
@@ -119,7 +119,7 @@ run "parity_caps_two_caps" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 1}, {"name": "b", "window": "month", "max_cost_usd": 1}]
+    caps = [{ name = "a", window = "day", max_shots = 1 }, { name = "b", window = "month", max_cost_usd = 1 }]
   }
 
   assert {
@@ -132,7 +132,7 @@ run "parity_caps_no_limit" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day"}]
+    caps = [{ name = "a", window = "day" }]
   }
   expect_failures = [var.caps]
 }
@@ -141,7 +141,7 @@ run "parity_caps_negative_shots" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": -1}]
+    caps = [{ name = "a", window = "day", max_shots = -1 }]
   }
   expect_failures = [var.caps]
 }
@@ -150,7 +150,7 @@ run "parity_caps_fractional_shots" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 10.5}]
+    caps = [{ name = "a", window = "day", max_shots = 10.5 }]
   }
   expect_failures = [var.caps]
 }
@@ -159,7 +159,7 @@ run "parity_caps_negative_cost" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_cost_usd": -1}]
+    caps = [{ name = "a", window = "day", max_cost_usd = -1 }]
   }
   expect_failures = [var.caps]
 }
@@ -168,7 +168,7 @@ run "parity_caps_name_with_a_space" {
   command = plan
 
   variables {
-    caps = [{"name": "has space", "window": "day", "max_shots": 1}]
+    caps = [{ name = "has space", window = "day", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -177,7 +177,7 @@ run "parity_caps_empty_name" {
   command = plan
 
   variables {
-    caps = [{"name": "", "window": "day", "max_shots": 1}]
+    caps = [{ name = "", window = "day", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -186,7 +186,7 @@ run "parity_caps_65_character_name" {
   command = plan
 
   variables {
-    caps = [{"name": "a123456789b123456789c123456789d123456789e123456789f123456789g1234", "window": "day", "max_shots": 1}]
+    caps = [{ name = "a123456789b123456789c123456789d123456789e123456789f123456789g1234", window = "day", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -195,7 +195,7 @@ run "parity_caps_name_ending_in_a_newline" {
   command = plan
 
   variables {
-    caps = [{"name": "daily\n", "window": "day", "max_shots": 1}]
+    caps = [{ name = "daily\n", window = "day", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -204,7 +204,7 @@ run "parity_caps_duplicate_names" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 1}, {"name": "a", "window": "month", "max_shots": 2}]
+    caps = [{ name = "a", window = "day", max_shots = 1 }, { name = "a", window = "month", max_shots = 2 }]
   }
   expect_failures = [var.caps]
 }
@@ -213,7 +213,7 @@ run "parity_caps_weekly_window" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "week", "max_shots": 1}]
+    caps = [{ name = "a", window = "week", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -222,7 +222,7 @@ run "parity_caps_group_by_user" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "group_by": "user", "max_shots": 1}]
+    caps = [{ name = "a", window = "day", group_by = "user", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -231,7 +231,7 @@ run "parity_caps_unknown_on_breach" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 1, "on_breach": "cancel_all"}]
+    caps = [{ name = "a", window = "day", max_shots = 1, on_breach = "cancel_all" }]
   }
   expect_failures = [var.caps]
 }
@@ -240,7 +240,7 @@ run "parity_caps_warn_at_1" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 10, "warn_at": [0.5, 1]}]
+    caps = [{ name = "a", window = "day", max_shots = 10, warn_at = [0.5, 1] }]
   }
   expect_failures = [var.caps]
 }
@@ -249,7 +249,7 @@ run "parity_caps_warn_at_0" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 10, "warn_at": [0]}]
+    caps = [{ name = "a", window = "day", max_shots = 10, warn_at = [0] }]
   }
   expect_failures = [var.caps]
 }
@@ -258,7 +258,7 @@ run "parity_caps_device_word_that_is_not_qpu_simulator" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 1, "devices": ["ionq"]}]
+    caps = [{ name = "a", window = "day", max_shots = 1, devices = ["ionq"] }]
   }
   expect_failures = [var.caps]
 }
@@ -267,7 +267,7 @@ run "parity_caps_empty_devices_list" {
   command = plan
 
   variables {
-    caps = [{"name": "a", "window": "day", "max_shots": 1, "devices": []}]
+    caps = [{ name = "a", window = "day", max_shots = 1, devices = [] }]
   }
   expect_failures = [var.caps]
 }
@@ -276,7 +276,7 @@ run "parity_tag_keys_plain" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:project", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:project", max_cost_usd = 100 }]
   }
 
   assert {
@@ -289,7 +289,7 @@ run "parity_tag_keys_every_allowed_punctuation" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:team:sub/x=y+z@w.v_u-t s", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:team:sub/x=y+z@w.v_u-t s", max_cost_usd = 100 }]
   }
 
   assert {
@@ -302,7 +302,7 @@ run "parity_tag_keys_aws_reserved_prefix" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:aws:cloudformation:stack-name", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:aws:cloudformation:stack-name", max_cost_usd = 100 }]
   }
 
   assert {
@@ -315,7 +315,7 @@ run "parity_tag_keys_non_ascii_letters" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:プロジェクト", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:プロジェクト", max_cost_usd = 100 }]
   }
 
   assert {
@@ -328,7 +328,7 @@ run "parity_tag_keys_leading_space" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag: project", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag: project", max_cost_usd = 100 }]
   }
 
   assert {
@@ -341,7 +341,7 @@ run "parity_tag_keys_128_characters" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k2345678", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k2345678", max_cost_usd = 100 }]
   }
 
   assert {
@@ -354,7 +354,7 @@ run "parity_tag_keys_empty" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:", max_cost_usd = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -363,7 +363,7 @@ run "parity_tag_keys_comma" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:cost,center", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:cost,center", max_cost_usd = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -372,7 +372,7 @@ run "parity_tag_keys_129_characters" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k23456789", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k234567890k23456789", max_cost_usd = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -381,7 +381,7 @@ run "parity_tag_keys_trailing_newline" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:project\n", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:project\n", max_cost_usd = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -390,7 +390,7 @@ run "parity_tag_keys_tab" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:pro\tject", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:pro\tject", max_cost_usd = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -399,7 +399,7 @@ run "parity_tag_keys_quote" {
   command = plan
 
   variables {
-    caps = [{"name": "by-tag", "window": "month", "group_by": "tag:pro\"ject", "max_cost_usd": 100}]
+    caps = [{ name = "by-tag", window = "month", group_by = "tag:pro\"ject", max_cost_usd = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -408,7 +408,7 @@ run "parity_device_arns_caps_ionq_qpu" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], max_shots = 100 }]
   }
 
   assert {
@@ -421,7 +421,7 @@ run "parity_device_arns_prices_ionq_qpu" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.01" } }
   }
 
   assert {
@@ -434,7 +434,7 @@ run "parity_device_arns_caps_iqm_qpu" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"], max_shots = 100 }]
   }
 
   assert {
@@ -447,7 +447,7 @@ run "parity_device_arns_prices_iqm_qpu" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet" = { per_shot_usd = "0.01" } }
   }
 
   assert {
@@ -460,7 +460,7 @@ run "parity_device_arns_caps_rigetti_qpu_with_dots_and_digits" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-west-1::device/qpu/rigetti/Cepheus-1-108Q"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-west-1::device/qpu/rigetti/Cepheus-1-108Q"], max_shots = 100 }]
   }
 
   assert {
@@ -473,7 +473,7 @@ run "parity_device_arns_prices_rigetti_qpu_with_dots_and_digits" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-west-1::device/qpu/rigetti/Cepheus-1-108Q": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-west-1::device/qpu/rigetti/Cepheus-1-108Q" = { per_shot_usd = "0.01" } }
   }
 
   assert {
@@ -486,7 +486,7 @@ run "parity_device_arns_caps_simulator_without_region" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:::device/quantum-simulator/amazon/sv1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:::device/quantum-simulator/amazon/sv1"], max_shots = 100 }]
   }
 
   assert {
@@ -499,7 +499,7 @@ run "parity_device_arns_prices_simulator_without_region" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:::device/quantum-simulator/amazon/sv1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_shot_usd = "0.01" } }
   }
 
   assert {
@@ -512,7 +512,7 @@ run "parity_device_arns_caps_govcloud_partition" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws-us-gov:braket:us-gov-west-1::device/qpu/acme/Q-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws-us-gov:braket:us-gov-west-1::device/qpu/acme/Q-1"], max_shots = 100 }]
   }
 
   assert {
@@ -525,7 +525,7 @@ run "parity_device_arns_prices_govcloud_partition" {
   command = plan
 
   variables {
-    prices = {"arn:aws-us-gov:braket:us-gov-west-1::device/qpu/acme/Q-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws-us-gov:braket:us-gov-west-1::device/qpu/acme/Q-1" = { per_shot_usd = "0.01" } }
   }
 
   assert {
@@ -538,7 +538,7 @@ run "parity_device_arns_caps_no_device_name" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-1::device/qpu/ionq"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-1::device/qpu/ionq"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -547,7 +547,7 @@ run "parity_device_arns_prices_no_device_name" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -556,7 +556,7 @@ run "parity_device_arns_caps_extra_path_segment" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1/x"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1/x"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -565,7 +565,7 @@ run "parity_device_arns_prices_extra_path_segment" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1/x": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1/x" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -574,7 +574,7 @@ run "parity_device_arns_caps_account_id_present" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-1:123456789012:device/qpu/ionq/Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-1:123456789012:device/qpu/ionq/Forte-1"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -583,7 +583,7 @@ run "parity_device_arns_prices_account_id_present" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1:123456789012:device/qpu/ionq/Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-1:123456789012:device/qpu/ionq/Forte-1" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -592,7 +592,7 @@ run "parity_device_arns_caps_unknown_kind" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-1::device/gpu/ionq/Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-1::device/gpu/ionq/Forte-1"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -601,7 +601,7 @@ run "parity_device_arns_prices_unknown_kind" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/gpu/ionq/Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-1::device/gpu/ionq/Forte-1" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -610,7 +610,7 @@ run "parity_device_arns_caps_upper_case_region" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:US-EAST-1::device/qpu/ionq/Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:US-EAST-1::device/qpu/ionq/Forte-1"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -619,7 +619,7 @@ run "parity_device_arns_prices_upper_case_region" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:US-EAST-1::device/qpu/ionq/Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:US-EAST-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -628,7 +628,7 @@ run "parity_device_arns_caps_non_ascii_digit_in_the_region" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-١::device/qpu/ionq/Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-١::device/qpu/ionq/Forte-1"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -637,7 +637,7 @@ run "parity_device_arns_prices_non_ascii_digit_in_the_region" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-١::device/qpu/ionq/Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-١::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -646,7 +646,7 @@ run "parity_device_arns_caps_trailing_newline" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\n"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\n"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -655,7 +655,7 @@ run "parity_device_arns_prices_trailing_newline" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\n": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\n" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -664,7 +664,7 @@ run "parity_device_arns_caps_bare_name" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["Forte-1"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -673,7 +673,7 @@ run "parity_device_arns_prices_bare_name" {
   command = plan
 
   variables {
-    prices = {"Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { Forte-1 = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -682,7 +682,7 @@ run "parity_device_arns_caps_not_braket" {
   command = plan
 
   variables {
-    caps = [{"name": "one-device", "window": "day", "devices": ["arn:aws:ec2:us-east-1::device/qpu/ionq/Forte-1"], "max_shots": 100}]
+    caps = [{ name = "one-device", window = "day", devices = ["arn:aws:ec2:us-east-1::device/qpu/ionq/Forte-1"], max_shots = 100 }]
   }
   expect_failures = [var.caps]
 }
@@ -691,7 +691,7 @@ run "parity_device_arns_prices_not_braket" {
   command = plan
 
   variables {
-    prices = {"arn:aws:ec2:us-east-1::device/qpu/ionq/Forte-1": {"per_shot_usd": "0.01"}}
+    prices = { "arn:aws:ec2:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -700,7 +700,7 @@ run "parity_prices_qpu_fee_and_shot_price" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_task_usd": "0.30", "per_shot_usd": "0.08"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_task_usd = "0.30", per_shot_usd = "0.08" } }
   }
 
   assert {
@@ -713,7 +713,7 @@ run "parity_prices_qpu_shot_price_only_default_fee" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet": {"per_shot_usd": "0.00145"}}
+    prices = { "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet" = { per_shot_usd = "0.00145" } }
   }
 
   assert {
@@ -726,7 +726,7 @@ run "parity_prices_simulator_per_minute" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:::device/quantum-simulator/amazon/sv1": {"per_minute_usd": "0.075"}}
+    prices = { "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075" } }
   }
 
   assert {
@@ -739,7 +739,7 @@ run "parity_prices_free" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_task_usd": "0", "per_shot_usd": "0"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_task_usd = "0", per_shot_usd = "0" } }
   }
 
   assert {
@@ -752,7 +752,7 @@ run "parity_prices_fee_only" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_task_usd": "0.30"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_task_usd = "0.30" } }
   }
   expect_failures = [var.prices]
 }
@@ -761,7 +761,7 @@ run "parity_prices_nothing" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = {} }
   }
   expect_failures = [var.prices]
 }
@@ -770,7 +770,7 @@ run "parity_prices_both_kinds" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:::device/quantum-simulator/amazon/sv1": {"per_minute_usd": "0.075", "per_shot_usd": "0.01"}}
+    prices = { "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075", per_shot_usd = "0.01" } }
   }
   expect_failures = [var.prices]
 }
@@ -779,7 +779,7 @@ run "parity_prices_exponent" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_shot_usd": "8e-2"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "8e-2" } }
   }
   expect_failures = [var.prices]
 }
@@ -788,7 +788,7 @@ run "parity_prices_negative" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_shot_usd": "-0.08"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "-0.08" } }
   }
   expect_failures = [var.prices]
 }
@@ -797,7 +797,7 @@ run "parity_prices_surrounding_spaces" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_shot_usd": " 0.08"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = " 0.08" } }
   }
   expect_failures = [var.prices]
 }
@@ -806,7 +806,7 @@ run "parity_prices_digit_separators" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_task_usd": "1_000", "per_shot_usd": "1"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_task_usd = "1_000", per_shot_usd = "1" } }
   }
   expect_failures = [var.prices]
 }
@@ -815,7 +815,7 @@ run "parity_prices_leading_dot" {
   command = plan
 
   variables {
-    prices = {"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1": {"per_shot_usd": ".08"}}
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = ".08" } }
   }
   expect_failures = [var.prices]
 }

@@ -2,8 +2,9 @@
 
 The tests run in file order on one session fixture (see conftest.py): apply the plan, check the
 resources with boto3, re-plan (must show no changes), destroy (nothing may be left).
-examples/tokyo is applied to the same moto server at the same time (test_tokyo_apply.py), so
-every "nothing left" check here looks at this example's name prefix only.
+examples/tokyo is applied to the same moto server at the same time (test_tokyo_apply.py) with
+the same name_prefix but home region ap-northeast-1, guarding us-east-1 too: what it creates in
+us-east-1 and in IAM ends with "-ap-northeast-1", and the checks here leave it out (own()).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import pytest
 PREFIX = "bg-sandbox"
 REGIONS = ("us-east-1", "us-west-2")
 HOME = "us-east-1"
+OTHER_HOME = "ap-northeast-1"  # examples/tokyo's home region, same prefix
+
+
+def own(names) -> list[str]:
+    return [n for n in names if n.startswith(PREFIX) and not n.endswith((OTHER_HOME, f"{OTHER_HOME}-alarms"))]
 
 
 def client(sandbox, service: str, region: str = "us-east-1"):
@@ -92,13 +98,13 @@ def test_event_routing(sandbox):
     bus_arn = client(sandbox, "events").describe_event_bus(Name=f"{PREFIX}-events")["Arn"]
     for region in REGIONS:
         events = client(sandbox, "events", region)
-        rule = events.describe_rule(Name=f"{PREFIX}-forward-braket-tasks", EventBusName="default")
+        rule = events.describe_rule(Name=f"{PREFIX}-forward-{HOME}", EventBusName="default")
         assert json.loads(rule["EventPattern"]) == pattern, region
         targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="default")["Targets"]
         assert [t["Arn"] for t in targets] == [bus_arn], region
         assert targets[0]["RoleArn"].endswith(f":role/{PREFIX}-forwarder-{HOME}")
-        assert targets[0]["DeadLetterConfig"]["Arn"] == f"arn:aws:sqs:{region}:123456789012:{PREFIX}-forward-dlq", region
-        queue = client(sandbox, "sqs", region).get_queue_url(QueueName=f"{PREFIX}-forward-dlq")["QueueUrl"]
+        assert targets[0]["DeadLetterConfig"]["Arn"] == f"arn:aws:sqs:{region}:123456789012:{PREFIX}-forward-dlq-{HOME}", region
+        queue = client(sandbox, "sqs", region).get_queue_url(QueueName=f"{PREFIX}-forward-dlq-{HOME}")["QueueUrl"]
         attributes = client(sandbox, "sqs", region).get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
         assert attributes["SqsManagedSseEnabled"] == "true", region
         queue_policy = json.loads(attributes["Policy"])["Statement"][0]
@@ -124,10 +130,10 @@ def test_iam_roles(sandbox):
     iam = client(sandbox, "iam")
     trust = iam.get_role(RoleName=f"{PREFIX}-forwarder-{HOME}")["Role"]["AssumeRolePolicyDocument"]
     assert sorted(trust["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
-        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-braket-tasks" for r in REGIONS)
+        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-{HOME}" for r in REGIONS)
     alarm_trust = iam.get_role(RoleName=f"{PREFIX}-alarm-fwd-{HOME}")["Role"]["AssumeRolePolicyDocument"]
     assert sorted(alarm_trust["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
-        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-braket-tasks-alarms" for r in REGIONS)
+        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-{HOME}-alarms" for r in REGIONS)
     doc = iam.get_role_policy(RoleName=f"{PREFIX}-lambda-{HOME}", PolicyName="braket-guard")["PolicyDocument"]
     actions = {a for s in doc["Statement"] for a in s["Action"]}
     assert not any(a.endswith("*") for a in actions)
@@ -143,17 +149,19 @@ def test_alerting(sandbox):
     parameter = client(sandbox, "ssm").get_parameter(Name=f"/{PREFIX}/slack-webhook-url", WithDecryption=True)
     assert parameter["Parameter"]["Type"] == "SecureString"
     assert parameter["Parameter"]["Value"] == sandbox.slack_url
-    alarms = client(sandbox, "cloudwatch").describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
+    alarms = [a for a in client(sandbox, "cloudwatch").describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
+              if own([a["AlarmName"]])]
     home = [f"{PREFIX}-dlq-not-empty", f"{PREFIX}-eventbridge-failed-invocations", f"{PREFIX}-lambda-errors"]
-    forward = [f"{PREFIX}-forward-dlq-not-empty", f"{PREFIX}-forward-failed-invocations"]
+    forward = [f"{PREFIX}-forward-dlq-not-empty-{HOME}", f"{PREFIX}-forward-failed-invocations-{HOME}"]
     assert sorted(a["AlarmName"] for a in alarms) == sorted(home + forward)
     assert all(a["AlarmActions"] == [topic] for a in alarms if a["AlarmName"] in home)
     for region in REGIONS:
-        regional = client(sandbox, "cloudwatch", region).describe_alarms(AlarmNamePrefix=f"{PREFIX}-forward-")["MetricAlarms"]
+        regional = [a for a in client(sandbox, "cloudwatch", region).describe_alarms(
+            AlarmNamePrefix=f"{PREFIX}-forward-")["MetricAlarms"] if own([a["AlarmName"]])]
         assert sorted(a["AlarmName"] for a in regional) == forward, region
         assert all(a["AlarmActions"] == [] for a in regional), "alarm actions would have to be in the alarm's region"
-        dlq_alarm = next(a for a in regional if a["AlarmName"].endswith("dlq-not-empty"))
-        assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-forward-dlq"}]
+        dlq_alarm = next(a for a in regional if a["AlarmName"].endswith(f"dlq-not-empty-{HOME}"))
+        assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-forward-dlq-{HOME}"}]
     logs = client(sandbox, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{PREFIX}")["logGroups"]
     assert [(g["logGroupName"], g["retentionInDays"]) for g in logs] == [(f"/aws/lambda/{PREFIX}", 7)]
 
@@ -196,7 +204,7 @@ def test_alarm_of_another_region_reaches_the_home_topic(sandbox):
     subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
     try:
         alarm = client(sandbox, "cloudwatch", "us-west-2").describe_alarms(
-            AlarmNames=[f"{PREFIX}-forward-dlq-not-empty"])["MetricAlarms"][0]
+            AlarmNames=[f"{PREFIX}-forward-dlq-not-empty-{HOME}"])["MetricAlarms"][0]
         detail = {"alarmName": alarm["AlarmName"],
                   "state": {"value": "ALARM", "reason": "Threshold Crossed: 1 datapoint [3.0] was >= 1.0"},
                   "previousState": {"value": "OK"},
@@ -208,7 +216,7 @@ def test_alarm_of_another_region_reaches_the_home_topic(sandbox):
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
         bodies = [json.loads(m["Body"])["Message"] for m in messages]
         assert len(bodies) == 1, bodies
-        assert f"alarm {PREFIX}-forward-dlq-not-empty is ALARM" in bodies[0], bodies[0]
+        assert f"alarm {PREFIX}-forward-dlq-not-empty-{HOME} is ALARM" in bodies[0], bodies[0]
         assert "us-west-2" in bodies[0], "the alert must say which region failed"
     finally:
         sns.unsubscribe(SubscriptionArn=subscription)
@@ -252,7 +260,7 @@ def test_destroy(sandbox):
                *sandbox.secret_args)
     sandbox.destroyed = True
     sandbox.timings["destroy"] = time.monotonic() - start
-    mine = lambda names: [n for n in names if n.startswith(PREFIX)]  # noqa: E731
+    mine = own
     assert mine(f["FunctionName"] for f in client(sandbox, "lambda").list_functions()["Functions"]) == []
     assert mine(client(sandbox, "dynamodb").list_tables()["TableNames"]) == []
     assert mine(d["DashboardName"] for d in client(sandbox, "cloudwatch").list_dashboards()["DashboardEntries"]) == []

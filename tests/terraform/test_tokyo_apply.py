@@ -12,7 +12,7 @@ import boto3
 
 import tfharness
 
-PREFIX = "bg-tokyo"
+PREFIX = "bg-sandbox"  # the same prefix as examples/sandbox (home us-east-1), applied at the same time
 HOME = "ap-northeast-1"
 GUARDED = ("us-east-1", "eu-north-1")
 
@@ -54,15 +54,15 @@ def test_tokyo_each_guarded_region_forwards_with_a_dead_letter_queue_and_alarms(
     for region in GUARDED:
         events = client(tokyo, "events", region)
         names = sorted(r["Name"] for r in events.list_rules(EventBusName="default", NamePrefix=PREFIX)["Rules"])
-        assert names == [f"{PREFIX}-forward-braket-tasks", f"{PREFIX}-forward-braket-tasks-alarms"], region
+        assert names == [f"{PREFIX}-forward-{HOME}", f"{PREFIX}-forward-{HOME}-alarms"], region
         for name in names:
             target = events.list_targets_by_rule(Rule=name, EventBusName="default")["Targets"][0]
             assert target["Arn"] == bus_arn, region
-            assert target["DeadLetterConfig"]["Arn"] == f"arn:aws:sqs:{region}:123456789012:{PREFIX}-forward-dlq"
+            assert target["DeadLetterConfig"]["Arn"] == f"arn:aws:sqs:{region}:123456789012:{PREFIX}-forward-dlq-{HOME}"
         alarms = client(tokyo, "cloudwatch", region).describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
-        assert sorted(a["AlarmName"] for a in alarms) == [f"{PREFIX}-forward-dlq-not-empty",
-                                                         f"{PREFIX}-forward-failed-invocations"], region
-        assert client(tokyo, "sqs", region).get_queue_url(QueueName=f"{PREFIX}-forward-dlq")["QueueUrl"]
+        assert sorted(a["AlarmName"] for a in alarms) == [f"{PREFIX}-forward-dlq-not-empty-{HOME}",
+                                                         f"{PREFIX}-forward-failed-invocations-{HOME}"], region
+        assert client(tokyo, "sqs", region).get_queue_url(QueueName=f"{PREFIX}-forward-dlq-{HOME}")["QueueUrl"]
 
 
 def test_tokyo_alarm_in_eu_north_1_reaches_the_topic_in_tokyo(tokyo):
@@ -74,7 +74,7 @@ def test_tokyo_alarm_in_eu_north_1_reaches_the_topic_in_tokyo(tokyo):
     subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
     try:
         alarm = client(tokyo, "cloudwatch", "eu-north-1").describe_alarms(
-            AlarmNames=[f"{PREFIX}-forward-failed-invocations"])["MetricAlarms"][0]
+            AlarmNames=[f"{PREFIX}-forward-failed-invocations-{HOME}"])["MetricAlarms"][0]
         detail = {"alarmName": alarm["AlarmName"], "state": {"value": "ALARM", "reason": "Threshold Crossed"},
                   "configuration": {"description": alarm["AlarmDescription"]}}
         client(tokyo, "events", "eu-north-1").put_events(Entries=[{
@@ -82,7 +82,7 @@ def test_tokyo_alarm_in_eu_north_1_reaches_the_topic_in_tokyo(tokyo):
             "Resources": [alarm["AlarmArn"]], "Detail": json.dumps(detail), "EventBusName": "default"}])
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
         bodies = [json.loads(m["Body"])["Message"] for m in messages]
-        assert len(bodies) == 1 and f"{PREFIX}-forward-failed-invocations is ALARM" in bodies[0], bodies
+        assert len(bodies) == 1 and f"{PREFIX}-forward-failed-invocations-{HOME} is ALARM" in bodies[0], bodies
         assert "eu-north-1" in bodies[0]
     finally:
         sns.unsubscribe(SubscriptionArn=subscription)
@@ -102,10 +102,14 @@ def test_tokyo_destroy(tokyo):
     tokyo.finish()
     assert tokyo.error is None, f"examples/tokyo did not destroy: {tokyo.error}"
     assert tokyo.destroyed
-    mine = lambda names: [n for n in names if n.startswith(PREFIX)]  # noqa: E731
-    assert mine(f["FunctionName"] for f in client(tokyo, "lambda").list_functions()["Functions"]) == []
+    # In the guarded regions and in IAM, this deployment's names end with its home region.
+    mine = lambda names: [n for n in names if n.startswith(PREFIX) and HOME in n]  # noqa: E731
+    assert [f["FunctionName"] for f in client(tokyo, "lambda").list_functions()["Functions"]
+            if f["FunctionName"].startswith(PREFIX)] == []
     assert mine(r["RoleName"] for r in client(tokyo, "iam").list_roles()["Roles"]) == []
-    for region in (HOME, *GUARDED):
+    assert [q for q in client(tokyo, "sqs").list_queues().get("QueueUrls", []) if f"/{PREFIX}" in q] == []
+    for region in GUARDED:
         assert mine(r["Name"] for r in client(tokyo, "events", region).list_rules(EventBusName="default")["Rules"]) == []
         assert mine(q.rsplit("/", 1)[1] for q in client(tokyo, "sqs", region).list_queues().get("QueueUrls", [])) == []
+        assert mine(a["AlarmName"] for a in client(tokyo, "cloudwatch", region).describe_alarms()["MetricAlarms"]) == []
     print("\ntokyo timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in tokyo.timings.items()))
