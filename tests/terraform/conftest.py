@@ -60,22 +60,6 @@ def moto_server():
         moto.stop()
 
 
-def _moto_override(endpoint: str, aliases: list[str | None]) -> str:
-    services = ["cloudwatch", "dynamodb", "events", "iam", "lambda", "scheduler", "logs", "sns", "sqs", "ssm", "sts"]
-    blocks = []
-    for alias in aliases:
-        lines = ['provider "aws" {']
-        if alias:
-            lines.append(f'  alias = "{alias}"')
-        lines += ['  access_key = "testing"', '  secret_key = "testing"', "  skip_credentials_validation = true",
-                  "  skip_requesting_account_id = true", "  skip_metadata_api_check = true",
-                  "  skip_region_validation = true", "  endpoints {"]
-        lines += [f'    {s} = "{endpoint}"' for s in services]
-        lines += ["  }", "}"]
-        blocks.append("\n".join(lines))
-    return "# Written by tests/terraform/conftest.py: the example's providers pointed at moto.\n" + "\n\n".join(blocks) + "\n"
-
-
 class TokyoRun:
     """examples/tokyo applied to moto in a background thread: init, plan, apply, then (once the
     tests release it) destroy. The example is used as it is; a copy of its directory gets an
@@ -101,13 +85,7 @@ class TokyoRun:
         self.thread = threading.Thread(target=self._run, name="tokyo-apply", daemon=True)
 
     def _layout(self) -> None:
-        self.example.mkdir(parents=True)
-        for item in tfharness.ROOT.iterdir():
-            if item.suffix == ".tf" or item.name in ("modules", "dist"):
-                (self.root / item.name).symlink_to(item)
-        for tf in tfharness.TOKYO_EXAMPLE.glob("*.tf"):
-            shutil.copy(tf, self.example / tf.name)
-        (self.example / "moto_override.tf").write_text(_moto_override(self.moto.url, [None, "us_east_1", "eu_north_1"]))
+        tfharness.scratch_copy(tfharness.TOKYO_EXAMPLE, self.root, self.moto.url, [None, "us_east_1", "eu_north_1"])
 
     def tf(self, *args: str, check: bool = True):
         return tfharness.terraform(list(args), cwd=self.example, env=self.env, check=check)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -141,3 +142,33 @@ def all_resources(plan: dict) -> dict[str, dict]:
 
     walk(plan.get("planned_values", {}).get("root_module", {}))
     return found
+
+
+def _moto_override(endpoint: str, aliases: list[str | None]) -> str:
+    services = ["cloudwatch", "dynamodb", "events", "iam", "lambda", "scheduler", "logs", "sns", "sqs", "ssm", "sts"]
+    blocks = []
+    for alias in aliases:
+        lines = ['provider "aws" {']
+        if alias:
+            lines.append(f'  alias = "{alias}"')
+        lines += ['  access_key = "testing"', '  secret_key = "testing"', "  skip_credentials_validation = true",
+                  "  skip_requesting_account_id = true", "  skip_metadata_api_check = true",
+                  "  skip_region_validation = true", "  endpoints {"]
+        lines += [f'    {s} = "{endpoint}"' for s in services]
+        lines += ["  }", "}"]
+        blocks.append("\n".join(lines))
+    return "# Written by tests/terraform/conftest.py: the example's providers pointed at moto.\n" + "\n\n".join(blocks) + "\n"
+
+
+def scratch_copy(example: Path, root: Path, endpoint: str, aliases: list[str | None]) -> Path:
+    """examples/<name> copied under root/examples/<name>, next to symlinks to the module (so its
+    "../.." sources resolve), with an override file pointing its providers at moto."""
+    target = root / "examples" / example.name
+    target.mkdir(parents=True)
+    for item in ROOT.iterdir():
+        if item.suffix == ".tf" or item.name in ("modules", "dist"):
+            (root / item.name).symlink_to(item)
+    for tf in example.glob("*.tf"):
+        shutil.copy(tf, target / tf.name)
+    (target / "moto_override.tf").write_text(_moto_override(endpoint, aliases))
+    return target
