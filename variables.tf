@@ -12,9 +12,14 @@ variable "name_prefix" {
 }
 
 variable "tags" {
-  description = "Tags added to every resource that supports tags."
+  description = "Tags added to every resource that supports tags (keys 1 to 128 characters, values at most 256, not starting with \"aws:\")."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "Every tag key must be 1 to 128 characters and not start with \"aws:\" (reserved by AWS), every value at most 256 characters."
+  }
 }
 
 variable "caps" {
@@ -191,6 +196,11 @@ variable "slack_webhook_version" {
   description = "Bump to push a changed slack_webhook_url (the value is write-only, so Terraform cannot see a change by itself)."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.slack_webhook_version >= 1 && floor(var.slack_webhook_version) == var.slack_webhook_version
+    error_message = "slack_webhook_version must be a whole number of at least 1; increase it to write a new slack_webhook_url."
+  }
 }
 
 variable "prices" {

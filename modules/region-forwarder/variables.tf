@@ -13,6 +13,11 @@ variable "rule_name" {
   description = "Name of the forwarding rule (at most 57 characters: the alarm rule is <rule_name>-alarms); null derives it from name_prefix and the home region (<name_prefix>-forward-<home region>). It must match the root module's forwarder_rule_name output, which the forwarder roles' trust policies name."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.rule_name == null || can(regex("^[A-Za-z0-9._-]{1,57}$", var.rule_name))
+    error_message = "rule_name must be 1 to 57 letters, digits, \".\", \"_\" or \"-\" (EventBridge allows 64, and the alarm rule appends \"-alarms\"), or null."
+  }
 }
 
 variable "central_event_bus_arn" {
@@ -39,6 +44,11 @@ variable "event_pattern" {
   description = "Event pattern of the forwarding rule; null matches Braket task state changes (source aws.braket, detail-type \"Braket Task State Change\")."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.event_pattern == null || can(keys(jsondecode(var.event_pattern)))
+    error_message = "event_pattern must be a JSON object (an EventBridge event pattern), or null."
+  }
 }
 
 variable "max_retry_attempts" {

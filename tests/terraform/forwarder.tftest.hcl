@@ -154,3 +154,27 @@ run "invalid_forwarder_dlq_retention_seconds" {
   }
   expect_failures = [var.dlq_retention_seconds]
 }
+
+run "invalid_forwarder_rule_name" {
+  command = plan
+  module {
+    source = "./modules/region-forwarder"
+  }
+
+  variables {
+    rule_name = "a-rule-name-that-is-far-too-long-for-eventbridge-with-alarms-x"
+  }
+  expect_failures = [var.rule_name]
+}
+
+run "invalid_forwarder_event_pattern" {
+  command = plan
+  module {
+    source = "./modules/region-forwarder"
+  }
+
+  variables {
+    event_pattern = "source = aws.braket"
+  }
+  expect_failures = [var.event_pattern]
+}

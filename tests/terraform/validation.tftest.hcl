@@ -20,6 +20,24 @@ run "invalid_name_prefix_pattern" {
   expect_failures = [var.name_prefix]
 }
 
+run "invalid_tags" {
+  command = plan
+
+  variables {
+    tags = { "aws:owner" = "me" }
+  }
+  expect_failures = [var.tags]
+}
+
+run "invalid_slack_webhook_version" {
+  command = plan
+
+  variables {
+    slack_webhook_version = 0
+  }
+  expect_failures = [var.slack_webhook_version]
+}
+
 run "invalid_caps_empty" {
   command = plan
 
