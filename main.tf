@@ -17,7 +17,7 @@ locals {
   regions        = var.regions != null ? var.regions : [local.home_region]
   home_guarded   = contains(local.regions, local.home_region)
   region_suffix  = local.home_region
-  kms_key_region = var.kms_key_arn == null ? null : split(":", var.kms_key_arn)[3]
+  kms_key_region = var.kms_key_arn == null ? null : try(split(":", var.kms_key_arn)[3], "")
 
   names = {
     function     = var.name_prefix
