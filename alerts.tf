@@ -17,12 +17,13 @@ resource "aws_sns_topic_subscription" "email" {
 
 resource "aws_ssm_parameter" "slack_webhook" {
   #checkov:skip=CKV_AWS_337:SecureString encrypted with var.kms_key_arn when given, otherwise with the AWS managed key alias/aws/ssm.
+  # count comes from a plain flag: slack_webhook_url is ephemeral and cannot decide it.
   count       = local.create_slack ? 1 : 0
   name        = local.names.slack_parameter
   description = "Slack incoming-webhook URL of braket-guard"
   type        = "SecureString"
   key_id      = var.kms_key_arn
-  # Write-only: the URL never lands in the Terraform state.
+  # Ephemeral variable into a write-only argument: the URL is in neither the plan nor the state.
   value_wo         = var.slack_webhook_url
   value_wo_version = var.slack_webhook_version
   tags             = local.tags
@@ -84,4 +85,93 @@ resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
   alarm_actions       = [local.alarm_topic_arn]
   ok_actions          = [local.alarm_topic_arn]
   tags                = local.tags
+}
+
+# ---------------------------------------------------------------------------------------------
+# Alarms of the other regions (modules/region-forwarder) arrive on the central bus as "CloudWatch
+# Alarm State Change" events; this rule publishes them to the alert topic as one readable line.
+# ---------------------------------------------------------------------------------------------
+resource "aws_cloudwatch_event_rule" "region_alarms" {
+  count          = var.create_alarms ? 1 : 0
+  name           = local.names.alarm_rule
+  description    = "braket-guard: state changes of the forwarding alarms of every guarded region, to the alert topic."
+  event_bus_name = aws_cloudwatch_event_bus.central.name
+  event_pattern = jsonencode({
+    source        = ["aws.cloudwatch"]
+    "detail-type" = ["CloudWatch Alarm State Change"]
+    detail        = { alarmName = [{ prefix = "${var.name_prefix}-forward-" }] }
+  })
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "region_alarms" {
+  count          = var.create_alarms ? 1 : 0
+  rule           = aws_cloudwatch_event_rule.region_alarms[0].name
+  event_bus_name = aws_cloudwatch_event_bus.central.name
+  target_id      = "braket-guard-alert-topic"
+  arn            = local.alarm_topic_arn
+
+  input_transformer {
+    # The description names the alarm's region and what to do (modules/region-forwarder);
+    # $.region would be the region of the central bus once the event has been forwarded.
+    input_paths = {
+      alarm       = "$.detail.alarmName"
+      state       = "$.detail.state.value"
+      reason      = "$.detail.state.reason"
+      description = "$.detail.configuration.description"
+    }
+    input_template = "\"braket-guard: alarm <alarm> is <state>. <description> (<reason>)\""
+  }
+
+  retry_policy {
+    maximum_retry_attempts       = var.event_max_retry_attempts
+    maximum_event_age_in_seconds = var.event_max_age_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq.arn
+  }
+
+  depends_on = [aws_sns_topic_policy.alerts]
+}
+
+# The created topic's policy: the account as owner, CloudWatch alarms of this account, and the
+# region_alarms rule. A topic you supply (sns_topic_arn) needs the last statement added by you
+# (docs/terraform.md, "Alerts from every region").
+resource "aws_sns_topic_policy" "alerts" {
+  count = local.create_topic ? 1 : 0
+  arn   = aws_sns_topic.alerts[0].arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid       = "Owner"
+          Effect    = "Allow"
+          Principal = { AWS = "${local.arn_prefix}:iam::${local.account_id}:root" }
+          Action = [
+            "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+            "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish",
+          ]
+          Resource = aws_sns_topic.alerts[0].arn
+        },
+        {
+          Sid       = "CloudWatchAlarms"
+          Effect    = "Allow"
+          Principal = { Service = "cloudwatch.amazonaws.com" }
+          Action    = "SNS:Publish"
+          Resource  = aws_sns_topic.alerts[0].arn
+          Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+        },
+      ],
+      var.create_alarms ? [{
+        Sid       = "RegionAlarmsRule"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "SNS:Publish"
+        Resource  = aws_sns_topic.alerts[0].arn
+        Condition = { ArnEquals = { "aws:SourceArn" = local.arns.alarm_rule } }
+      }] : [],
+    )
+  })
 }

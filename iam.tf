@@ -3,12 +3,18 @@
 
 locals {
   quantum_task_arns = [for r in local.regions : "${local.arn_prefix}:braket:${r}:${local.account_id}:quantum-task/*"]
-  # QPU ARNs carry their region; simulator ARNs carry none (arn:aws:braket:::device/...).
-  device_arns = concat(
-    [for r in local.regions : "${local.arn_prefix}:braket:${r}::device/*"],
-    ["${local.arn_prefix}:braket:::device/*"],
-  )
+  # Devices are AWS's, not the account's: QPU ARNs carry their region and no account
+  # (arn:aws:braket:us-east-1::device/qpu/...), simulators neither (arn:aws:braket:::device/...).
+  # One pattern covers every form, including any a new device kind may use.
+  device_arns       = ["${local.arn_prefix}:braket:*:*:device/*"]
   forward_rule_arns = [for r in local.regions : "${local.arn_prefix}:events:${r}:${local.account_id}:rule/${local.names.forward_rule}"]
+  alarm_rule_arns   = [for r in local.regions : "${local.arn_prefix}:events:${r}:${local.account_id}:rule/${local.names.forward_rule}-alarms"]
+
+  # Every KMS statement is limited to the services that use the key on the principal's behalf.
+  kms_via = {
+    lambda    = [for s in ["dynamodb", "sns", "sqs", "ssm"] : "${s}.${local.home_region}.amazonaws.com"]
+    scheduler = [for s in ["scheduler", "sqs"] : "${s}.${local.home_region}.amazonaws.com"]
+  }
 
   lambda_statements = concat(
     [
@@ -68,12 +74,21 @@ locals {
       Resource = [local.arns.slack_parameter]
     }],
     var.kms_key_arn == null ? [] : [{
-      # Decrypt: the SecureString, the environment, messages; GenerateDataKey: publishing to the
-      # encrypted topic and sending to the encrypted queue.
-      Sid      = "Kms"
-      Effect   = "Allow"
-      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      Resource = [var.kms_key_arn]
+      # Decrypt: the SecureString and the ledger; GenerateDataKey: publishing to the encrypted
+      # topic, sending to the encrypted queue and writing the ledger. Only through those services.
+      Sid       = "Kms"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource  = [var.kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = local.kms_via.lambda } }
+    }],
+    var.slack_webhook_kms_key_arn == null ? [] : [{
+      # An existing Slack parameter encrypted with a key of its own: decrypt it through SSM only.
+      Sid       = "SlackWebhookKms"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt"]
+      Resource  = [var.slack_webhook_kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = "ssm.${local.home_region}.amazonaws.com" } }
     }],
   )
 }
@@ -123,6 +138,42 @@ resource "aws_iam_role" "forwarder" {
 resource "aws_iam_role_policy" "forwarder" {
   name = "put-events-on-central-bus"
   role = aws_iam_role.forwarder.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "CentralBusOnly"
+      Effect   = "Allow"
+      Action   = ["events:PutEvents"]
+      Resource = [local.arns.bus]
+    }]
+  })
+}
+
+# A role of its own for the alarm state changes of the forwarding alarms, so that a problem with
+# the task forwarder role (the very thing those alarms report) does not also stop the alarm.
+resource "aws_iam_role" "alarm_forwarder" {
+  count       = var.create_alarms ? 1 : 0
+  name        = local.names.alarm_forwarder_role
+  description = "Lets the braket-guard alarm rules of the guarded regions put alarm state changes on the central bus"
+  tags        = local.tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnEquals    = { "aws:SourceArn" = local.alarm_rule_arns }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "alarm_forwarder" {
+  count = var.create_alarms ? 1 : 0
+  name  = "put-events-on-central-bus"
+  role  = aws_iam_role.alarm_forwarder[0].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

@@ -48,10 +48,12 @@ resource "aws_iam_role_policy" "scheduler" {
         },
       ],
       var.kms_key_arn == null ? [] : [{
-        Sid      = "Kms"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
+        # The encrypted schedules and dead letters to the encrypted queue, through those services.
+        Sid       = "Kms"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.kms_via.scheduler } }
       }],
     )
   })

@@ -12,9 +12,14 @@ variable "name_prefix" {
 }
 
 variable "tags" {
-  description = "Tags added to every resource that supports tags."
+  description = "Tags added to every resource that supports tags (keys 1 to 128 characters, values at most 256, not starting with \"aws:\")."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "Every tag key must be 1 to 128 characters and not start with \"aws:\" (reserved by AWS), every value at most 256 characters."
+  }
 }
 
 variable "caps" {
@@ -23,7 +28,7 @@ variable "caps" {
     name (unique, [A-Za-z0-9_-]{1,64}); window ("day", "month" or "total");
     group_by ("account", "region", "device" or "tag:<key>"; default "account");
     devices (optional filter: device ARNs or the words "qpu"/"simulator");
-    max_shots and/or max_cost_usd (at least one); warn_at (optional fractions in (0,1));
+    max_shots and/or max_cost_usd (at least one, 0 or more); warn_at (optional fractions in (0,1));
     on_breach ("cancel_task" (default), "cancel_queued" or "alert_only").
   EOT
   type = list(object({
@@ -42,6 +47,10 @@ variable "caps" {
     error_message = "caps is empty: give at least one cap, e.g. { name = \"daily-qpu\", window = \"day\", group_by = \"device\", max_shots = 10000 }."
   }
   validation {
+    condition     = length(var.caps) <= 98
+    error_message = "At most 98 caps: one DynamoDB transaction holds the task record, its open-work entry and every counter it falls in (100 items)."
+  }
+  validation {
     condition     = alltrue([for c in var.caps : can(regex("^[A-Za-z0-9_-]{1,64}$", c.name))])
     error_message = "Every cap name must be 1 to 64 characters of letters, digits, \"_\" or \"-\"."
   }
@@ -54,26 +63,26 @@ variable "caps" {
     error_message = "Every cap window must be \"day\", \"month\" or \"total\"."
   }
   validation {
-    condition     = alltrue([for c in var.caps : can(regex("^(account|region|device|tag:[^\\s].{0,127})$", c.group_by))])
-    error_message = "Every cap group_by must be \"account\", \"region\", \"device\" or \"tag:<key>\" with a tag key of 1 to 128 characters (e.g. \"tag:project\")."
+    condition     = alltrue([for c in var.caps : can(regex("^(account|region|device|tag:[\\p{L}\\p{N}_.:/=+@ -]{1,128})$", c.group_by))])
+    error_message = "Every cap group_by must be \"account\", \"region\", \"device\" or \"tag:<key>\" with a tag key of 1 to 128 letters, digits, spaces and _ . : / = + @ - (e.g. \"tag:project\"; no comma, tab or newline)."
   }
   validation {
     condition = alltrue([for c in var.caps : c.devices == null ? true : (
-      length(c.devices) > 0 && alltrue([for d in c.devices : can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:[a-z0-9-]*::device/.+)$", d))])
+      length(c.devices) > 0 && alltrue([for d in c.devices : can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)$", d))])
     )])
-    error_message = "Every entry of a cap's devices must be \"qpu\", \"simulator\" or a Braket device ARN (arn:aws:braket:<region>::device/...); leave devices unset (not empty) to match every device."
+    error_message = "Every entry of a cap's devices must be \"qpu\", \"simulator\" or a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>); leave devices unset (not empty) to match every device."
   }
   validation {
     condition     = alltrue([for c in var.caps : c.max_shots != null || c.max_cost_usd != null])
     error_message = "Every cap needs max_shots, max_cost_usd or both."
   }
   validation {
-    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 1 && floor(c.max_shots) == c.max_shots)])
-    error_message = "max_shots must be a whole number of at least 1."
+    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 0 && floor(c.max_shots) == c.max_shots)])
+    error_message = "max_shots must be a whole number of at least 0 (0 stops every task the cap covers)."
   }
   validation {
-    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : c.max_cost_usd > 0])
-    error_message = "max_cost_usd must be greater than 0 (US dollars, e.g. 25.5)."
+    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : c.max_cost_usd >= 0])
+    error_message = "max_cost_usd must not be negative (US dollars, e.g. 25.5; 0 stops every priced task the cap covers)."
   }
   validation {
     condition     = alltrue([for c in var.caps : c.warn_at == null ? true : alltrue([for w in c.warn_at : w > 0 && w < 1])])
@@ -134,23 +143,35 @@ variable "sns_topic_arn" {
 }
 
 variable "slack_webhook_url" {
-  description = "Slack incoming-webhook URL. Stored as an SSM SecureString (write-only, never in the Terraform state nor in the Lambda environment). Mutually exclusive with slack_webhook_parameter_name."
+  description = "Slack incoming-webhook URL for the SSM SecureString this module creates when create_slack_webhook_parameter is true. Ephemeral: it reaches SSM through a write-only argument and is in neither the plan, the state nor the Lambda environment (give it again at apply time when you apply a saved plan)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = var.slack_webhook_url == null || can(regex("^(https://[^\\s/]+/\\S+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?/\\S*)$", var.slack_webhook_url))
     error_message = "slack_webhook_url must be an https:// URL (e.g. https://hooks.slack.com/services/...); plain http is accepted only for a local sink on 127.0.0.1 or localhost."
   }
   validation {
-    condition     = var.slack_webhook_url == null || var.slack_webhook_parameter_name == null
-    error_message = "Set slack_webhook_url or slack_webhook_parameter_name, not both."
+    condition     = (var.slack_webhook_url != null) == var.create_slack_webhook_parameter
+    error_message = "Set create_slack_webhook_parameter = true together with slack_webhook_url (the module then creates the SSM parameter), or neither: the URL is ephemeral, so only the flag can decide whether the parameter exists."
+  }
+}
+
+variable "create_slack_webhook_parameter" {
+  description = "Create the SSM SecureString /<name_prefix>/slack-webhook-url from slack_webhook_url (both or neither). Mutually exclusive with slack_webhook_parameter_name."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.create_slack_webhook_parameter && var.slack_webhook_parameter_name != null)
+    error_message = "Set create_slack_webhook_parameter (with slack_webhook_url) or slack_webhook_parameter_name, not both."
   }
 }
 
 variable "slack_webhook_parameter_name" {
-  description = "Name of an existing SSM SecureString parameter holding the Slack webhook URL (in the home region). Mutually exclusive with slack_webhook_url."
+  description = "Name of an existing SSM SecureString parameter holding the Slack webhook URL (in the home region). Mutually exclusive with create_slack_webhook_parameter. If its key is a customer managed key other than kms_key_arn, give it as slack_webhook_kms_key_arn."
   type        = string
   default     = null
 
@@ -160,10 +181,30 @@ variable "slack_webhook_parameter_name" {
   }
 }
 
+variable "slack_webhook_kms_key_arn" {
+  description = "KMS key (home region) that encrypts the existing parameter slack_webhook_parameter_name, when it is not kms_key_arn nor the AWS managed alias/aws/ssm: the Lambda role gets kms:Decrypt on it through SSM only (kms:ViaService). Null otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.slack_webhook_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.slack_webhook_kms_key_arn))
+    error_message = "slack_webhook_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias, or null."
+  }
+  validation {
+    condition     = var.slack_webhook_kms_key_arn == null || var.slack_webhook_parameter_name != null
+    error_message = "slack_webhook_kms_key_arn is the key of an existing parameter: set slack_webhook_parameter_name too (a parameter this module creates uses kms_key_arn)."
+  }
+}
+
 variable "slack_webhook_version" {
   description = "Bump to push a changed slack_webhook_url (the value is write-only, so Terraform cannot see a change by itself)."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.slack_webhook_version >= 1 && floor(var.slack_webhook_version) == var.slack_webhook_version
+    error_message = "slack_webhook_version must be a whole number of at least 1; increase it to write a new slack_webhook_url."
+  }
 }
 
 variable "prices" {
@@ -176,8 +217,8 @@ variable "prices" {
   default = {}
 
   validation {
-    condition     = alltrue([for arn, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:[a-z0-9-]*::device/.+$", arn))])
-    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/... or arn:aws:braket:::device/quantum-simulator/...)."
+    condition     = alltrue([for arn, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", arn))])
+    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>)."
   }
   validation {
     condition = alltrue([for arn, p in var.prices : alltrue([
@@ -187,29 +228,48 @@ variable "prices" {
   }
   validation {
     condition = alltrue([for arn, p in var.prices :
-      p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : (p.per_task_usd != null || p.per_shot_usd != null)
+      p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : p.per_shot_usd != null
     ])
-    error_message = "Each prices entry sets per_minute_usd (simulators) or per_task_usd/per_shot_usd (QPUs), not both kinds and not nothing."
+    error_message = "Each prices entry sets per_minute_usd (simulators) or per_shot_usd with an optional per_task_usd (QPUs; the fee defaults to the built-in 0.30), not both kinds and not per_task_usd alone."
   }
 }
 
 variable "regions" {
-  description = "Every region whose Braket tasks are guarded. The home region (the provider's) is always included and gets its forwarder from this module; add one modules/region-forwarder per other region (see examples/multi-region)."
+  description = "Regions whose Braket tasks are guarded, exactly (BRAKET_GUARD_REGIONS). Null guards the home region (the provider's) alone, which needs Braket to run there. The home region is guarded only when listed: it then gets its forwarder from this module; every other region needs one modules/region-forwarder (see examples/multi-region and examples/tokyo)."
   type        = list(string)
-  default     = []
+  default     = null
 
   validation {
-    condition     = alltrue([for r in var.regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
+    condition     = var.regions == null || try(length(var.regions) > 0, false)
+    error_message = "regions is empty: list the Braket regions to guard (e.g. [\"us-east-1\"]), or leave it null to guard the home region."
+  }
+  validation {
+    condition     = var.regions == null || alltrue([for r in coalesce(var.regions, []) : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
     error_message = "Every regions entry must be an AWS region code such as \"us-east-1\" or \"eu-north-1\"."
   }
   validation {
-    condition     = length(distinct(var.regions)) == length(var.regions)
+    condition     = var.regions == null || length(distinct(coalesce(var.regions, []))) == length(coalesce(var.regions, []))
     error_message = "regions lists a region twice: remove the duplicate."
+  }
+  validation {
+    condition     = var.regions == null || alltrue([for r in coalesce(var.regions, []) : contains(var.braket_regions, r)])
+    error_message = "Amazon Braket does not run in every listed region: each regions entry must be in braket_regions (by default us-east-1, us-west-1, us-west-2, eu-west-2, eu-north-1). Remove the others, or add a region to braket_regions once Braket runs there."
+  }
+}
+
+variable "braket_regions" {
+  description = "Regions where Amazon Braket runs (data: devices come and go, override when AWS adds or removes a region). Every guarded region must be one of them; a home region outside this list is not guarded by default."
+  type        = list(string)
+  default     = ["us-east-1", "us-west-1", "us-west-2", "eu-west-2", "eu-north-1"]
+
+  validation {
+    condition     = length(var.braket_regions) > 0 && alltrue([for r in var.braket_regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", r))])
+    error_message = "braket_regions must list AWS region codes such as \"us-east-1\"."
   }
 }
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key for the table, topic, queue, parameter, log group and Lambda environment. Null uses AWS owned/managed encryption. Its key policy must let the logs, sns, sqs, events and cloudwatch services use it (see docs/terraform.md)."
+  description = "Customer managed KMS key (in the home region) for the table, topic, queue, parameter, log group, schedules and Lambda environment. Null uses AWS owned/managed encryption. Its key policy must let the services that use it do so: docs/terraform.md has one to paste."
   type        = string
   default     = null
 
@@ -286,13 +346,13 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrency of the Lambda; -1 leaves it unreserved (new accounts often cannot reserve any)."
+  description = "Reserved concurrency of the Lambda; -1 leaves it unreserved (new accounts often cannot reserve any). 0 is refused: it would stop the guard."
   type        = number
   default     = -1
 
   validation {
-    condition     = var.lambda_reserved_concurrency >= -1 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
-    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number of at least 0."
+    condition     = (var.lambda_reserved_concurrency == -1 || var.lambda_reserved_concurrency >= 1) && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
+    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number of at least 1: 0 would throttle every invocation and disable the guard."
   }
 }
 
@@ -367,7 +427,7 @@ variable "dlq_retention_seconds" {
 }
 
 variable "create_alarms" {
-  description = "Create CloudWatch alarms (Lambda errors, dead-letter queue not empty, EventBridge failed invocations) that notify the alert topic."
+  description = "Create CloudWatch alarms that notify the alert topic: Lambda errors, dead-letter queue not empty and EventBridge failed invocations in the home region, and in every guarded region its forwarder's dead-letter queue not empty and failed forwards (routed home through the central bus)."
   type        = bool
   default     = true
 }
@@ -395,7 +455,7 @@ variable "spending_limits" {
   default = []
 
   validation {
-    condition     = alltrue([for l in var.spending_limits : can(regex("^arn:aws[a-z-]*:braket:[a-z0-9-]+::device/qpu/.+$", l.device_arn))])
+    condition     = alltrue([for l in var.spending_limits : can(regex("^arn:aws[a-z-]*:braket:[a-z]{2}(?:-[a-z]+)+-[0-9]::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", l.device_arn))])
     error_message = "Every spending_limits device_arn must be a QPU device ARN with a region (arn:aws:braket:<region>::device/qpu/...): simulators have no spending limits."
   }
   validation {

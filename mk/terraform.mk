@@ -10,7 +10,7 @@ export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG_GENERATED)
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 TF_PLUGIN_CACHE := $(CURDIR)/.terraform/plugin-cache
-TF_ROOT_DIRS := . examples/basic examples/multi-region examples/sandbox
+TF_ROOT_DIRS := . examples/basic examples/multi-region examples/sandbox examples/tokyo
 TF_DIR ?= examples/multi-region
 TFVARS ?=
 CHECKOV_VENV ?= .venv-checkov
@@ -27,7 +27,7 @@ TEST_TARGETS += test-terraform
 ## tf-fmt          - terraform fmt -check -recursive
 ## tf-validate     - terraform init (provider mirror when set) and validate of the module and every example
 ## tf-test         - terraform test with a mocked provider (plan asserts, one run per validation rule)
-## tf-e2e          - apply/assert/re-plan/destroy examples/sandbox against moto, and the IAM contract test
+## tf-e2e          - apply/assert/re-plan/destroy examples/sandbox and examples/tokyo against moto; IAM and configuration parity contracts
 ## checkov         - checkov on the module (zero failed checks; skips are inline with reasons)
 ## package         - rebuild dist/braket-guard-lambda.zip reproducibly from lambda/ (commit it)
 ## package-lock    - re-resolve lambda/requirements.txt into scripts/lambda-wheels.lock
@@ -85,7 +85,7 @@ tf-test: tf-init
 	$(TF) test -test-directory=tests/terraform -no-color
 
 tf-e2e: tf-init venv
-	$(VPY) -m pytest tests/terraform -p no:cacheprovider -v -s
+	$(VPY) -m pytest tests/terraform tests/contract -p no:cacheprovider -v -s
 
 $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 	$(PYTHON) -m venv $(CHECKOV_VENV)

@@ -1,6 +1,8 @@
 # The original monitoring tool's behaviour in one region: per device and UTC day, cancel the
 # queued tasks once the day's shots or cost pass a threshold; alert by email and Slack.
 
+# The guard runs in var.region and guards it: Braket must run there (the plan says so otherwise;
+# see examples/tokyo for a home region without Braket).
 provider "aws" {
   region = var.region
 }
@@ -30,6 +32,9 @@ module "braket_guard" {
     },
   ]
 
-  alert_emails      = [var.alert_email]
-  slack_webhook_url = var.slack_webhook_url
+  alert_emails = [var.alert_email]
+
+  # The URL is ephemeral (in neither the plan nor the state); the flag says the parameter exists.
+  create_slack_webhook_parameter = true
+  slack_webhook_url              = var.slack_webhook_url
 }

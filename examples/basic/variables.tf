@@ -1,5 +1,5 @@
 variable "region" {
-  description = "The one Braket region to guard (also where the guard runs)."
+  description = "The one Braket region to guard, also where the guard runs (us-east-1, us-west-1, us-west-2, eu-west-2 or eu-north-1)."
   type        = string
   default     = "us-east-1"
 }
@@ -22,9 +22,10 @@ variable "alert_email" {
 }
 
 variable "slack_webhook_url" {
-  description = "Slack incoming-webhook URL (stored as an SSM SecureString)."
+  description = "Slack incoming-webhook URL (stored as an SSM SecureString; ephemeral: never in the plan nor the state, so give it again when applying a saved plan)."
   type        = string
   sensitive   = true
+  ephemeral   = true
 }
 
 variable "mode" {

@@ -1,9 +1,9 @@
 # One apply guards every Braket region: the guard runs in us-east-1 (which forwards its own
-# events through the module's built-in forwarder), and one region-forwarder per other region
-# sends that region's Braket task events to the central bus.
+# events through the module's built-in forwarder while us-east-1 is in var.regions), and one
+# region-forwarder per other region sends that region's Braket task events to the central bus.
 #
-# Terraform cannot loop over providers with AWS provider 5.x, so every region has its own
-# provider alias and module block; var.regions switches them on and off.
+# Terraform cannot loop over providers with AWS provider 5.x (and the module supports 5.x and
+# 6.x), so every region has its own provider alias and module block; var.regions switches them.
 # `make deploy TFVARS=my.tfvars` applies this configuration.
 
 provider "aws" {
@@ -33,18 +33,19 @@ provider "aws" {
 module "braket_guard" {
   source = "../.."
 
-  name_prefix                  = var.name_prefix
-  tags                         = var.tags
-  caps                         = var.caps
-  mode                         = var.mode
-  timezone                     = var.timezone
-  alert_emails                 = var.alert_emails
-  slack_webhook_url            = var.slack_webhook_url
-  slack_webhook_parameter_name = var.slack_webhook_parameter_name
-  prices                       = var.prices
-  regions                      = var.regions
-  kms_key_arn                  = var.kms_key_arn
-  spending_limits              = var.spending_limits
+  name_prefix                    = var.name_prefix
+  tags                           = var.tags
+  caps                           = var.caps
+  mode                           = var.mode
+  timezone                       = var.timezone
+  alert_emails                   = var.alert_emails
+  slack_webhook_url              = var.slack_webhook_url
+  create_slack_webhook_parameter = var.create_slack_webhook_parameter
+  slack_webhook_parameter_name   = var.slack_webhook_parameter_name
+  prices                         = var.prices
+  regions                        = var.regions
+  kms_key_arn                    = var.kms_key_arn
+  spending_limits                = var.spending_limits
 }
 
 locals {
@@ -52,6 +53,7 @@ locals {
     name_prefix           = var.name_prefix
     central_event_bus_arn = module.braket_guard.event_bus_arn
     forwarder_role_arn    = module.braket_guard.forwarder_role_arn
+    alarm_role_arn        = module.braket_guard.alarm_forwarder_role_arn
     rule_name             = module.braket_guard.forwarder_rule_name
     tags                  = var.tags
   }
@@ -62,12 +64,13 @@ module "forwarder_us_west_1" {
   count     = contains(var.regions, "us-west-1") ? 1 : 0
   providers = { aws = aws.us_west_1 }
 
-  name_prefix           = local.forwarder.name_prefix
-  rule_name             = local.forwarder.rule_name
-  central_event_bus_arn = local.forwarder.central_event_bus_arn
-  forwarder_role_arn    = local.forwarder.forwarder_role_arn
-  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "us-west-1", [])
-  tags                  = local.forwarder.tags
+  name_prefix              = local.forwarder.name_prefix
+  rule_name                = local.forwarder.rule_name
+  central_event_bus_arn    = local.forwarder.central_event_bus_arn
+  forwarder_role_arn       = local.forwarder.forwarder_role_arn
+  alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-west-1", [])
+  tags                     = local.forwarder.tags
 }
 
 module "forwarder_us_west_2" {
@@ -75,12 +78,13 @@ module "forwarder_us_west_2" {
   count     = contains(var.regions, "us-west-2") ? 1 : 0
   providers = { aws = aws.us_west_2 }
 
-  name_prefix           = local.forwarder.name_prefix
-  rule_name             = local.forwarder.rule_name
-  central_event_bus_arn = local.forwarder.central_event_bus_arn
-  forwarder_role_arn    = local.forwarder.forwarder_role_arn
-  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
-  tags                  = local.forwarder.tags
+  name_prefix              = local.forwarder.name_prefix
+  rule_name                = local.forwarder.rule_name
+  central_event_bus_arn    = local.forwarder.central_event_bus_arn
+  forwarder_role_arn       = local.forwarder.forwarder_role_arn
+  alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
+  tags                     = local.forwarder.tags
 }
 
 module "forwarder_eu_west_2" {
@@ -88,12 +92,13 @@ module "forwarder_eu_west_2" {
   count     = contains(var.regions, "eu-west-2") ? 1 : 0
   providers = { aws = aws.eu_west_2 }
 
-  name_prefix           = local.forwarder.name_prefix
-  rule_name             = local.forwarder.rule_name
-  central_event_bus_arn = local.forwarder.central_event_bus_arn
-  forwarder_role_arn    = local.forwarder.forwarder_role_arn
-  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "eu-west-2", [])
-  tags                  = local.forwarder.tags
+  name_prefix              = local.forwarder.name_prefix
+  rule_name                = local.forwarder.rule_name
+  central_event_bus_arn    = local.forwarder.central_event_bus_arn
+  forwarder_role_arn       = local.forwarder.forwarder_role_arn
+  alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "eu-west-2", [])
+  tags                     = local.forwarder.tags
 }
 
 module "forwarder_eu_north_1" {
@@ -101,10 +106,11 @@ module "forwarder_eu_north_1" {
   count     = contains(var.regions, "eu-north-1") ? 1 : 0
   providers = { aws = aws.eu_north_1 }
 
-  name_prefix           = local.forwarder.name_prefix
-  rule_name             = local.forwarder.rule_name
-  central_event_bus_arn = local.forwarder.central_event_bus_arn
-  forwarder_role_arn    = local.forwarder.forwarder_role_arn
-  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "eu-north-1", [])
-  tags                  = local.forwarder.tags
+  name_prefix              = local.forwarder.name_prefix
+  rule_name                = local.forwarder.rule_name
+  central_event_bus_arn    = local.forwarder.central_event_bus_arn
+  forwarder_role_arn       = local.forwarder.forwarder_role_arn
+  alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "eu-north-1", [])
+  tags                     = local.forwarder.tags
 }

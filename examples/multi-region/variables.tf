@@ -50,10 +50,17 @@ variable "alert_emails" {
 }
 
 variable "slack_webhook_url" {
-  description = "Slack incoming-webhook URL, or null."
+  description = "Slack incoming-webhook URL, or null (ephemeral: never in the plan nor the state; set create_slack_webhook_parameter with it)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "create_slack_webhook_parameter" {
+  description = "Create the SSM parameter from slack_webhook_url (true together with slack_webhook_url)."
+  type        = bool
+  default     = false
 }
 
 variable "slack_webhook_parameter_name" {
@@ -73,7 +80,7 @@ variable "prices" {
 }
 
 variable "regions" {
-  description = "Guarded regions: us-east-1 (home, always guarded) plus any of us-west-1, us-west-2, eu-west-2, eu-north-1."
+  description = "Guarded regions, exactly: any of us-east-1 (the home region, guarded only when listed), us-west-1, us-west-2, eu-west-2, eu-north-1."
   type        = list(string)
   default     = ["us-east-1", "us-west-1", "us-west-2", "eu-west-2", "eu-north-1"]
 

@@ -75,7 +75,7 @@ module "braket_guard" {
 
   name_prefix = var.name_prefix
   tags        = { environment = "sandbox" }
-  regions     = ["us-west-2"]
+  regions     = ["us-east-1", "us-west-2"]
 
   caps = [
     { name = "daily-device-shots", window = "day", group_by = "device", devices = ["qpu"], max_shots = 1000, on_breach = "cancel_queued" },
@@ -87,8 +87,9 @@ module "braket_guard" {
     "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_task_usd = "0.30", per_shot_usd = "0.08" }
   }
 
-  alert_emails      = ["quantum-team@example.com"]
-  slack_webhook_url = var.slack_webhook_url
+  alert_emails                   = ["quantum-team@example.com"]
+  create_slack_webhook_parameter = true
+  slack_webhook_url              = var.slack_webhook_url
 
   lambda_architecture = "x86_64"
   log_retention_days  = 7
@@ -98,9 +99,10 @@ module "forwarder_us_west_2" {
   source    = "../../modules/region-forwarder"
   providers = { aws = aws.us_west_2 }
 
-  name_prefix           = var.name_prefix
-  rule_name             = module.braket_guard.forwarder_rule_name
-  central_event_bus_arn = module.braket_guard.event_bus_arn
-  forwarder_role_arn    = module.braket_guard.forwarder_role_arn
-  spending_limits       = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
+  name_prefix              = var.name_prefix
+  rule_name                = module.braket_guard.forwarder_rule_name
+  central_event_bus_arn    = module.braket_guard.event_bus_arn
+  forwarder_role_arn       = module.braket_guard.forwarder_role_arn
+  alarm_forwarder_role_arn = module.braket_guard.alarm_forwarder_role_arn
+  spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
 }

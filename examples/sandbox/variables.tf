@@ -15,4 +15,5 @@ variable "slack_webhook_url" {
   type        = string
   default     = "http://127.0.0.1:9/slack"
   sensitive   = true
+  ephemeral   = true
 }

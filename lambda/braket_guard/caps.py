@@ -20,8 +20,10 @@ CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY = "cancel_task", "cancel_queued", "alert_
 ON_BREACH = (CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY)
 GROUP_BY_FIXED = ("account", "region", "device")
 UNTAGGED = "(untagged)"
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-TAG_KEY = re.compile(r"^tag:(?P<key>[\w.:/=+@ -]{1,128})$")
+# \Z, not $: "$" also matches before a trailing newline. Terraform's validation (variables.tf)
+# uses the same patterns (in RE2, \w written as [\p{L}\p{N}_]); tests/contract checks both.
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+TAG_KEY = re.compile(r"^tag:(?P<key>[\w.:/=+@ -]{1,128})\Z")
 # TransactWriteItems takes 100 items: the task record, its open-work entry and one counter per cap.
 MAX_CAPS = 98
 CAP_FIELDS = {"name", "window", "group_by", "devices", "max_shots", "max_cost_usd", "warn_at", "on_breach"}
@@ -109,6 +111,8 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
         devices = []
     if not isinstance(devices, list):
         raise _fail(index, "devices", "must be a list of device ARNs or the words 'qpu'/'simulator'")
+    if "devices" in raw and raw["devices"] == []:
+        raise _fail(index, "devices", "is empty; leave devices out to match every device")
     for position, device in enumerate(devices):
         if not isinstance(device, str) or not (device in (QPU, SIMULATOR) or DEVICE_ARN.match(device)):
             raise _fail(index, f"devices[{position}]", f"not a device ARN, 'qpu' or 'simulator': {device!r}")

@@ -27,9 +27,11 @@ UNCHARGED_END = frozenset({FAILED, CANCELLED})
 TASK_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):braket:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):"
     r"(?P<account>\d{12}):quantum-task/(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
+# [0-9], not \d (which matches any Unicode digit), and \Z, not $ (which also matches before a
+# trailing newline): the same language as Terraform's RE2 pattern in variables.tf.
 DEVICE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:braket:(?P<region>(?:[a-z]{2}(?:-[a-z]+)+-\d)?)::device/"
-    r"(?P<kind>qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    r"^arn:aws[a-z-]*:braket:(?P<region>(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?)::device/"
+    r"(?P<kind>qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 MAX_SHOTS = 10**9
 EARLIEST, LATEST = 2019, 2999  # plausible createdAt years
 

@@ -7,15 +7,20 @@ in neither is priced from its ``GetDevice`` capabilities by the caller (``price_
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from typing import Any, Mapping
 
+from .events import DEVICE_ARN
 from .money import usd_to_micros_ceil
 
 QPU = "qpu"
 SIMULATOR = "simulator"
+# A price given as a string is a plain decimal (what Terraform's validation accepts): no sign,
+# exponent, spaces or digit separators, which Decimal() would otherwise take.
+DECIMAL_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")
 
 
 class PriceError(ValueError):
@@ -76,6 +81,9 @@ def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], wh
                          f"allowed: {', '.join(sorted(known))}")
 
     def usd(field: str) -> int:
+        if isinstance(entry[field], str) and not DECIMAL_STRING.match(entry[field]):
+            raise PriceError(f"{where}[{device_arn!r}].{field}: must be a non-negative decimal string "
+                             f"such as \"0.08\" (no sign, exponent or spaces), got {entry[field]!r}")
         try:
             micros = usd_to_micros_ceil(entry[field])
         except ValueError as exc:
@@ -121,7 +129,7 @@ def build_price_book(overrides_json: str | None = None) -> PriceBook:
         if not isinstance(overrides, dict):
             raise PriceError("BRAKET_GUARD_PRICES: must be a JSON object keyed by device ARN")
         for arn, entry in overrides.items():
-            if "::device/" not in arn:
+            if not DEVICE_ARN.match(arn):
                 raise PriceError(f"BRAKET_GUARD_PRICES[{arn!r}]: key must be a Braket device ARN")
             prices[arn] = _entry_to_price(arn, entry, table, "BRAKET_GUARD_PRICES")
     return PriceBook(

@@ -17,7 +17,7 @@ run "defaults" {
     error_message = "The central rule must match exactly source aws.braket and detail-type Braket Task State Change."
   }
   assert {
-    condition     = jsondecode(module.home_forwarder.rule_event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change"] }
+    condition     = jsondecode(module.home_forwarder[0].rule_event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change"] }
     error_message = "The home forwarder must match the same event pattern."
   }
   assert {
@@ -78,11 +78,39 @@ run "defaults" {
     error_message = "The invoke permission is scoped to the central rule."
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:role/braket-guard-forwarder" && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
-    error_message = "The bus policy admits PutEvents only from the forwarder role."
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1", "arn:aws:iam::123456789012:role/braket-guard-alarm-fwd-us-east-1"] && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
+    error_message = "The bus policy admits PutEvents only from the two forwarder roles (tasks, alarms), whose names carry the home region."
   }
   assert {
-    condition     = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-braket-tasks"]
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketDevices"]) == ["arn:aws:braket:*:*:device/*"]
+    error_message = "GetDevice is granted on every device ARN form (QPUs with a region, simulators without): arn:<partition>:braket:*:*:device/*."
+  }
+  assert {
+    condition     = aws_iam_role.lambda.name == "braket-guard-lambda-us-east-1" && aws_iam_role.forwarder.name == "braket-guard-forwarder-us-east-1" && aws_iam_role.alarm_forwarder[0].name == "braket-guard-alarm-fwd-us-east-1" && aws_iam_role.scheduler[0].name == "braket-guard-scheduler-us-east-1"
+    error_message = "IAM role names (global per account) carry the home region, so one name_prefix can be deployed in two home regions."
+  }
+  assert {
+    condition     = output.guarded_regions == tolist(["us-east-1"]) && output.home_region == "us-east-1" && length(module.home_forwarder) == 1
+    error_message = "With regions unset, a Braket home region guards itself and gets its forwarder."
+  }
+  assert {
+    condition     = module.home_forwarder[0].alarm_names == { dlq_not_empty = "braket-guard-forward-dlq-not-empty-us-east-1", failed_invocations = "braket-guard-forward-failed-invocations-us-east-1" }
+    error_message = "The home forwarder has its dead-letter queue and failed-forward alarms."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.region_alarms[0].event_pattern) == { source = ["aws.cloudwatch"], "detail-type" = ["CloudWatch Alarm State Change"], detail = { alarmName = [{ prefix = "braket-guard-forward-" }] } } && aws_cloudwatch_event_target.region_alarms[0].arn == "arn:aws:sns:us-east-1:123456789012:braket-guard-alerts" && aws_cloudwatch_event_target.region_alarms[0].dead_letter_config[0].arn == "arn:aws:sqs:us-east-1:123456789012:braket-guard-dlq"
+    error_message = "Forwarding alarm state changes arriving on the central bus are published to the alert topic (dead letters to the home DLQ)."
+  }
+  assert {
+    condition     = one([for st in jsondecode(aws_sns_topic_policy.alerts[0].policy).Statement : st.Condition.ArnEquals["aws:SourceArn"] if st.Sid == "RegionAlarmsRule"]) == "arn:aws:events:us-east-1:123456789012:rule/braket-guard-events/braket-guard-region-alarms"
+    error_message = "The created topic lets exactly the region alarms rule publish."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.alarm_forwarder[0].assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-us-east-1-alarms"]
+    error_message = "The alarm forwarder role trusts only the alarm rules of the guarded regions."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == ["arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-us-east-1"]
     error_message = "The forwarder role trusts only the forwarding rules on the default buses of the guarded regions."
   }
   assert {
@@ -110,7 +138,7 @@ run "defaults" {
     error_message = "Alarms notify the alert topic."
   }
   assert {
-    condition     = length(module.home_forwarder.spending_limit_ids) == 0
+    condition     = length(module.home_forwarder[0].spending_limit_ids) == 0
     error_message = "Native spending limits are off by default."
   }
   assert {
@@ -122,8 +150,8 @@ run "defaults" {
     error_message = "The scheduler role may only invoke the guard and dead-letter to the queue."
   }
   assert {
-    condition     = length(aws_cloudwatch_dashboard.guard) == 1 && aws_cloudwatch_dashboard.guard[0].dashboard_name == "braket-guard" && output.dashboard_name == "braket-guard"
-    error_message = "The dashboard exists by default, named after name_prefix, and is an output."
+    condition     = length(aws_cloudwatch_dashboard.guard) == 1 && aws_cloudwatch_dashboard.guard[0].dashboard_name == "braket-guard-us-east-1" && output.dashboard_name == "braket-guard-us-east-1"
+    error_message = "The dashboard exists by default, named after name_prefix and the home region (dashboards are global per account), and is an output."
   }
   assert {
     condition     = strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "BraketGuard") && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "braket-guard-dlq")
@@ -187,13 +215,14 @@ run "everything_on" {
   command = plan
 
   variables {
-    name_prefix       = "bg"
-    slack_webhook_url = "https://hooks.slack.com/services/T000/B000/XXXX"
-    alert_emails      = ["a@example.com", "b@example.org"]
-    regions           = ["us-west-1", "eu-north-1"]
-    kms_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    mode              = "monitor"
-    timezone          = "America/New_York"
+    name_prefix                    = "bg"
+    slack_webhook_url              = "https://hooks.slack.com/services/T000/B000/XXXX"
+    create_slack_webhook_parameter = true
+    alert_emails                   = ["a@example.com", "b@example.org"]
+    regions                        = ["us-east-1", "us-west-1", "eu-north-1"]
+    kms_key_arn                    = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    mode                           = "monitor"
+    timezone                       = "America/New_York"
     prices = {
       "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"    = { per_task_usd = "0.30", per_shot_usd = "0.08" }
       "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075" }
@@ -247,6 +276,19 @@ run "everything_on" {
     error_message = "kms:Decrypt on the given key."
   }
   assert {
+    condition = alltrue(flatten([
+      for p in [aws_iam_role_policy.lambda.policy, aws_iam_role_policy.scheduler[0].policy] : [
+        for st in jsondecode(p).Statement : can(st.Condition.StringEquals["kms:ViaService"]) if anytrue([for a in st.Action : startswith(a, "kms:")])
+      ]
+    ])) && length([for st in jsondecode(aws_iam_role_policy.lambda.policy).Statement : st if st.Sid == "Kms"]) == 1
+    error_message = "Every KMS statement of the module carries a kms:ViaService condition."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["kms:ViaService"] if s.Sid == "Kms"]) == ["dynamodb.us-east-1.amazonaws.com", "sns.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com"]
+    error_message = "The Lambda may use the key only through DynamoDB, SNS, SQS and SSM of the home region."
+  }
+
+  assert {
     condition = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketTasks"]) == [
       "arn:aws:braket:us-east-1:123456789012:quantum-task/*",
       "arn:aws:braket:us-west-1:123456789012:quantum-task/*",
@@ -267,7 +309,7 @@ run "everything_on" {
     error_message = "The customer key encrypts the topic, queue, log group, table and environment."
   }
   assert {
-    condition     = keys(module.home_forwarder.spending_limit_ids) == ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]
+    condition     = keys(module.home_forwarder[0].spending_limit_ids) == ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]
     error_message = "The home forwarder creates the home region's spending limits only."
   }
   assert {
@@ -275,11 +317,11 @@ run "everything_on" {
     error_message = "Other regions' limits are handed out by region."
   }
   assert {
-    condition     = jsondecode(module.home_forwarder.spending_limit_desired_states["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]) == { DeviceArn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", SpendingLimit = "100.00", Tags = [{ Key = "braket-guard:module", Value = "braket-guard" }] }
+    condition     = jsondecode(module.home_forwarder[0].spending_limit_desired_states["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]) == { DeviceArn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", SpendingLimit = "100.00", Tags = [{ Key = "braket-guard:module", Value = "braket-guard" }] }
     error_message = "The spending limit's Cloud Control desired state."
   }
   assert {
-    condition     = aws_cloudwatch_dashboard.guard[0].dashboard_name == "bg" && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "\"bg-dlq\"") && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "\"bg-tasks-to-lambda\"") && !strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "braket-guard-dlq")
+    condition     = aws_cloudwatch_dashboard.guard[0].dashboard_name == "bg-us-east-1" && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "\"bg-dlq\"") && strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "\"bg-tasks-to-lambda\"") && !strcontains(aws_cloudwatch_dashboard.guard[0].dashboard_body, "braket-guard-dlq")
     error_message = "The dashboard and the queue, function and rule it graphs follow name_prefix."
   }
 }
@@ -377,4 +419,141 @@ run "spending_limit_outside_regions" {
     spending_limits = [{ device_arn = "arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3", limit_usd = "10.00" }]
   }
   expect_failures = [aws_cloudwatch_event_bus.central]
+}
+
+# The original tool's users: home in Tokyo, where Braket does not run.
+run "tokyo_home_without_braket" {
+  command = plan
+
+  override_data {
+    target = data.aws_region.current
+    values = { id = "ap-northeast-1", name = "ap-northeast-1" }
+  }
+
+  variables {
+    regions = ["us-east-1", "eu-north-1"]
+  }
+
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_REGIONS"] == "[\"us-east-1\",\"eu-north-1\"]"
+    error_message = "BRAKET_GUARD_REGIONS is exactly the guarded regions, without the unguarded home region."
+  }
+  assert {
+    condition     = length(module.home_forwarder) == 0 && output.home_forwarder_rule_arn == null && output.home_region == "ap-northeast-1"
+    error_message = "An unguarded home region gets no forwarder."
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketTasks"]) == [
+      "arn:aws:braket:us-east-1:123456789012:quantum-task/*", "arn:aws:braket:eu-north-1:123456789012:quantum-task/*",
+    ]
+    error_message = "Braket task permissions cover the guarded regions only."
+  }
+  assert {
+    condition = jsondecode(aws_iam_role.forwarder.assume_role_policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == [
+      "arn:aws:events:us-east-1:123456789012:rule/braket-guard-forward-ap-northeast-1", "arn:aws:events:eu-north-1:123456789012:rule/braket-guard-forward-ap-northeast-1",
+    ]
+    error_message = "The forwarder role trusts the rules of the guarded regions only."
+  }
+  assert {
+    condition     = aws_iam_role.lambda.name == "braket-guard-lambda-ap-northeast-1" && aws_cloudwatch_dashboard.guard[0].dashboard_name == "braket-guard-ap-northeast-1" && aws_dynamodb_table.ledger.name == "braket-guard-ledger"
+    error_message = "Global names carry the home region; regional ones do not need to."
+  }
+  assert {
+    condition     = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.guard[0].dashboard_body).widgets : w.properties.region == "ap-northeast-1" if w.type == "metric"])
+    error_message = "The dashboard reads the home region, where the Lambda's metrics land."
+  }
+}
+
+run "home_without_braket_needs_regions" {
+  command = plan
+
+  override_data {
+    target = data.aws_region.current
+    values = { id = "ap-northeast-1", name = "ap-northeast-1" }
+  }
+  expect_failures = [aws_cloudwatch_event_bus.central]
+}
+
+run "braket_regions_override" {
+  command = plan
+
+  override_data {
+    target = data.aws_region.current
+    values = { id = "ap-northeast-1", name = "ap-northeast-1" }
+  }
+
+  variables {
+    braket_regions = ["us-east-1", "ap-northeast-1"]
+  }
+
+  assert {
+    condition     = output.guarded_regions == tolist(["ap-northeast-1"]) && length(module.home_forwarder) == 1
+    error_message = "Once braket_regions lists the home region, it is guarded by default."
+  }
+}
+
+run "sns_topic_in_other_region" {
+  command = plan
+
+  variables {
+    sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:ops-alerts"
+  }
+  expect_failures = [aws_cloudwatch_event_bus.central]
+}
+
+run "kms_key_in_other_region" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+  expect_failures = [aws_cloudwatch_event_bus.central]
+}
+
+run "slack_key_in_other_region" {
+  command = plan
+
+  variables {
+    slack_webhook_parameter_name = "/ops/slack"
+    slack_webhook_kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+  expect_failures = [aws_cloudwatch_event_bus.central]
+}
+
+run "existing_parameter_with_its_own_key" {
+  command = plan
+
+  variables {
+    slack_webhook_parameter_name = "/ops/slack"
+    slack_webhook_kms_key_arn    = "arn:aws:kms:us-east-1:123456789012:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s if s.Sid == "SlackWebhookKms"]) == {
+      Sid       = "SlackWebhookKms", Effect = "Allow", Action = ["kms:Decrypt"], Resource = ["arn:aws:kms:us-east-1:123456789012:key/0000abcd-12ab-34cd-56ef-1234567890ab"]
+      Condition = { StringEquals = { "kms:ViaService" = "ssm.us-east-1.amazonaws.com" } }
+    }
+    error_message = "The parameter's own key: kms:Decrypt through SSM of the home region only."
+  }
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s if s.Sid == "Kms"]) == 0 && length(aws_ssm_parameter.slack_webhook) == 0
+    error_message = "No other KMS grant and no parameter is created."
+  }
+}
+
+run "no_alarms" {
+  command = plan
+
+  variables {
+    create_alarms = false
+  }
+
+  assert {
+    condition     = length(aws_iam_role.alarm_forwarder) == 0 && length(aws_cloudwatch_event_rule.region_alarms) == 0 && module.home_forwarder[0].alarm_names == {} && module.home_forwarder[0].alarm_rule_arn == null && output.alarm_forwarder_role_arn == null
+    error_message = "create_alarms = false creates no alarm anywhere, nor their rules and role."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1"]
+    error_message = "Without alarms only the task forwarder role may put events on the bus."
+  }
 }

@@ -2,6 +2,9 @@
 
 The tests run in file order on one session fixture (see conftest.py): apply the plan, check the
 resources with boto3, re-plan (must show no changes), destroy (nothing may be left).
+examples/tokyo is applied to the same moto server at the same time (test_tokyo_apply.py) with
+the same name_prefix but home region ap-northeast-1, guarding us-east-1 too: what it creates in
+us-east-1 and in IAM ends with "-ap-northeast-1", and the checks here leave it out (own()).
 """
 
 from __future__ import annotations
@@ -14,6 +17,12 @@ import pytest
 
 PREFIX = "bg-sandbox"
 REGIONS = ("us-east-1", "us-west-2")
+HOME = "us-east-1"
+OTHER_HOME = "ap-northeast-1"  # examples/tokyo's home region, same prefix
+
+
+def own(names) -> list[str]:
+    return [n for n in names if n.startswith(PREFIX) and not n.endswith((OTHER_HOME, f"{OTHER_HOME}-alarms"))]
 
 
 def client(sandbox, service: str, region: str = "us-east-1"):
@@ -23,13 +32,24 @@ def client(sandbox, service: str, region: str = "us-east-1"):
 
 def require_applied(sandbox) -> None:
     if not sandbox.applied:
-        pytest.skip("apply did not succeed")
+        pytest.fail("examples/sandbox is not applied: see test_apply")
+
+
+def test_forwarder_targets_wait_for_the_role_policy(sandbox):
+    """Plan configuration: the home forwarder module depends on the forwarder role's policy, and
+    the forwarder_role_arn output (which every other region's forwarder takes) does too."""
+    guard = sandbox.plan["configuration"]["root_module"]["module_calls"]["braket_guard"]["module"]
+    assert "aws_iam_role_policy.forwarder" in guard["module_calls"]["home_forwarder"]["depends_on"]
+    assert "aws_iam_role_policy.forwarder" in guard["outputs"]["forwarder_role_arn"]["depends_on"]
+    assert "aws_iam_role_policy.alarm_forwarder" in guard["outputs"]["alarm_forwarder_role_arn"]["depends_on"]
+    west = sandbox.plan["configuration"]["root_module"]["module_calls"]["forwarder_us_west_2"]["expressions"]
+    assert "module.braket_guard.forwarder_role_arn" in west["forwarder_role_arn"]["references"]
 
 
 def test_apply(sandbox):
     start = time.monotonic()
     sandbox.tf("apply", "-input=false", "-no-color", f"-state={sandbox.workdir / 'terraform.tfstate'}",
-               str(sandbox.plan_file))
+               *sandbox.secret_args, str(sandbox.plan_file))
     sandbox.applied = True
     sandbox.timings["apply"] = time.monotonic() - start
 
@@ -47,6 +67,7 @@ def test_lambda_settings(sandbox):
     assert env["BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER"] == f"/{PREFIX}/slack-webhook-url"
     assert env["BRAKET_GUARD_SNS_TOPIC_ARN"].endswith(f":{PREFIX}-alerts")
     assert "127.0.0.1:9/slack" not in json.dumps(env), "the webhook URL must stay out of the environment"
+    assert json.loads(env["BRAKET_GUARD_REGIONS"]) == list(REGIONS)
     caps = json.loads(env["BRAKET_GUARD_CAPS"])
     assert [c["name"] for c in caps] == ["daily-device-shots", "daily-device-cost", "monthly-project"]
     assert caps[0] == {"name": "daily-device-shots", "window": "day", "group_by": "device",
@@ -77,11 +98,18 @@ def test_event_routing(sandbox):
     bus_arn = client(sandbox, "events").describe_event_bus(Name=f"{PREFIX}-events")["Arn"]
     for region in REGIONS:
         events = client(sandbox, "events", region)
-        rule = events.describe_rule(Name=f"{PREFIX}-forward-braket-tasks", EventBusName="default")
+        rule = events.describe_rule(Name=f"{PREFIX}-forward-{HOME}", EventBusName="default")
         assert json.loads(rule["EventPattern"]) == pattern, region
         targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="default")["Targets"]
         assert [t["Arn"] for t in targets] == [bus_arn], region
-        assert targets[0]["RoleArn"].endswith(f":role/{PREFIX}-forwarder")
+        assert targets[0]["RoleArn"].endswith(f":role/{PREFIX}-forwarder-{HOME}")
+        assert targets[0]["DeadLetterConfig"]["Arn"] == f"arn:aws:sqs:{region}:123456789012:{PREFIX}-forward-dlq-{HOME}", region
+        queue = client(sandbox, "sqs", region).get_queue_url(QueueName=f"{PREFIX}-forward-dlq-{HOME}")["QueueUrl"]
+        attributes = client(sandbox, "sqs", region).get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+        assert attributes["SqsManagedSseEnabled"] == "true", region
+        queue_policy = json.loads(attributes["Policy"])["Statement"][0]
+        assert queue_policy["Principal"] == {"Service": "events.amazonaws.com"}
+        assert rule["Arn"] in queue_policy["Condition"]["ArnEquals"]["aws:SourceArn"], region
 
     events = client(sandbox, "events")
     central = events.describe_rule(Name=f"{PREFIX}-tasks-to-lambda", EventBusName=f"{PREFIX}-events")
@@ -93,16 +121,20 @@ def test_event_routing(sandbox):
 
     policy = json.loads(events.describe_event_bus(Name=f"{PREFIX}-events")["Policy"])
     principals = [s["Principal"]["AWS"] for s in policy["Statement"]]
-    assert principals == [f"arn:aws:iam::123456789012:role/{PREFIX}-forwarder"]
+    assert principals == [[f"arn:aws:iam::123456789012:role/{PREFIX}-forwarder-{HOME}",
+                           f"arn:aws:iam::123456789012:role/{PREFIX}-alarm-fwd-{HOME}"]]
 
 
 def test_iam_roles(sandbox):
     require_applied(sandbox)
     iam = client(sandbox, "iam")
-    trust = iam.get_role(RoleName=f"{PREFIX}-forwarder")["Role"]["AssumeRolePolicyDocument"]
+    trust = iam.get_role(RoleName=f"{PREFIX}-forwarder-{HOME}")["Role"]["AssumeRolePolicyDocument"]
     assert sorted(trust["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
-        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-braket-tasks" for r in REGIONS)
-    doc = iam.get_role_policy(RoleName=f"{PREFIX}-lambda", PolicyName="braket-guard")["PolicyDocument"]
+        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-{HOME}" for r in REGIONS)
+    alarm_trust = iam.get_role(RoleName=f"{PREFIX}-alarm-fwd-{HOME}")["Role"]["AssumeRolePolicyDocument"]
+    assert sorted(alarm_trust["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
+        f"arn:aws:events:{r}:123456789012:rule/{PREFIX}-forward-{HOME}-alarms" for r in REGIONS)
+    doc = iam.get_role_policy(RoleName=f"{PREFIX}-lambda-{HOME}", PolicyName="braket-guard")["PolicyDocument"]
     actions = {a for s in doc["Statement"] for a in s["Action"]}
     assert not any(a.endswith("*") for a in actions)
     assert {"braket:CancelQuantumTask", "ssm:GetParameter", "sns:Publish"} <= actions
@@ -116,18 +148,27 @@ def test_alerting(sandbox):
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "quantum-team@example.com")]
     parameter = client(sandbox, "ssm").get_parameter(Name=f"/{PREFIX}/slack-webhook-url", WithDecryption=True)
     assert parameter["Parameter"]["Type"] == "SecureString"
-    assert parameter["Parameter"]["Value"] == "http://127.0.0.1:9/slack"
-    alarms = client(sandbox, "cloudwatch").describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
-    assert sorted(a["AlarmName"] for a in alarms) == [
-        f"{PREFIX}-dlq-not-empty", f"{PREFIX}-eventbridge-failed-invocations", f"{PREFIX}-lambda-errors"]
-    assert all(a["AlarmActions"] == [topic] for a in alarms)
+    assert parameter["Parameter"]["Value"] == sandbox.slack_url
+    alarms = [a for a in client(sandbox, "cloudwatch").describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
+              if own([a["AlarmName"]])]
+    home = [f"{PREFIX}-dlq-not-empty", f"{PREFIX}-eventbridge-failed-invocations", f"{PREFIX}-lambda-errors"]
+    forward = [f"{PREFIX}-forward-dlq-not-empty-{HOME}", f"{PREFIX}-forward-failed-invocations-{HOME}"]
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(home + forward)
+    assert all(a["AlarmActions"] == [topic] for a in alarms if a["AlarmName"] in home)
+    for region in REGIONS:
+        regional = [a for a in client(sandbox, "cloudwatch", region).describe_alarms(
+            AlarmNamePrefix=f"{PREFIX}-forward-")["MetricAlarms"] if own([a["AlarmName"]])]
+        assert sorted(a["AlarmName"] for a in regional) == forward, region
+        assert all(a["AlarmActions"] == [] for a in regional), "alarm actions would have to be in the alarm's region"
+        dlq_alarm = next(a for a in regional if a["AlarmName"].endswith(f"dlq-not-empty-{HOME}"))
+        assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-forward-dlq-{HOME}"}]
     logs = client(sandbox, "logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{PREFIX}")["logGroups"]
     assert [(g["logGroupName"], g["retentionInDays"]) for g in logs] == [(f"/aws/lambda/{PREFIX}", 7)]
 
 
 def test_dashboard(sandbox):
     require_applied(sandbox)
-    dashboard = client(sandbox, "cloudwatch").get_dashboard(DashboardName=PREFIX)
+    dashboard = client(sandbox, "cloudwatch").get_dashboard(DashboardName=f"{PREFIX}-{HOME}")
     body = json.loads(dashboard["DashboardBody"])
     graphs = [w for w in body["widgets"] if w["type"] == "metric"]
     assert len(graphs) == 9
@@ -146,22 +187,68 @@ def test_schedules(sandbox):
         assert schedule["ScheduleExpressionTimezone"] == "Europe/Berlin"
         assert json.loads(schedule["Target"]["Input"]) == {"braket_guard": action}
         assert schedule["Target"]["Arn"].endswith(f":function:{PREFIX}")
-        assert schedule["Target"]["RoleArn"].endswith(f":role/{PREFIX}-scheduler")
+        assert schedule["Target"]["RoleArn"].endswith(f":role/{PREFIX}-scheduler-{HOME}")
     env = client(sandbox, "lambda").get_function(FunctionName=PREFIX)["Configuration"]["Environment"]["Variables"]
     assert json.loads(env["BRAKET_GUARD_REGIONS"]) == list(REGIONS)
 
 
-def test_state_keeps_no_webhook_url(sandbox):
+def test_alarm_of_another_region_reaches_the_home_topic(sandbox):
+    """A forwarder alarm in us-west-2 changes state: its event goes to the central bus (alarm
+    forwarder role) and the region-alarms rule publishes it to the alert topic in us-east-1,
+    where a test queue subscribed to the topic receives it."""
     require_applied(sandbox)
-    state = (sandbox.workdir / "terraform.tfstate").read_text()
-    assert "127.0.0.1:9/slack" not in state, "value_wo must keep the Slack URL out of the state"
+    sqs, sns = client(sandbox, "sqs"), client(sandbox, "sns")
+    queue_url = sqs.create_queue(QueueName=f"{PREFIX}-test-alert-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = f"arn:aws:sns:{HOME}:123456789012:{PREFIX}-alerts"
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+    try:
+        alarm = client(sandbox, "cloudwatch", "us-west-2").describe_alarms(
+            AlarmNames=[f"{PREFIX}-forward-dlq-not-empty-{HOME}"])["MetricAlarms"][0]
+        detail = {"alarmName": alarm["AlarmName"],
+                  "state": {"value": "ALARM", "reason": "Threshold Crossed: 1 datapoint [3.0] was >= 1.0"},
+                  "previousState": {"value": "OK"},
+                  "configuration": {"description": alarm["AlarmDescription"]}}
+        result = client(sandbox, "events", "us-west-2").put_events(Entries=[{
+            "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+            "Resources": [alarm["AlarmArn"]], "Detail": json.dumps(detail), "EventBusName": "default"}])
+        assert result["FailedEntryCount"] == 0
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+        bodies = [json.loads(m["Body"])["Message"] for m in messages]
+        assert len(bodies) == 1, bodies
+        assert f"alarm {PREFIX}-forward-dlq-not-empty-{HOME} is ALARM" in bodies[0], bodies[0]
+        assert "us-west-2" in bodies[0], "the alert must say which region failed"
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription)
+        sqs.delete_queue(QueueUrl=queue_url)
+
+
+def test_no_webhook_url_in_plan_state_or_logs(sandbox):
+    """The Slack URL is ephemeral: it reaches SSM (test_alerting) and nothing else."""
+    import zipfile
+
+    require_applied(sandbox)
+    secret = sandbox.slack_url
+    with zipfile.ZipFile(sandbox.plan_file) as plan:
+        for member in plan.namelist():
+            assert secret.encode() not in plan.read(member), f"the plan file's {member} holds the Slack URL"
+    assert secret.encode() not in sandbox.plan_file.read_bytes()
+    assert secret not in json.dumps(sandbox.plan), "terraform show -json of the plan holds the Slack URL"
+    shown = sandbox.tf("show", "-json", f"{sandbox.workdir / 'terraform.tfstate'}").stdout
+    assert secret not in shown
+    assert secret not in (sandbox.workdir / "terraform.tfstate").read_text(), "the state holds the Slack URL"
+    logs = "\n".join(sandbox.logs)
+    assert "$ terraform apply" in logs and "$ terraform plan" in logs
+    assert secret not in logs, "terraform's output holds the Slack URL"
+    env = client(sandbox, "lambda").get_function(FunctionName=PREFIX)["Configuration"]["Environment"]["Variables"]
+    assert secret not in json.dumps(env)
 
 
 def test_replan_shows_no_changes(sandbox):
     require_applied(sandbox)
     start = time.monotonic()
     result = sandbox.tf("plan", "-detailed-exitcode", "-input=false", "-no-color", *sandbox.var_args,
-                        check=False)
+                        *sandbox.secret_args, check=False)
     sandbox.timings["re-plan"] = time.monotonic() - start
     assert result.returncode == 0, f"re-plan is not empty (exit {result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
 
@@ -169,13 +256,17 @@ def test_replan_shows_no_changes(sandbox):
 def test_destroy(sandbox):
     require_applied(sandbox)
     start = time.monotonic()
-    sandbox.tf("destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false", *sandbox.var_args)
+    sandbox.tf("destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false", *sandbox.var_args,
+               *sandbox.secret_args)
     sandbox.destroyed = True
     sandbox.timings["destroy"] = time.monotonic() - start
-    assert client(sandbox, "lambda").list_functions()["Functions"] == []
-    assert client(sandbox, "dynamodb").list_tables()["TableNames"] == []
-    assert client(sandbox, "cloudwatch").list_dashboards()["DashboardEntries"] == []
+    mine = own
+    assert mine(f["FunctionName"] for f in client(sandbox, "lambda").list_functions()["Functions"]) == []
+    assert mine(client(sandbox, "dynamodb").list_tables()["TableNames"]) == []
+    assert mine(d["DashboardName"] for d in client(sandbox, "cloudwatch").list_dashboards()["DashboardEntries"]) == []
+    assert mine(r["RoleName"] for r in client(sandbox, "iam").list_roles()["Roles"]) == []
     for region in REGIONS:
         rules = client(sandbox, "events", region).list_rules(EventBusName="default")["Rules"]
-        assert [r["Name"] for r in rules if r["Name"].startswith(PREFIX)] == []
+        assert mine(r["Name"] for r in rules) == []
+        assert mine(q.rsplit("/", 1)[1] for q in client(sandbox, "sqs", region).list_queues().get("QueueUrls", [])) == []
     print("\nsandbox timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in sandbox.timings.items()))

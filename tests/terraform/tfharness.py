@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_EXAMPLE = ROOT / "examples" / "sandbox"
+TOKYO_EXAMPLE = ROOT / "examples" / "tokyo"
+HERE = Path(__file__).resolve().parent
 MIRROR_LAYOUT = "registry.terraform.io"
 
 
@@ -55,15 +58,10 @@ def terraform(args: list[str], cwd: Path, env: dict[str, str], check: bool = Tru
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class MotoServer:
-    """moto in server mode on 127.0.0.1: the project's serializing launcher when present
-    (sandbox/braket_sandbox), else moto's own moto_server CLI."""
+    """moto in server mode on 127.0.0.1: the project's serializing launcher (sandbox/braket_sandbox)
+    with EventBridge -> SNS targets added (moto_server_sns.py). Without it the tests fail: the
+    alarm route of the forwarders cannot be checked on plain moto."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
@@ -72,25 +70,21 @@ class MotoServer:
     def start(self, timeout: float = 60) -> "MotoServer":
         env = dict(os.environ)
         sandbox = ROOT / "sandbox"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sandbox), env.get("PYTHONPATH")]))
-        spec_found = (sandbox / "braket_sandbox" / "moto_server.py").is_file()
-        if spec_found:
-            cmd = [sys.executable, "-m", "braket_sandbox.moto_server", "--port", "0"]
-        elif importlib.util.find_spec("moto") is not None:
-            port = _free_port()
-            cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-            self.url = f"http://127.0.0.1:{port}"
-        else:
-            raise RuntimeError("neither sandbox/braket_sandbox nor moto is installed: run `make venv`")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), str(sandbox), env.get("PYTHONPATH")]))
+        if not (sandbox / "braket_sandbox" / "moto_server.py").is_file():
+            raise RuntimeError("sandbox/braket_sandbox/moto_server.py is missing: the Terraform end-to-end tests "
+                               "need the project's moto launcher")
+        if importlib.util.find_spec("moto") is None:
+            raise RuntimeError("moto is not installed: run `make venv`")
+        cmd = [sys.executable, "-m", "moto_server_sns", "--port", "0"]
         self.process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True)
         deadline = time.monotonic() + timeout
-        if spec_found:
-            line = self.process.stdout.readline().strip()
-            if not line.startswith("READY "):
-                self.stop()
-                raise RuntimeError(f"moto launcher did not report READY: {line!r}")
-            self.url = line.split(" ", 1)[1]
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self.stop()
+            raise RuntimeError(f"moto launcher did not report READY: {line!r}")
+        self.url = line.split(" ", 1)[1]
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", int(self.url.rsplit(":", 1)[1])), timeout=1):
@@ -134,3 +128,47 @@ def lambda_policy_from_plan(plan: dict) -> dict:
                 raise AssertionError(f"{address} has no known policy in the plan")
             return json.loads(policy)
     raise AssertionError("no aws_iam_role_policy.lambda in the plan")
+
+
+def all_resources(plan: dict) -> dict[str, dict]:
+    """address -> the `resources` entry of every resource of a plan's planned_values."""
+    found: dict[str, dict] = {}
+
+    def walk(module: dict) -> None:
+        for resource in module.get("resources", []):
+            found[resource["address"]] = resource
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(plan.get("planned_values", {}).get("root_module", {}))
+    return found
+
+
+def _moto_override(endpoint: str, aliases: list[str | None]) -> str:
+    services = ["cloudwatch", "dynamodb", "events", "iam", "lambda", "scheduler", "logs", "sns", "sqs", "ssm", "sts"]
+    blocks = []
+    for alias in aliases:
+        lines = ['provider "aws" {']
+        if alias:
+            lines.append(f'  alias = "{alias}"')
+        lines += ['  access_key = "testing"', '  secret_key = "testing"', "  skip_credentials_validation = true",
+                  "  skip_requesting_account_id = true", "  skip_metadata_api_check = true",
+                  "  skip_region_validation = true", "  endpoints {"]
+        lines += [f'    {s} = "{endpoint}"' for s in services]
+        lines += ["  }", "}"]
+        blocks.append("\n".join(lines))
+    return "# Written by tests/terraform/conftest.py: the example's providers pointed at moto.\n" + "\n\n".join(blocks) + "\n"
+
+
+def scratch_copy(example: Path, root: Path, endpoint: str, aliases: list[str | None]) -> Path:
+    """examples/<name> copied under root/examples/<name>, next to symlinks to the module (so its
+    "../.." sources resolve), with an override file pointing its providers at moto."""
+    target = root / "examples" / example.name
+    target.mkdir(parents=True)
+    for item in ROOT.iterdir():
+        if item.suffix == ".tf" or item.name in ("modules", "dist"):
+            (root / item.name).symlink_to(item)
+    for tf in example.glob("*.tf"):
+        shutil.copy(tf, target / tf.name)
+    (target / "moto_override.tf").write_text(_moto_override(endpoint, aliases))
+    return target

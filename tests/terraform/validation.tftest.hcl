@@ -20,11 +20,38 @@ run "invalid_name_prefix_pattern" {
   expect_failures = [var.name_prefix]
 }
 
+run "invalid_tags" {
+  command = plan
+
+  variables {
+    tags = { "aws:owner" = "me" }
+  }
+  expect_failures = [var.tags]
+}
+
+run "invalid_slack_webhook_version" {
+  command = plan
+
+  variables {
+    slack_webhook_version = 0
+  }
+  expect_failures = [var.slack_webhook_version]
+}
+
 run "invalid_caps_empty" {
   command = plan
 
   variables {
     caps = []
+  }
+  expect_failures = [var.caps]
+}
+
+run "invalid_caps_too_many" {
+  command = plan
+
+  variables {
+    caps = [for i in range(99) : { name = "c${i}", window = "day", max_shots = 1 }]
   }
   expect_failures = [var.caps]
 }
@@ -92,11 +119,11 @@ run "invalid_caps_max_shots_whole" {
   expect_failures = [var.caps]
 }
 
-run "invalid_caps_max_cost_positive" {
+run "invalid_caps_max_cost_not_negative" {
   command = plan
 
   variables {
-    caps = [{ name = "a", window = "day", max_cost_usd = 0 }]
+    caps = [{ name = "a", window = "day", max_cost_usd = -0.01 }]
   }
   expect_failures = [var.caps]
 }
@@ -168,19 +195,49 @@ run "invalid_slack_webhook_url_https" {
   command = plan
 
   variables {
-    slack_webhook_url = "http://hooks.slack.com/services/T/B/X"
+    slack_webhook_url              = "http://hooks.slack.com/services/T/B/X"
+    create_slack_webhook_parameter = true
   }
   expect_failures = [var.slack_webhook_url]
 }
 
-run "invalid_slack_webhook_url_exclusive" {
+run "invalid_slack_webhook_url_without_flag" {
   command = plan
 
   variables {
-    slack_webhook_url            = "https://hooks.slack.com/services/T/B/X"
-    slack_webhook_parameter_name = "/ops/slack"
+    slack_webhook_url = "https://hooks.slack.com/services/T/B/X"
   }
   expect_failures = [var.slack_webhook_url]
+}
+
+run "invalid_create_slack_webhook_parameter_exclusive" {
+  command = plan
+
+  variables {
+    slack_webhook_url              = "https://hooks.slack.com/services/T/B/X"
+    create_slack_webhook_parameter = true
+    slack_webhook_parameter_name   = "/ops/slack"
+  }
+  expect_failures = [var.create_slack_webhook_parameter]
+}
+
+run "invalid_slack_webhook_kms_key_arn" {
+  command = plan
+
+  variables {
+    slack_webhook_parameter_name = "/ops/slack"
+    slack_webhook_kms_key_arn    = "alias/slack"
+  }
+  expect_failures = [var.slack_webhook_kms_key_arn]
+}
+
+run "invalid_slack_webhook_kms_key_arn_needs_parameter" {
+  command = plan
+
+  variables {
+    slack_webhook_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+  expect_failures = [var.slack_webhook_kms_key_arn]
 }
 
 run "invalid_slack_webhook_parameter_name" {
@@ -219,6 +276,33 @@ run "invalid_prices_one_kind" {
   expect_failures = [var.prices]
 }
 
+run "invalid_regions_empty" {
+  command = plan
+
+  variables {
+    regions = []
+  }
+  expect_failures = [var.regions]
+}
+
+run "invalid_regions_not_braket" {
+  command = plan
+
+  variables {
+    regions = ["us-east-1", "ap-northeast-1"]
+  }
+  expect_failures = [var.regions]
+}
+
+run "invalid_braket_regions" {
+  command = plan
+
+  variables {
+    braket_regions = ["Tokyo"]
+  }
+  expect_failures = [var.braket_regions]
+}
+
 run "invalid_regions_format" {
   command = plan
 
@@ -232,7 +316,7 @@ run "invalid_regions_unique" {
   command = plan
 
   variables {
-    regions = ["us-west-1", "us-west-1"]
+    regions = ["us-east-1", "us-west-1", "us-west-1"]
   }
   expect_failures = [var.regions]
 }
@@ -304,7 +388,7 @@ run "invalid_lambda_reserved_concurrency" {
   command = plan
 
   variables {
-    lambda_reserved_concurrency = -2
+    lambda_reserved_concurrency = 0
   }
   expect_failures = [var.lambda_reserved_concurrency]
 }

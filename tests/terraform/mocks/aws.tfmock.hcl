@@ -19,6 +19,7 @@ mock_data "aws_partition" {
 
 mock_data "aws_region" {
   defaults = {
+    id          = "us-east-1"
     name        = "us-east-1"
     description = "US East (N. Virginia)"
     endpoint    = "ec2.us-east-1.amazonaws.com"
