@@ -32,7 +32,7 @@ TEST_TARGETS += test-terraform
 ## package         - rebuild dist/braket-guard-lambda.zip reproducibly from lambda/ (commit it)
 ## package-lock    - re-resolve lambda/requirements.txt into scripts/lambda-wheels.lock
 ## package-check   - fail if the committed zip differs from a rebuild of lambda/
-## docs            - regenerate the README inputs/outputs tables from variables.tf/outputs.tf
+## docs            - regenerate the README inputs/outputs tables (variables.tf/outputs.tf) and the state table (states.py)
 ## docs-check      - fail if the README tables are stale
 ## deploy          - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: check prerequisites, plan, confirm, apply
 ## clean           - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: check prerequisites, plan destroy, confirm, destroy
@@ -108,9 +108,11 @@ package-check: venv
 
 docs:
 	$(PYTHON) scripts/tf_docs.py
+	$(PYTHON) scripts/state_docs.py
 
 docs-check:
 	$(PYTHON) scripts/tf_docs.py --check
+	$(PYTHON) scripts/state_docs.py --check
 
 # deploy / clean: scripts/deploy.sh checks the prerequisites (scripts/preflight.py: terraform and
 # its version, AWS credentials and session, the account and region about to change) before any

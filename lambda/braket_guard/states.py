@@ -150,3 +150,42 @@ def overrun_reason(state: str, status: str, cancel_error: str = "") -> str:
     if state == CANCEL_FAILED:
         return "cancel_refused"
     return "cancel_pending"
+
+
+# -- the table as documentation (README, docs/state-machine.md; checked by a test) -------------
+_STATUS_TEXT = {WAITING: "CREATED, QUEUED", RUNNING: "RUNNING", COMPLETED: "COMPLETED",
+                CANCELLING: "CANCELLING", ENDED: "FAILED, CANCELLED"}
+
+
+def markdown_table() -> str:
+    """The table, one row per state, one column per status class: step → next states."""
+    head = "| state \\ status | " + " | ".join(_STATUS_TEXT[c] for c in COLUMNS) + " |"
+    rows = [head, "|---" * (len(COLUMNS) + 1) + "|"]
+    for state in STATES:
+        cells = []
+        for name in TABLE[state]:
+            step = STEPS[name]
+            targets = sorted({state if t == "same" else t for t in step.outcomes.values()} - {state})
+            cells.append(f"**{name}**" + (f" → {', '.join(targets)}" if targets else ""))
+        rows.append(f"| `{state}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def mermaid_diagram() -> str:
+    """Every transition that changes the state, as a mermaid state diagram."""
+    edges: dict[tuple[str, str], set[str]] = {}
+    for state in STATES:
+        for column_name, name in zip(COLUMNS, TABLE[state]):
+            for outcome, target in STEPS[name].outcomes.items():
+                target = state if target == "same" else target
+                if target != state:
+                    edges.setdefault((state, target), set()).add(f"{_STATUS_TEXT[column_name]} / {name} {outcome}")
+    lines = ["stateDiagram-v2"]
+    for (source, target), labels in sorted(edges.items()):
+        source_text = "[*]" if source == NEW else source
+        lines.append(f"    {source_text} --> {target}: {'; '.join(sorted(labels))}")
+    return "\n".join(lines)
+
+
+def step_list() -> str:
+    return "\n".join(f"- **{s.name}**: {s.meaning}." for s in STEPS.values())
