@@ -29,6 +29,7 @@ module "braket_guard" {
   source = "../.."
 
   name_prefix = var.name_prefix
+  mode        = var.mode
   regions     = ["us-east-1", "eu-north-1"]
   timezone    = "Asia/Tokyo"
 

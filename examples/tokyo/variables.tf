@@ -4,6 +4,12 @@ variable "name_prefix" {
   default     = "braket-guard"
 }
 
+variable "mode" {
+  description = "\"monitor\" records and alerts only; \"enforce\" also cancels tasks over a cap."
+  type        = string
+  default     = "enforce"
+}
+
 variable "daily_max_shots" {
   description = "Shots per QPU device and Japan day before queued tasks are cancelled."
   type        = number
