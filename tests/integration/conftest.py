@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from braket_guard import braket_api, handler, notify
-from braket_sandbox.emulator import BraketEmulator
+from braket_sandbox.emulator import BraketEmulator, default_devices
 from braket_sandbox.slack_sink import SlackSink
 
 REGION = "us-east-1"
@@ -153,6 +153,8 @@ def harness(monkeypatch, moto_server, emulator, slack_sink):
     yield rig
     emulator.on_event = None
     emulator.clear_faults()
+    for device in default_devices():  # a test may have removed or changed one
+        emulator.put_device(device)
 
 
 @pytest.fixture

@@ -312,6 +312,9 @@ def rig(monkeypatch, moto_server, emulator, slack_sink):
     emulator.on_event = None
     emulator.clear_faults()
     slack_sink.reset()
+    from braket_sandbox.emulator import default_devices
+    for device in default_devices():
+        emulator.put_device(device)
 
 
 def deliver_all(function: AsyncLambda, rig: Rig, events: Iterable[dict], timeout: float = 300) -> None:
