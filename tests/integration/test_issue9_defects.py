@@ -234,3 +234,37 @@ def test_defect13_an_alert_whose_send_failed_is_sent_later_once(harness):
     finally:
         rt.guard.ledger.clock = lambda: datetime.now(timezone.utc)
     assert len(harness.slack()) == 1 and len(harness.emails()) == 1  # Slack once, email not again
+
+
+def test_defect12_report_with_function_uses_the_functions_prices(harness, monkeypatch, moto_server):
+    """``report --function`` read the table, caps and zone of the deployed Lambda, but priced with
+    the local BRAKET_GUARD_PRICES. Now the function's own prices win (flags, then local
+    variables, then the function)."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", moto_server.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", moto_server.url)
+    role = boto3.client("iam").create_role(
+        RoleName=f"fn-{harness.table}", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+    buffer = io.BytesIO()
+    import zipfile
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    boto3.client("lambda").create_function(
+        FunctionName=f"fn-{harness.table}", Runtime="python3.12", Role=role["Role"]["Arn"],
+        Handler="index.handler", Code={"ZipFile": buffer.getvalue()},
+        Environment={"Variables": {"BRAKET_GUARD_TABLE": harness.table,
+                                   "BRAKET_GUARD_CAPS": json.dumps([daily()]),
+                                   "BRAKET_GUARD_REGIONS": REGION,
+                                   "BRAKET_GUARD_PRICES": json.dumps({FORTE: {"per_task_usd": "1",
+                                                                               "per_shot_usd": "0"}})}})
+    for name in [k for k in __import__("os").environ if k.startswith("BRAKET_GUARD_")]:
+        monkeypatch.delenv(name)
+    day = datetime.now(timezone.utc).date().isoformat()
+    harness.emu.create_task(REGION, FORTE, 100)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["report", "--date", day, "--function", f"fn-{harness.table}", "--json"], out=out, err=err) == 0, \
+        err.getvalue()
+    assert json.loads(out.getvalue())["estimated_total_usd"] == "1.00"  # the function's price, not $8.30
