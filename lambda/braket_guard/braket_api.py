@@ -33,9 +33,11 @@ def clear_price_cache() -> None:
         _price_cache.clear()
 
 
-# Answers of GetDevice that say "this device has no price for us", for good. Anything else
-# (throttling, 5xx, timeouts, access denied) raises: a transient error is never a decision.
-PERMANENT_DEVICE_ERRORS = frozenset({"ResourceNotFoundException", "ValidationException"})
+# Answers of GetDevice that say "this device has no price for us", for good: not found, and
+# access denied (an IAM or SCP gap does not heal by retrying, and raising forever would let the
+# task run uncounted). Anything else (throttling, 5xx, timeouts) raises: never a decision.
+PERMANENT_DEVICE_ERRORS = frozenset({"ResourceNotFoundException", "ValidationException",
+                                     "AccessDeniedException"})
 
 
 @dataclass(frozen=True)

@@ -100,9 +100,11 @@ def build_digest(day: str, zone: str, mode: str, caps: Iterable[CapUsage],
             continue
         elif record.state in S.UNSTOPPED_STATES or record.state == S.CANCELLED:
             digest.rejected += 1
-            if record.state == S.CANCELLED:  # ended without running: the money was really kept
+            if record.state == S.CANCELLED and record.cancel_status:  # the guard's cancel took
                 digest.cancelled += 1
                 digest.prevented_micros += record.cost_micros or 0
+            elif record.state == S.CANCELLED:
+                pass  # it ended by itself (FAILED, or cancelled by its user) before the guard's cancel
             elif record.state == S.CANCEL_FAILED:
                 digest.cancel_failures += 1
             else:

@@ -281,6 +281,17 @@ class Guard:
     def _cancel(self, step: S.Step, walk: _Walk) -> str:
         record, task = walk.record, walk.task
         assert record is not None
+        if not self.config.enforcing:  # switched to monitor with this cancel still owed
+            work = (set(record.work) - {WORK_CANCEL, WORK_SWEEP}) | {WORK_ALERTS}
+            if not self.ledger.charge_overrun(record, "monitor", work):
+                return "raced"
+            walk.record = replace(record, state=S.OVERRUN, work=frozenset(work), overrun_reason="monitor")
+            over = sorted(set(record.breached) | set(record.oversize))
+            walk.decide("overrun", cost_micros=record.cost_micros, caps=[c.cap for c in record.charges],
+                        breached=over, reason="monitor mode: a cancel left by enforce mode is not made",
+                        emitted=_overrun_metrics(record.shots, record.cost_micros,
+                                                 [c.cap for c in record.charges], over))
+            return "monitor"
         if not self._claim(walk):
             walk.decide("duplicate", breached=list(record.breached) + list(record.oversize),
                         reason="another invocation is cancelling it")
@@ -299,17 +310,19 @@ class Guard:
             work.add(WORK_AWAIT_END)
         else:  # refused for good: tell the user to cancel it by hand
             work |= {WORK_AWAIT_END, WORK_ALERTS}
-        if not result.ok:
+        if result.ok:
+            sets["cancel_status"] = {"S": result.status or "CANCELLING"}
+            log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
+        else:
             sets["cancel_error"] = {"S": (("ended: " if outcome == "ended" else "") + result.error)[:1000]}
             log_event("error" if outcome == "refused" else "info", "cancel_not_done", task=task.task_arn,
                       outcome=outcome, error=result.error)
-        else:
-            log_event("info", "task_cancelled", task=task.task_arn, cancellation=result.status)
         target = S.next_state(record.state, step, outcome)
         if not self.ledger.transition(record, target, work=work, sets=sets):
             return "raced"
         walk.record = replace(record, state=target, work=frozenset(work),
-                              cancel_error=sets.get("cancel_error", {}).get("S", record.cancel_error))
+                              cancel_error=sets.get("cancel_error", {}).get("S", record.cancel_error),
+                              cancel_status=sets.get("cancel_status", {}).get("S", record.cancel_status))
         names = sorted(set(record.breached) | set(record.oversize))
         d = walk.decide("rejected", cost_micros=record.cost_micros, caps=[c.cap for c in record.charges],
                         breached=names, reason="" if walk.decision else "finished work left by an earlier delivery")
@@ -357,10 +370,12 @@ class Guard:
             return "raced"
         walk.record = replace(record, state=S.CANCELLED, work=frozenset(work))
         over = sorted(set(record.breached) | set(record.oversize))
-        prevented = record.cost_micros or 0
+        # spend prevented only when the guard's own cancel took: a task that failed by itself
+        # while the cancel was throttled was not prevented by anyone
+        prevented = (record.cost_micros or 0) if record.cancel_status and walk.task.status == "CANCELLED" else 0
         walk.decide("closed", cost_micros=record.cost_micros, breached=over,
                     reason=f"rejected task ended {walk.task.status}: nothing spent",
-                    emitted=[({"CostPreventedMicroUSD": prevented}, {"Cap": n}) for n in over])
+                    emitted=[({"CostPreventedMicroUSD": prevented}, {"Cap": n}) for n in over if prevented])
         return "done"
 
     def _refund(self, step: S.Step, walk: _Walk) -> str:
@@ -391,9 +406,10 @@ class Guard:
             return self._duplicate(step, walk)
         elapsed_ms = max(0, int((task.ended_at - task.created_at).total_seconds() * 1000))
         new_cost = duration_cost_micros(price, elapsed_ms)
-        if not self.ledger.true_up(record, new_cost, "estimate: endedAt - createdAt"):
+        work = set(record.work) | ({WORK_THRESHOLDS} if _watched_records(record, self.config) else set())
+        if not self.ledger.true_up(record, new_cost, "estimate: endedAt - createdAt", work=work):
             return "raced"
-        walk.record = replace(record, trued_up=True, cost_micros=new_cost,
+        walk.record = replace(record, trued_up=True, cost_micros=new_cost, work=frozenset(work),
                               charges=tuple(replace(c, cost_micros=new_cost) for c in record.charges))
         names = [c.cap for c in record.charges]
         correction = new_cost - record.cost_micros
@@ -420,8 +436,12 @@ class Guard:
         """Sweep, alerts and warnings a record still owes (the cancel is a table step)."""
         record = walk.record
         assert record is not None
+        if record.state == S.REJECTED and WORK_CANCEL in record.work and not walk.holds_lease:
+            return  # the lease holder is cancelling: its alerts will say what became of the cancel
         done: set[str] = set()
-        if WORK_SWEEP in record.work and self._claim(walk) and self._sweep(walk):
+        if WORK_SWEEP in record.work and not self.config.enforcing:
+            done.add(WORK_SWEEP)  # monitor mode never cancels, not even a backlog left by enforce
+        elif WORK_SWEEP in record.work and self._claim(walk) and self._sweep(walk):
             done.add(WORK_SWEEP)
         if WORK_ALERTS in record.work and self._task_alerts(walk):
             done.add(WORK_ALERTS)

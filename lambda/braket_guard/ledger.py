@@ -104,6 +104,7 @@ class TaskRecord:
     trued_up: bool = False
     attempt: str = ""
     cancel_error: str = ""
+    cancel_status: str = ""  # what Braket answered the guard's cancel (CANCELLING/CANCELLED)
     overrun_reason: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -136,6 +137,7 @@ class Marker:
     state: str  # claimed | sent | failed
     channels_sent: frozenset[str]
     attempts: int
+    detail: str = ""
 
 
 def _num(item: dict[str, Any], name: str, default: int | None = 0) -> int | None:
@@ -167,9 +169,11 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         for c in item.get("charges", {}).get("L", []))
     state = item["state"]["S"]
     work = set(strings("work"))
+    cancel_status = item.get("cancel_status", {}).get("S", "")
     if state == REJECTED and "cancel" in item and "work" not in item:
         state = _LEGACY_REJECTED.get(item["cancel"]["S"], REJECTED)
         work = {WORK_CANCEL} if state == REJECTED else set()
+        cancel_status = "CANCELLING" if item["cancel"]["S"] == "done" else cancel_status
     return TaskRecord(
         task_arn=item["pk"]["S"][len("TASK#"):], state=state,
         status=item.get("status", {}).get("S", ""), device_arn=item.get("device", {}).get("S", ""),
@@ -179,6 +183,7 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         oversize=strings("oversize"), sweep_caps=strings("sweep_caps"), work=frozenset(work),
         lease_until=_num(item, "lease_until") or 0, trued_up="trued_up_at" in item,
         attempt=item.get("attempt", {}).get("S", ""), cancel_error=item.get("cancel_error", {}).get("S", ""),
+        cancel_status=cancel_status,
         overrun_reason=item.get("overrun_reason", {}).get("S", ""), raw=item)
 
 
@@ -511,7 +516,8 @@ class Ledger:
                                sets={"ended_status": _s(status),
                                      "refunded_at": _s(format_timestamp(self.clock()))})
 
-    def true_up(self, record: TaskRecord, new_cost_micros: int, source: str) -> bool:
+    def true_up(self, record: TaskRecord, new_cost_micros: int, source: str,
+                work: Iterable[str] | None = None) -> bool:
         """Replace a charged simulator task's cost by its corrected cost, exactly once.
 
         Not limited by the caps: the money is already spent; a cap over its limit then blocks new
@@ -529,6 +535,12 @@ class Ledger:
                 ":new": _n(new_cost_micros), ":old": _n(record.cost_micros or 0),
                 ":now": _s(format_timestamp(self.clock())), ":source": _s(source), ":state": _s(record.state),
                 **({":charges": _charges_value(new_charges)} if new_charges else {})}}}]
+        if work is not None and set(work) != set(record.work):  # the new cost may pass a warning
+            update = items[0]["Update"]
+            update["UpdateExpression"] += ", #work = :work"
+            update["ExpressionAttributeNames"]["#work"] = "work"
+            update["ExpressionAttributeValues"][":work"] = {"SS": sorted(set(work))}
+            items.append(self._work_item(record.task_arn, work))
         for charge in record.charges:
             items.append({"Update": {
                 "TableName": self.table, "Key": _key(charge.counter_key),
@@ -600,7 +612,8 @@ class Ledger:
         if not item:
             return None
         return Marker((pk, sk), item.get("alert_state", {}).get("S", "sent"),
-                      frozenset(item.get("channels_sent", {}).get("SS", [])), _num(item, "attempts") or 0)
+                      frozenset(item.get("channels_sent", {}).get("SS", [])), _num(item, "attempts") or 0,
+                      item.get("detail", {}).get("S", ""))
 
     def claim_alert(self, key: Key, marker: str, expires_at: int | None, detail: str = "") -> Marker | None:
         """Claim one alert for sending: returns the marker when this caller should send it (new,
@@ -615,7 +628,7 @@ class Ledger:
         sets = ["alert_state = :claimed", "lease_until = :until", "claim_token = :token",
                 "claimed_at = if_not_exists(claimed_at, :at)"]
         if detail:
-            values[":detail"] = _s(detail[:1000])
+            values[":detail"] = _s(detail[:4000])
             sets.append("detail = if_not_exists(detail, :detail)")
         if expires_at:
             values[":exp"] = _n(expires_at)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import json
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import metrics
@@ -16,6 +17,9 @@ from .money import micros_to_str
 from .reconcile import reconcile
 
 ACTIONS = ("reconcile", "digest")
+DIGEST_RETRY_DAYS = 3  # a digest a channel did not take is retried by the next runs
+RECONCILE_ALERT_FACTS = ("correction_usd", "tasks_seen", "regions", "since", "admitted", "rejected",
+                         "refunded", "trued_up")
 
 
 class ActionError(ValueError):
@@ -48,13 +52,24 @@ def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
     metrics.emit({"ReconcileTasksSeen": report.tasks_seen, "ReconcileCorrections": report.corrections,
                   "ReconcileCorrectionMicroUSD": report.correction_micros}, {"Operation": "reconcile"})
     config = guard.config
+    local_day = now.astimezone(config.zone).date().isoformat()
+    key, threshold = (f"RECONCILE#{local_day}", "RUN"), micros_to_str(config.reconcile_alert_micros)
+    expires = int(now.timestamp()) + MARKER_RETENTION_SECONDS
     if report.correction_micros > config.reconcile_alert_micros:
-        local_day = now.astimezone(config.zone).date().isoformat()
-        _settled, sent = guard.send_once(
-            (f"RECONCILE#{local_day}", "RUN"), "CORRECTION", int(now.timestamp()) + MARKER_RETENTION_SECONDS,
-            lambda: render_reconcile(summary, micros_to_str(config.reconcile_alert_micros), config.mode))
+        facts = {k: summary[k] for k in RECONCILE_ALERT_FACTS}
+        _settled, sent = guard.send_once(key, "CORRECTION", expires,
+                                         lambda: render_reconcile(facts, threshold, config.mode),
+                                         detail=json.dumps(facts))
         if sent:
             summary["alerted"] = True
+    else:  # a correction alert of an earlier run today that a channel did not take: send it now
+        marker = guard.ledger.get_marker(key, "CORRECTION")
+        if marker is not None and marker.state == "claimed" and marker.detail:
+            facts = json.loads(marker.detail)
+            _settled, sent = guard.send_once(key, "CORRECTION", expires,
+                                             lambda: render_reconcile(facts, threshold, config.mode))
+            if sent:
+                summary["alerted"] = True
     return summary
 
 
@@ -86,6 +101,21 @@ def _digest(guard: Guard, event: dict[str, Any], now: datetime) -> dict[str, Any
                                         lambda: render_digest(digest))
         summary["sent"] = sent
         if not sent:
-            summary["reason"] = "already sent for this day" if settled else "delivery failed; retried on the next run"
+            summary["reason"] = ("already sent for this day" if settled else
+                                 f"a channel did not take it; the digest runs of the next {DIGEST_RETRY_DAYS} days retry it")
+    resent = []
+    for back in range(1, DIGEST_RETRY_DAYS + 1):  # digests of earlier days a channel did not take
+        earlier = day - timedelta(days=back)
+        key = (f"DIGEST#{earlier.isoformat()}", "RUN")
+        marker = guard.ledger.get_marker(key, "SENT")
+        if marker is None or marker.state != "claimed":
+            continue
+        old, _ = gather_digest(guard, earlier, always=True)
+        _settled, sent = guard.send_once(key, "SENT", int(now.timestamp()) + MARKER_RETENTION_SECONDS,
+                                         lambda old=old: render_digest(old))
+        if sent:
+            resent.append(earlier.isoformat())
+    if resent:
+        summary["resent_days"] = resent
     log_event("info", "digest", **summary)
     return summary

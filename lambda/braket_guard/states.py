@@ -88,8 +88,9 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step(CLOSE, {"done": CLOSED}, "never charged; a late event of it is a duplicate"),
     Step(WAIT, {"done": "same"}, "record nothing: the final state decides"),
     Step(CANCEL, {"cancelled": CANCELLED, "cancelling": CANCEL_REQUESTED, "ended": CANCEL_REQUESTED,
-                  "throttled": "same", "busy": "same", "refused": CANCEL_FAILED},
-         "cancel; a transient error raises so Lambda redelivers; a refusal alerts 'cancel it by hand'"),
+                  "throttled": "same", "busy": "same", "refused": CANCEL_FAILED, "monitor": OVERRUN},
+         "cancel; a transient error raises so Lambda redelivers; a refusal alerts 'cancel it by hand'; "
+         "in monitor mode (switched from enforce with the cancel still owed) it is not stopped: charged"),
     Step(NOTE_CANCELLING, {"done": CANCEL_REQUESTED}, "a cancel is under way: no call, wait for its end"),
     Step(CHARGE_OVERRUN, {"done": OVERRUN},
          "charge every counter unconditionally; one 'ran despite cap' alert per task"),
@@ -136,6 +137,7 @@ OVERRUN_REASONS = {
     "first_seen_running": "it was already running when the guard first saw it",
     "cancel_too_late": "the cancel was accepted (CANCELLING) but the device ran it first",
     "cancel_pending": "it started before the guard's cancel went through (throttled or retrying)",
+    "ended_before_cancel": "it had already run to its end when the guard's cancel arrived",
     "cancel_refused": "Braket refused to cancel it",
     "monitor": "monitor mode never cancels",
 }
@@ -146,7 +148,7 @@ def overrun_reason(state: str, status: str, cancel_error: str = "") -> str:
     if state == NEW:
         return "first_seen_running"
     if state == CANCEL_REQUESTED:
-        return "cancel_pending" if cancel_error.startswith("ended") else "cancel_too_late"
+        return "ended_before_cancel" if cancel_error.startswith("ended") else "cancel_too_late"
     if state == CANCEL_FAILED:
         return "cancel_refused"
     return "cancel_pending"

@@ -1,5 +1,6 @@
 import json
 import os
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def sample_digest():
         DayTask(t2, {"team": "qml"}, record(t2, "admitted", 8_300_000), None),
         DayTask(t3, {"team": "chem"}, record(t3, "admitted", 8_300_000), None),
         DayTask(t4, {}, record(t4, "admitted", 1_300_000), None),
-        DayTask(t5, {"team": "qml"}, record(t5, "cancelled", 8_300_000), None),
+        DayTask(t5, {"team": "qml"}, replace(record(t5, "cancelled", 8_300_000), cancel_status="CANCELLING"), None),
         DayTask(t6, {"team": "qml"}, record(t6, "cancel_failed", 8_300_000), None),
         DayTask(t7, {}, None, 8_300_000),
     ]

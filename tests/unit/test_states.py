@@ -31,10 +31,12 @@ EXPECTED = {
     # rejected, its cancel still owed
     (S.REJECTED, "CREATED"): ("cancel", {"cancelled": S.CANCELLED, "cancelling": S.CANCEL_REQUESTED,
                                          "ended": S.CANCEL_REQUESTED, "throttled": S.REJECTED,
-                                         "busy": S.REJECTED, "refused": S.CANCEL_FAILED}),
+                                         "busy": S.REJECTED, "refused": S.CANCEL_FAILED,
+                                         "monitor": S.OVERRUN}),
     (S.REJECTED, "QUEUED"): ("cancel", {"cancelled": S.CANCELLED, "cancelling": S.CANCEL_REQUESTED,
                                         "ended": S.CANCEL_REQUESTED, "throttled": S.REJECTED,
-                                        "busy": S.REJECTED, "refused": S.CANCEL_FAILED}),
+                                        "busy": S.REJECTED, "refused": S.CANCEL_FAILED,
+                                        "monitor": S.OVERRUN}),
     (S.REJECTED, "RUNNING"): ("charge_overrun", {"done": S.OVERRUN}),
     (S.REJECTED, "COMPLETED"): ("charge_overrun", {"done": S.OVERRUN}),
     (S.REJECTED, "CANCELLING"): ("note_cancelling", {"done": S.CANCEL_REQUESTED}),
@@ -99,6 +101,12 @@ def test_spent_money_is_never_left_uncharged():
                 assert S.next_state(state, step, outcome) in S.CHARGED_STATES | S.FINAL_STATES, (state, status)
 
 
+def test_spent_money_is_never_left_uncharged_in_waiting_states_either():
+    """Only the CANCEL step leaves REJECTED while waiting, and its monitor outcome charges."""
+    step = S.step_for(S.REJECTED, "QUEUED")
+    assert S.next_state(S.REJECTED, step, "monitor") == S.OVERRUN
+
+
 def test_no_path_from_a_rejection_to_admission():
     """A rejected task is never admitted by a redelivery: no step leads back to ADMITTED."""
     for state in S.UNSTOPPED_STATES | {S.OVERRUN, S.CANCELLED}:
@@ -118,7 +126,7 @@ def test_admission_outcome():
     (S.NEW, "", "first_seen_running"),
     (S.REJECTED, "", "cancel_pending"),
     (S.CANCEL_REQUESTED, "", "cancel_too_late"),
-    (S.CANCEL_REQUESTED, "ended: ConflictException", "cancel_pending"),
+    (S.CANCEL_REQUESTED, "ended: ConflictException", "ended_before_cancel"),
     (S.CANCEL_FAILED, "AccessDeniedException", "cancel_refused"),
 ])
 def test_overrun_reasons(state, error, reason):
