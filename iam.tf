@@ -26,12 +26,13 @@ locals {
       },
       {
         # Exactly the calls of lambda/braket_guard (checked by tests/terraform/test_iam_contract.py).
-        # TransactWriteItems has no IAM action of its own: its Put and Update items are
-        # authorised as PutItem and UpdateItem (ConditionCheck items would need
+        # TransactWriteItems has no IAM action of its own: its Put, Update and Delete items are
+        # authorised as PutItem, UpdateItem and DeleteItem (the open-work entries are deleted in
+        # the transaction that finishes the work; ConditionCheck items would need
         # dynamodb:ConditionCheckItem, which the package does not use).
         Sid      = "Ledger"
         Effect   = "Allow"
-        Action   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        Action   = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
         Resource = [local.arns.table]
       },
       {

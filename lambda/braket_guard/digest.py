@@ -226,6 +226,9 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
     for _arn, kinds in guard.ledger.open_work():
         for kind in kinds:
             open_work[kind] = open_work.get(kind, 0) + 1
+    undelivered = len(guard.ledger.outbox())
+    if undelivered:
+        open_work["undelivered_alerts"] = undelivered
     pairs = [(summary_event(s), s) for s in summaries]
     events = [(t, s) for t, s in pairs if t is not None]
     records = guard.ledger.get_tasks(t.task_arn for t, _ in events)

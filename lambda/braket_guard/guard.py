@@ -619,16 +619,41 @@ class Guard:
         return self._deliver(marker, render())
 
     def _deliver(self, marker, alert: Alert) -> tuple[bool, bool]:
+        """Send a claimed alert and settle it. A channel that failed leaves the alert in the
+        outbox (the open-work partition): from then on reconciliation owns it, whatever becomes of
+        the task that raised it. Returns (settled for the caller, sent to some channel)."""
         results = self.send_alert(alert, skip=marker.channels_sent)
         sent = [channel for channel, result in results.items() if result in ("sent", "uncertain")]
         failed = [channel for channel, result in results.items() if result == "failed"]
         done = not failed
         give_up = not done and marker.attempts >= ALERT_MAX_ATTEMPTS
+        if not (done or give_up):
+            self.ledger.put_outbox(marker.key, {"kind": alert.kind, "subject": alert.subject,
+                                                "text": alert.text, "slack": alert.slack})
         self.ledger.settle_alert(marker, sent, done=done or give_up, failed=give_up)
+        if (done or give_up) and marker.attempts > 1:
+            self.ledger.delete_outbox(marker.key)
         if give_up:
             log_event("error", "alert_given_up", kind=alert.kind, subject=alert.subject, channels=failed,
                       attempts=marker.attempts)
-        return done or give_up, bool(sent)
+        return True, bool(sent)
+
+    def resend_outbox(self) -> tuple[int, int]:
+        """Send again every alert a channel did not take, once its retry delay is over.
+        Returns (alerts waiting, alerts sent now)."""
+        waiting, sent_now = 0, 0
+        for marker_key, stored in self.ledger.outbox():
+            waiting += 1
+            marker = self.ledger.claim_marker(marker_key, None)
+            if marker is None:
+                existing = self.ledger.get_marker_key(marker_key)
+                if existing is not None and existing.state != "claimed":
+                    self.ledger.delete_outbox(marker_key)  # settled meanwhile by someone else
+                continue
+            alert = Alert(stored["kind"], stored["subject"], stored["text"], stored["slack"])
+            _settled, sent = self._deliver(marker, alert)
+            sent_now += int(sent)
+        return waiting, sent_now
 
     def send_alert(self, alert: Alert, skip=frozenset()) -> dict[str, str]:
         results = self.notifier.send(alert, skip=skip)

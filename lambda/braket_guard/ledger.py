@@ -16,6 +16,7 @@ the record is new and every *enforcing* counter stays within its limit: all or n
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -606,7 +607,10 @@ class Ledger:
         return key[0], f"ALERT#{key[1]}#{marker}"
 
     def get_marker(self, key: Key, marker: str) -> Marker | None:
-        pk, sk = self.marker_key(key, marker)
+        return self.get_marker_key(self.marker_key(key, marker))
+
+    def get_marker_key(self, marker_key: Key) -> Marker | None:
+        pk, sk = marker_key
         item = self.backoff.call(lambda: self.client.get_item(
             TableName=self.table, Key=_key((pk, sk)), ConsistentRead=True)).get("Item")
         if not item:
@@ -619,7 +623,10 @@ class Ledger:
         """Claim one alert for sending: returns the marker when this caller should send it (new,
         or claimed by a sender that died: its lease ran out), None when it is sent, failed for
         good, or another sender holds it."""
-        pk, sk = self.marker_key(key, marker)
+        return self.claim_marker(self.marker_key(key, marker), expires_at, detail)
+
+    def claim_marker(self, marker_key: Key, expires_at: int | None, detail: str = "") -> Marker | None:
+        pk, sk = marker_key
         now = self.now()
         token = uuid.uuid4().hex  # tells our own claim from another's when a response is lost
         values: dict[str, Any] = {":claimed": _s("claimed"), ":now": _n(now), ":one": _n(1),
@@ -681,3 +688,22 @@ class Ledger:
 
     def alert_markers(self, pk: str, prefix: str = "ALERT#") -> list[dict[str, Any]]:
         return self._query(pk, prefix)
+
+    # -- the outbox: alerts a channel did not take yet (in the open-work partition) -------------
+    @staticmethod
+    def _outbox_key(marker_key: Key) -> dict[str, Any]:
+        return {"pk": _s(WORK_PK), "sk": _s(f"ALERT#{marker_key[0]}#{marker_key[1]}")}
+
+    def put_outbox(self, marker_key: Key, alert: dict[str, Any]) -> None:
+        """Keep an alert that a channel did not take, so that reconciliation sends it whatever
+        becomes of the task or day that raised it."""
+        self.backoff.call(lambda: self.client.put_item(TableName=self.table, Item={
+            **self._outbox_key(marker_key), "marker_pk": _s(marker_key[0]), "marker_sk": _s(marker_key[1]),
+            "alert": _s(json.dumps(alert)), "expires_at": _n(self.now() + MARKER_RETENTION_SECONDS)}))
+
+    def delete_outbox(self, marker_key: Key) -> None:
+        self.backoff.call(lambda: self.client.delete_item(TableName=self.table, Key=self._outbox_key(marker_key)))
+
+    def outbox(self) -> list[tuple[Key, dict[str, Any]]]:
+        return [((item["marker_pk"]["S"], item["marker_sk"]["S"]), json.loads(item["alert"]["S"]))
+                for item in self._query(WORK_PK, "ALERT#")]

@@ -61,6 +61,8 @@ class ReconcileReport:
     open_work_seen: int = 0
     open_work_finished: int = 0
     left_for_next_run: int = 0
+    alerts_waiting: int = 0  # in the outbox: a channel had not taken them
+    alerts_resent: int = 0
     correction_micros: int = 0  # sum of the absolute changes made to the counters
     corrected_tasks: list[str] = field(default_factory=list)
     region_errors: dict[str, str] = field(default_factory=dict)
@@ -84,6 +86,10 @@ def reconcile(guard: Guard, now: datetime,
     since = lookback_start(config.caps, now, config.zone)
     report = ReconcileReport(since=format_timestamp(since), regions=list(config.regions))
     _finish_open_work(guard, report)
+    try:  # alerts a channel did not take: sent again once their retry delay is over
+        report.alerts_waiting, report.alerts_resent = guard.resend_outbox()
+    except (ClientError, BotoCoreError, TransientLedgerError) as exc:
+        log_event("warning", "outbox_unreadable", error=f"{type(exc).__name__}: {exc}"[:300])
     summaries: list[dict[str, Any]] = []
     for region in config.regions:  # one failing region never fails the others
         try:

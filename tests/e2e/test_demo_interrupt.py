@@ -75,7 +75,8 @@ def closed(port: int) -> bool:
 
 
 def test_ctrl_c_during_the_notebook_stops_every_server(tmp_path):
-    proc, lines = start_demo("--tasks", "40", "--terraform", "never", "--logs", str(tmp_path))
+    # enough tasks that the notebook is surely still running when Ctrl-C comes
+    proc, lines = start_demo("--tasks", "400", "--terraform", "never", "--logs", str(tmp_path))
     seen: list[str] = []
     read_until(lines, "tasks [", seen)
     proc.send_signal(signal.SIGINT)

@@ -508,14 +508,15 @@ def model_rig(monkeypatch, moto_server, emulator, slack_sink):
     server.stop()
 
 
-def test_the_guard_holds_its_promises_on_every_path(model_rig):
+def test_the_guard_holds_its_promises_on_every_path(model_rig, capsys):
     GuardMachine.rig, GuardMachine.faults = model_rig
     run_state_machine_as_test(GuardMachine, settings=settings(
         max_examples=EXAMPLES, stateful_step_count=40, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
-    print(f"\nmodel-based test: {RUNS['examples']} examples, {RUNS['tasks']} tasks, "
-          f"{RUNS['deliveries']} deliveries, {RUNS['reconciles']} reconciliations, "
-          f"{sum(v for k, v in RUNS.items() if k.startswith('crash:'))} crashes, "
-          f"{RUNS['overrun_tasks']} tasks ran over a cap, {RUNS['alerts']} alerts; "
-          f"{dict(sorted(RUNS.items()))}")
+    with capsys.disabled():  # shown in `make test`'s output
+        print(f"\nmodel-based test: {RUNS['examples']} examples, {RUNS['tasks']} tasks, "
+              f"{RUNS['deliveries']} deliveries, {RUNS['reconciles']} reconciliations, "
+              f"{sum(v for k, v in RUNS.items() if k.startswith('crash:'))} crashes, "
+              f"{RUNS['overrun_tasks']} tasks ran over a cap, {RUNS['alerts']} alerts; "
+              f"{dict(sorted(RUNS.items()))}")
     assert RUNS["examples"] > 0, "the model-based test ran no example"
