@@ -7,7 +7,7 @@ BENCH_ARGS ?=
 BANDIT_SEVERITY ?= low
 AUDITED_REQUIREMENTS := lambda/requirements.txt requirements-dev.txt
 
-.PHONY: test-reliability bandit audit-deps bench
+.PHONY: test-reliability bandit audit-deps bench model
 
 ## test-reliability - property, fault-injection, crash, fuzz and secret tests, a bench smoke run (N=10), bandit, pip-audit
 test-reliability: venv
@@ -38,6 +38,10 @@ audit-deps: venv
 	fi; \
 	if [ $$status -ne 0 ]; then echo "audit-deps: FAILED: a pinned requirement has a known vulnerability (above)"; fi; \
 	exit $$status
+
+## model           - the model-based test with 200 fresh random examples (MODEL_EXAMPLES=N to change; about 25 min)
+model: venv
+	MODEL_RANDOM=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-200} $(VPY) -m pytest tests/reliability/test_model.py -p no:cacheprovider -q
 
 ## bench           - braket-guard vs the original tool, N=10..10,000 (about 15 min; BENCH_ARGS=--full: no time budget)
 bench: venv

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
+
+from botocore.exceptions import BotoCoreError, ClientError
 from datetime import datetime, timezone
 from typing import Any
 
@@ -627,15 +629,21 @@ class Guard:
         failed = [channel for channel, result in results.items() if result == "failed"]
         done = not failed
         give_up = not done and marker.attempts >= ALERT_MAX_ATTEMPTS
-        if not (done or give_up):
-            self.ledger.put_outbox(marker.key, {"kind": alert.kind, "subject": alert.subject,
-                                                "text": alert.text, "slack": alert.slack})
+        # settle first: the channels that took it are recorded before anything else can fail
         self.ledger.settle_alert(marker, sent, done=done or give_up, failed=give_up)
-        if (done or give_up) and marker.attempts > 1:
-            self.ledger.delete_outbox(marker.key)
         if give_up:
             log_event("error", "alert_given_up", kind=alert.kind, subject=alert.subject, channels=failed,
                       attempts=marker.attempts)
+        if done or give_up:
+            if marker.attempts > 1:
+                self.ledger.delete_outbox(marker.key)
+            return True, bool(sent)
+        try:
+            self.ledger.put_outbox(marker.key, {"kind": alert.kind, "subject": alert.subject,
+                                                "text": alert.text, "slack": alert.slack})
+        except (ClientError, BotoCoreError) as exc:  # the record that raised it keeps it owed
+            log_event("warning", "outbox_write_failed", subject=alert.subject, error=str(exc)[:300])
+            return False, bool(sent)
         return True, bool(sent)
 
     def resend_outbox(self) -> tuple[int, int]:
