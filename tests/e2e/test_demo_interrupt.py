@@ -51,7 +51,7 @@ def read_until(lines: "queue.Queue[str]", marker: str, seen: list[str], timeout:
 
 
 def rest(proc: subprocess.Popen, lines: "queue.Queue[str]", seen: list[str]) -> str:
-    code = proc.wait(timeout=60)
+    code = proc.wait(timeout=180)  # in-flight invocations finish their retries against stopped servers
     while True:
         try:
             line = lines.get(timeout=5)
