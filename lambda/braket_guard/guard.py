@@ -282,7 +282,7 @@ class Guard:
 
     def _cancel(self, step: S.Step, walk: _Walk) -> str:
         record, task = walk.record, walk.task
-        assert record is not None
+        record = _required(record)
         if not self.config.enforcing:  # switched to monitor with this cancel still owed
             work = (set(record.work) - {WORK_CANCEL, WORK_SWEEP}) | {WORK_ALERTS}
             if not self.ledger.charge_overrun(record, "monitor", work):
@@ -336,7 +336,7 @@ class Guard:
 
     def _note_cancelling(self, step: S.Step, walk: _Walk) -> str:
         record = walk.record
-        assert record is not None
+        record = _required(record)
         work = (set(record.work) - {WORK_CANCEL}) | {WORK_AWAIT_END}
         if not self.ledger.transition(record, S.CANCEL_REQUESTED, work=work):
             return "raced"
@@ -346,7 +346,7 @@ class Guard:
 
     def _charge_overrun(self, step: S.Step, walk: _Walk) -> str:
         record, task = walk.record, walk.task
-        assert record is not None
+        record = _required(record)
         reason = S.overrun_reason(record.state, task.status, record.cancel_error)
         work = (set(record.work) - {WORK_CANCEL, WORK_AWAIT_END}) | {WORK_ALERTS}
         if _watched_records(record, self.config):
@@ -365,7 +365,7 @@ class Guard:
 
     def _end_uncharged(self, step: S.Step, walk: _Walk) -> str:
         record = walk.record
-        assert record is not None
+        record = _required(record)
         work = set(record.work) - {WORK_CANCEL, WORK_AWAIT_END}
         if not self.ledger.transition(record, S.CANCELLED, work=work,
                                       sets={"ended_status": {"S": walk.task.status}}):
@@ -382,7 +382,7 @@ class Guard:
 
     def _refund(self, step: S.Step, walk: _Walk) -> str:
         record = walk.record
-        assert record is not None
+        record = _required(record)
         if not self.ledger.refund(record, walk.task.status):
             return "raced"
         walk.record = replace(record, state=S.REFUNDED, work=record.work - {WORK_THRESHOLDS})
@@ -400,7 +400,7 @@ class Guard:
         (it includes time in the queue), so the corrected charge is an estimate, labelled so.
         """
         record, task = walk.record, walk.task
-        assert record is not None
+        record = _required(record)
         if record.trued_up or device_kind(task.device_arn) != SIMULATOR or task.ended_at is None:
             return self._duplicate(step, walk)
         price = self._device_price(task)
@@ -437,7 +437,7 @@ class Guard:
     def _finish_work(self, walk: _Walk) -> None:
         """Sweep, alerts and warnings a record still owes (the cancel is a table step)."""
         record = walk.record
-        assert record is not None
+        record = _required(record)
         if record.state == S.REJECTED and WORK_CANCEL in record.work and not walk.holds_lease:
             return  # the lease holder is cancelling: its alerts will say what became of the cancel
         done: set[str] = set()
@@ -461,7 +461,7 @@ class Guard:
     def _sweep(self, walk: _Walk) -> bool:
         """``cancel_queued``: cancel the CREATED/QUEUED backlog of each group whose cap filled."""
         record, task = walk.record, walk.task
-        assert record is not None
+        record = _required(record)
         caps = {cap.name: cap for cap in self.config.caps}
         charges = self._charges_by_cap(record)
         cancelled, complete = 0, True
@@ -514,7 +514,7 @@ class Guard:
         """The alerts a rejection or overrun owes: breach (once per cap, group, window), oversize
         (once per cap, group, window) and one per task that was not stopped. True when settled."""
         record = walk.record
-        assert record is not None
+        record = _required(record)
         charges = self._charges_by_cap(record)
         action, facts, settled = self._action_text(record), self._facts(record), True
         planned: list[tuple[tuple[str, str], str, int | None, Any]] = []
@@ -575,7 +575,7 @@ class Guard:
         """After a charge: warnings (once per cap, group, window and level) and the breach alert
         of an ``alert_only`` cap whose limit the counter now passes. True when settled."""
         record = walk.record
-        assert record is not None
+        record = _required(record)
         charges = [c for c in self._charges_by_cap(record).values() if c.cap.warn_at or not c.cap.enforcing]
         if not charges:
             return True
@@ -680,6 +680,13 @@ class _RecordedCharge:
     cost_micros: int
     counter_key: tuple[str, str]
     expires_at: int | None
+
+
+def _required(record: TaskRecord | None) -> TaskRecord:
+    """The steps after NEW always have a record; a missing one is a bug worth an alarm."""
+    if record is None:  # pragma: no cover - the table never runs these steps without a record
+        raise RuntimeError("state machine step without a task record")
+    return record
 
 
 def _watched(charges: list[Charge]) -> bool:
