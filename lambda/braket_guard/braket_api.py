@@ -74,13 +74,8 @@ class BraketGateway:
         self._pace_lock = threading.Lock()
         self._next_search: dict[str, float] = {}
 
-    def task_tags(self, task_arn: str, region: str) -> dict[str, str]:
-        client = self.client_for_region(region)
-        response = self.backoff.call(lambda: client.get_quantum_task(quantumTaskArn=task_arn))
-        return dict(response.get("tags") or {})
-
     def get_task(self, task_arn: str, region: str) -> dict[str, Any]:
-        """GetQuantumTask: the task as Braket sees it now (status, shots, tags, times)."""
+        """GetQuantumTask: the task as Braket sees it now (status, shots, tags, associations, times)."""
         client = self.client_for_region(region)
         return self.backoff.call(lambda: client.get_quantum_task(quantumTaskArn=task_arn))
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from .caps import Cap, CapError, parse_caps
 from .money import usd_to_micros_floor
 from .pricing import PriceBook, PriceError, build_price_book
+from .reservations import Reservation, ReservationError, parse_reservations
 from .windows import load_zone
 
 ENFORCE, MONITOR = "enforce", "monitor"
@@ -45,6 +46,7 @@ class Config:
     regions: tuple[str, ...] = ()  # regions reconciliation and the digest search
     reconcile_alert_micros: int = 10_000_000
     digest_always: bool = False
+    reservations: tuple[Reservation, ...] = ()  # QPUs whose tasks may run in a reservation
 
     @property
     def enforcing(self) -> bool:
@@ -101,9 +103,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
     always = (get("DIGEST_ALWAYS") or "false").lower()
     if always not in ("true", "false"):
         raise ConfigError(f"BRAKET_GUARD_DIGEST_ALWAYS: must be true or false, got {always!r}")
+    try:
+        reservations = parse_reservations(environ.get(ENV_PREFIX + "RESERVATIONS"))
+    except ReservationError as exc:
+        raise ConfigError(str(exc)) from None
     return Config(table=table, caps=caps, mode=mode, zone=zone, prices=prices,
                   sns_topic_arn=topic, slack_webhook_parameter=parameter, regions=regions,
-                  reconcile_alert_micros=threshold, digest_always=always == "true")
+                  reconcile_alert_micros=threshold, digest_always=always == "true",
+                  reservations=reservations)
 
 
 def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:

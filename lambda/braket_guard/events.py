@@ -59,6 +59,7 @@ class TaskEvent:
     event_id: str = ""
     job_arn: str | None = None
     ended_at: datetime | None = None
+    reservation_arn: str | None = None  # from GetQuantumTask's associations; never in the event
 
     @property
     def device_region(self) -> str:

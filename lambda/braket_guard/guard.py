@@ -27,6 +27,7 @@ from .logs import log_event
 from .messages import (Alert, TaskFacts, Usage, render_breach, render_cancel_failed, render_oversize,
                        render_overrun, render_warning)
 from .money import micros_to_str
+from .reservations import may_be_reserved, reservation_of
 from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
 from .windows import Window, format_timestamp, parse_timestamp, window_for
 
@@ -175,14 +176,20 @@ class Guard:
             price = self.braket.device_price(task.device_arn, task.device_region, self.config.prices)
         return price
 
-    def _tags_if_needed(self, task: TaskEvent) -> dict[str, str] | None:
-        return (self.braket.task_tags(task.task_arn, task.region)
-                if needs_tags(self.config.caps, task.device_arn) else None)
-
-    def _plan(self, task: TaskEvent) -> tuple[int | None, list[Charge]]:
-        price = self._device_price(task)
-        cost = None if price is None else task_cost_micros(price, task.shots)
-        return cost, plan_charges(self.config.caps, task, cost, self._tags_if_needed(task), self.config.zone)
+    def _plan(self, task: TaskEvent) -> tuple[TaskEvent, int | None, list[Charge]]:
+        """Price the task and list its charges. One GetQuantumTask at most, and only when a cap
+        groups by a tag or the task may run in a declared reservation: it answers both."""
+        tagged = needs_tags(self.config.caps, task.device_arn)
+        maybe_reserved = may_be_reserved(self.config.reservations, task.device_arn, task.created_at)
+        details = self.braket.get_task(task.task_arn, task.region) if tagged or maybe_reserved else None
+        reservation = reservation_of(details) if maybe_reserved else None
+        if reservation:  # paid for by the hour: no per-task or per-shot charge, shots still count
+            task, cost = replace(task, reservation_arn=reservation), 0
+        else:
+            price = self._device_price(task)
+            cost = None if price is None else task_cost_micros(price, task.shots)
+        tags = dict((details or {}).get("tags") or {}) if tagged else None
+        return task, cost, plan_charges(self.config.caps, task, cost, tags, self.config.zone)
 
     def _charges_by_cap(self, record: TaskRecord) -> dict[str, Charge]:
         """The record's charges as Charge objects of today's caps (caps since removed are skipped)."""
@@ -200,8 +207,9 @@ class Guard:
 
     # -- steps -----------------------------------------------------------------------------------
     def _admit(self, step: S.Step, walk: _Walk) -> str:
-        task, monitor = walk.task, not self.config.enforcing
-        cost, charges = self._plan(task)
+        monitor = not self.config.enforcing
+        task, cost, charges = self._plan(walk.task)
+        walk.task = task
         attempt = uuid.uuid4().hex
         enforcing = [c for c in charges if c.cap.enforcing]
         oversize = [c for c in enforcing if c.over_alone()]
@@ -470,7 +478,10 @@ class Guard:
             if charge is None or cap is None:
                 continue
             window = window_for(cap.window, task.created_at, self.config.zone)
-            regions = set(self.ledger.read_counters([charge.counter_key])[charge.counter_key].regions)
+            counter = self.ledger.read_counters([charge.counter_key])[charge.counter_key]
+            regions = set(counter.regions)
+            # reserved tasks cost nothing: only a cap whose shots filled may sweep them
+            shots_full = cap.max_shots is not None and counter.shots + task.shots > cap.max_shots
             regions.add(task.region)
             if self.config.regions:
                 regions &= set(self.config.regions)
@@ -482,6 +493,8 @@ class Guard:
                         continue
                     if cap.group_of(other, summary.get("tags") or {}) != charge.group:
                         continue
+                    if not shots_full and self._reserved(other):
+                        continue  # paid for by the hour: cost never cancels it
                     result = self.braket.cancel(other.task_arn, other.region)
                     if result.ok:
                         cancelled += 1
@@ -493,6 +506,12 @@ class Guard:
         if not complete:
             walk.retry = walk.retry or "backlog sweep throttled"
         return complete
+
+    def _reserved(self, task: TaskEvent) -> bool:
+        """Whether a backlog task runs in a reservation (asked only on declared devices)."""
+        if not may_be_reserved(self.config.reservations, task.device_arn, task.created_at):
+            return False
+        return reservation_of(self.braket.get_task(task.task_arn, task.region)) is not None
 
     def _facts(self, record: TaskRecord) -> TaskFacts:
         return TaskFacts(record.task_arn, record.device_arn, record.shots, record.cost_micros, record.created_at)

@@ -107,6 +107,7 @@ class TaskRecord:
     cancel_error: str = ""
     cancel_status: str = ""  # what Braket answered the guard's cancel (CANCELLING/CANCELLED)
     overrun_reason: str = ""
+    reservation_arn: str = ""  # ran in a Braket Direct reservation: charged no cost
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -185,7 +186,8 @@ def _parse_task(item: dict[str, Any]) -> TaskRecord:
         lease_until=_num(item, "lease_until") or 0, trued_up="trued_up_at" in item,
         attempt=item.get("attempt", {}).get("S", ""), cancel_error=item.get("cancel_error", {}).get("S", ""),
         cancel_status=cancel_status,
-        overrun_reason=item.get("overrun_reason", {}).get("S", ""), raw=item)
+        overrun_reason=item.get("overrun_reason", {}).get("S", ""),
+        reservation_arn=item.get("reservation", {}).get("S", ""), raw=item)
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,8 @@ class Ledger:
         }
         if cost_micros is not None:
             item["cost_micros"] = _n(cost_micros)
+        if task.reservation_arn:
+            item["reservation"] = _s(task.reservation_arn)
         records = list(charges)
         if records:
             item["charges"] = _charges_value(records)
@@ -375,10 +379,12 @@ class Ledger:
         if limit is not None:
             conditions = []
             max_shots, max_cost = limit
-            if max_shots is not None:
+            # a charge that adds nothing to a dimension cannot overshoot it (a reserved task adds
+            # no cost): it must not be refused because that dimension is already over
+            if max_shots is not None and charge.shots:
                 conditions.append("(attribute_not_exists(shots) OR shots <= :smax)")
                 values[":smax"] = _n(max_shots - charge.shots)
-            if max_cost is not None:
+            if max_cost is not None and charge.cost_micros:
                 conditions.append("(attribute_not_exists(cost_micros) OR cost_micros <= :cmax)")
                 values[":cmax"] = _n(max_cost - charge.cost_micros)
             if conditions:
