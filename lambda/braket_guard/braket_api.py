@@ -79,6 +79,38 @@ class BraketGateway:
         client = self.client_for_region(region)
         return self.backoff.call(lambda: client.get_quantum_task(quantumTaskArn=task_arn))
 
+    def get_job(self, job_arn: str, region: str) -> dict[str, Any]:
+        """GetJob: instance configuration, times, billableDuration, tags, associations."""
+        client = self.client_for_region(region)
+        return self.backoff.call(lambda: client.get_job(jobArn=job_arn))
+
+    def cancel_job(self, job_arn: str, region: str) -> CancelResult:
+        """CancelJob (idempotent by the model); outcomes as for tasks."""
+        client = self.client_for_region(region)
+        try:
+            response = self.backoff.call(lambda: client.cancel_job(jobArn=job_arn))
+        except ClientError as exc:
+            return CancelResult(False, error=f"{error_code(exc)}: {exc}"[:500], retryable=is_transient(exc),
+                                code=error_code(exc))
+        return CancelResult(True, status=str(response.get("cancellationStatus", "")))
+
+    def search_jobs(self, region: str, since: datetime) -> list[dict[str, Any]]:
+        """Job summaries created since ``since`` (SearchJobs filters by createdAt or jobArn only)."""
+        client = self.client_for_region(region)
+        jobs: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"filters": [{"name": "createdAt", "operator": "GTE",
+                                                   "values": [format_timestamp(since)]}], "maxResults": 100}
+            if token:
+                kwargs["nextToken"] = token
+            self._pace(region)
+            response = self.backoff.call(lambda: client.search_jobs(**kwargs))
+            jobs.extend(response.get("jobs", []))
+            token = response.get("nextToken")
+            if not token:
+                return jobs
+
     def device_price(self, device_arn: str, region: str, book: PriceBook) -> Price | None:
         """Price an unknown device from GetDevice (cached per container).
 

@@ -26,7 +26,12 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 TAG_KEY = re.compile(r"^tag:(?P<key>[\w.:/=+@ -]{1,128})\Z")
 # TransactWriteItems takes 100 items: the task record, its open-work entry and one counter per cap.
 MAX_CAPS = 98
-CAP_FIELDS = {"name", "window", "group_by", "devices", "max_shots", "max_cost_usd", "warn_at", "on_breach"}
+CAP_FIELDS = {"name", "window", "group_by", "devices", "kinds", "max_shots", "max_cost_usd", "warn_at",
+              "on_breach"}
+# What a cap counts: quantum tasks (their shots and list price) and/or hybrid jobs (the
+# instance time they bill; the tasks a job creates are tasks). Caps count tasks by default.
+TASK, JOB = "task", "job"
+KINDS = (TASK, JOB)
 
 
 class CapError(ValueError):
@@ -43,6 +48,15 @@ class Cap:
     max_cost_micros: int | None = None
     warn_at: tuple[Decimal, ...] = ()
     on_breach: str = CANCEL_TASK
+    kinds: frozenset[str] = frozenset({TASK})
+
+    @property
+    def counts_tasks(self) -> bool:
+        return TASK in self.kinds
+
+    @property
+    def counts_jobs(self) -> bool:
+        return JOB in self.kinds
 
     @property
     def enforcing(self) -> bool:
@@ -147,10 +161,14 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
     on_breach = raw.get("on_breach", CANCEL_TASK)
     if on_breach not in ON_BREACH:
         raise _fail(index, "on_breach", f"must be one of {', '.join(ON_BREACH)}, got {on_breach!r}")
+    kinds = raw.get("kinds", [TASK])
+    if (not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds)
+            or len(set(kinds)) != len(kinds)):
+        raise _fail(index, "kinds", f"must be a non-empty list of distinct 'task' and 'job', got {kinds!r}")
     return Cap(name=name, window=window, group_by=group_by, devices=frozenset(devices),
                max_shots=int(max_shots) if max_shots is not None else None,
                max_cost_micros=max_cost_micros, warn_at=tuple(sorted(set(levels))),
-               on_breach=on_breach)
+               on_breach=on_breach, kinds=frozenset(kinds))
 
 
 def parse_caps(text: str | None) -> tuple[Cap, ...]:
@@ -204,7 +222,7 @@ def counter_key(cap_name: str, window_key: str, group: str) -> tuple[str, str]:
 
 
 def needs_tags(caps: Iterable[Cap], device_arn: str) -> bool:
-    return any(cap.tag_key is not None and cap.applies_to(device_arn) for cap in caps)
+    return any(cap.tag_key is not None and cap.counts_tasks and cap.applies_to(device_arn) for cap in caps)
 
 
 def plan_charges(caps: Iterable[Cap], task: TaskEvent, cost_micros: int | None,
@@ -212,7 +230,7 @@ def plan_charges(caps: Iterable[Cap], task: TaskEvent, cost_micros: int | None,
     """Every counter the task must fit in, in cap order."""
     return [Charge(cap, cap.group_of(task, tags), window_for(cap.window, task.created_at, zone),
                    task.shots, cost_micros)
-            for cap in caps if cap.applies_to(task.device_arn)]
+            for cap in caps if cap.counts_tasks and cap.applies_to(task.device_arn)]
 
 
 def used_fraction(cap: Cap, shots: int, cost_micros: int) -> Decimal:

@@ -21,6 +21,8 @@ from .braket_api import BraketGateway
 from .config import Config, load_config
 from .events import EventError, parse_event
 from .guard import Guard, GuardRetry
+from .job_guard import JobGuard
+from .jobs import JobEventError, is_job_event, parse_job_event
 from .ledger import Ledger
 from .logs import log_event
 from .notify import Notifier, SlackChannel, SnsChannel
@@ -90,6 +92,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         except ActionError as exc:
             log_event("warning", "action_dropped", error=str(exc))
             return {"decision": "dropped", "reason": str(exc)}
+    if is_job_event(event):
+        return _handle_job(rt, event)
     try:
         task = parse_event(event)
     except EventError as exc:
@@ -114,4 +118,26 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     log_event("info", "decision", **summary)
     for values, dimensions in decision.metrics():
         metrics.emit(values, dimensions)
+    return summary
+
+
+def _handle_job(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """A "Braket Job State Change": charge the job's instance time, stop it at its cap."""
+    try:
+        job_event = parse_job_event(event)
+    except JobEventError as exc:
+        log_event("warning", "event_dropped", field=exc.field, problem=exc.problem,
+                  event_id=str(event.get("id"))[:100], detail_type=str(event.get("detail-type"))[:100])
+        metrics.emit({"EventsDropped": 1}, {"Operation": "event"})
+        return {"decision": "dropped", "reason": str(exc)}
+    if not any(cap.counts_jobs for cap in rt.config.caps):
+        return {"decision": "ignored", "job": job_event.job_arn, "reason": "no cap counts jobs (kinds)"}
+    try:
+        summary = JobGuard(rt.guard).handle_event(job_event)
+    except (ClientError, BotoCoreError, RuntimeError, ValueError) as exc:
+        log_event("error", "guard_error", job=job_event.job_arn, status=job_event.status,
+                  error=f"{type(exc).__name__}: {exc}"[:500])
+        metrics.emit({"GuardErrors": 1}, {"Operation": "job"})
+        raise
+    log_event("info", "job_decision", **summary)
     return summary

@@ -191,6 +191,43 @@ def render_cancel_failed(task: TaskFacts, caps: list[str], error: str, mode: str
                  _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
 
 
+def _job_lines(job: Any, cost_micros: int | None) -> list[str]:
+    cost = ("unknown (no price for this instance type: add it to BRAKET_GUARD_PRICES, the prices "
+            "variable)" if cost_micros is None else format_usd(cost_micros))
+    return [f"Job: {job.job_arn}",
+            f"Instances: {job.instance_count} x {job.instance_type}, device {short_device(job.device)}",
+            f"Instance cost so far: {cost}"]
+
+
+def render_job_breach(cap: Cap, group: str, window_key: str, usage: Usage, job: Any,
+                      cost_micros: int | None, action: str, mode: str, ahead_micros: int = 0) -> Alert:
+    """A hybrid job's instance time filled a cap (or would before the next accrual)."""
+    title = f"Braket cap '{cap.name}' reached by a hybrid job: {action}"
+    lines = [
+        f"Cap: {cap.name} ({cap.window} {window_key}, per {_group_text(cap, group)})",
+        f"Limit: {cap.limits_text()}",
+        f"Already used: {_usage_text(cap, usage)}",
+        *_job_lines(job, cost_micros),
+    ]
+    if ahead_micros:
+        lines.append(f"Projected: another {format_usd(ahead_micros)} before the next check")
+    lines += [f"Action: {action}",
+              "The job's instance time is counted as it runs; the tasks it creates are counted as tasks."]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("breach", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
+
+
+def render_job_stop_failed(job: Any, caps: list[str], error: str, mode: str) -> Alert:
+    title = "Braket hybrid job over its cap could NOT be stopped"
+    lines = [*_job_lines(job, None)[:2],
+             f"Caps breached: {', '.join(caps)}", f"Error: {error}",
+             "Stop it in the Braket console (Hybrid jobs, Cancel): it bills instance time until it ends."]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("cancel_failed", _subject(f"braket-guard: {title}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
+
+
 def _bold_label(line: str) -> str:
     label, sep, rest = line.partition(": ")
     return f"*{label}:* {rest}" if sep and len(label) < 20 else line

@@ -15,6 +15,7 @@ from .logs import log_event
 from .messages import render_reconcile
 from .money import micros_to_str
 from .reconcile import reconcile
+from .job_guard import JobGuard
 
 ACTIONS = ("reconcile", "digest")
 DIGEST_RETRY_DAYS = 3  # a digest a channel did not take is retried by the next runs
@@ -49,6 +50,8 @@ def run_action(guard: Guard, event: dict[str, Any], now: datetime | None = None)
 def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
     report = reconcile(guard, now)
     summary = {"action": "reconcile", **report.to_dict()}
+    if any(cap.counts_jobs for cap in guard.config.caps):  # no cap counts jobs: no job calls
+        summary.update(JobGuard(guard).reconcile(now))
     metrics.emit({"ReconcileTasksSeen": report.tasks_seen, "ReconcileCorrections": report.corrections,
                   "ReconcileCorrectionMicroUSD": report.correction_micros}, {"Operation": "reconcile"})
     config = guard.config
