@@ -208,29 +208,36 @@ variable "slack_webhook_version" {
 }
 
 variable "prices" {
-  description = "Price overrides by device ARN, as decimal strings in USD: { per_task_usd, per_shot_usd } for QPUs, { per_minute_usd } for simulators."
+  description = "Price overrides, as decimal strings in USD, keyed by device ARN or by ML instance type: { per_task_usd, per_shot_usd } for QPUs, { per_minute_usd } for simulators, { per_hour_usd } for a hybrid-job instance type such as ml.m5.large. `braket-guard prices --json` prints such a map from the AWS Price List."
   type = map(object({
     per_task_usd   = optional(string)
     per_shot_usd   = optional(string)
     per_minute_usd = optional(string)
+    per_hour_usd   = optional(string)
   }))
   default = {}
 
   validation {
-    condition     = alltrue([for arn, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", arn))])
-    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>)."
+    condition     = alltrue([for key, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", key)) || can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", key))])
+    error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>) or an ML instance type such as ml.m5.large."
   }
   validation {
-    condition = alltrue([for arn, p in var.prices : alltrue([
-      for v in [p.per_task_usd, p.per_shot_usd, p.per_minute_usd] : v == null ? true : can(regex("^[0-9]+(\\.[0-9]+)?$", v))
+    condition = alltrue([for key, p in var.prices : alltrue([
+      for v in [p.per_task_usd, p.per_shot_usd, p.per_minute_usd, p.per_hour_usd] : v == null ? true : can(regex("^[0-9]+(\\.[0-9]+)?$", v))
     ])])
     error_message = "Prices must be decimal strings such as \"0.30\" or \"0.00145\" (no sign, no exponent)."
   }
   validation {
-    condition = alltrue([for arn, p in var.prices :
-      p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : p.per_shot_usd != null
+    condition = alltrue([for key, p in var.prices :
+      can(regex("^ml\\.", key)) ? (p.per_hour_usd != null && p.per_task_usd == null && p.per_shot_usd == null && p.per_minute_usd == null) : true
     ])
-    error_message = "Each prices entry sets per_minute_usd (simulators) or per_shot_usd with an optional per_task_usd (QPUs; the fee defaults to the built-in 0.30), not both kinds and not per_task_usd alone."
+    error_message = "A prices entry keyed by an ML instance type (ml.*) sets per_hour_usd and nothing else."
+  }
+  validation {
+    condition = alltrue([for key, p in var.prices :
+      can(regex("^ml\\.", key)) ? true : (p.per_hour_usd == null && (p.per_minute_usd != null ? (p.per_task_usd == null && p.per_shot_usd == null) : p.per_shot_usd != null))
+    ])
+    error_message = "Each device prices entry sets per_minute_usd (simulators) or per_shot_usd with an optional per_task_usd (QPUs; the fee defaults to the built-in 0.30), not both kinds, not per_task_usd alone and never per_hour_usd (only ML instance types are priced per hour)."
   }
 }
 

@@ -1,14 +1,16 @@
-"""What a task costs, in micro-dollars: a pure function of a price and the shots.
+"""What a task or a job's instances cost, in micro-dollars: pure functions of prices and usage.
 
-Prices are data (``prices.json``), overridable per device by ``BRAKET_GUARD_PRICES``; a device
-in neither is priced from its ``GetDevice`` capabilities by the caller (``price_from_device_cost``).
+Prices are data (``prices.json``), overridable per device ARN or per ML instance type by
+``BRAKET_GUARD_PRICES``; a device in neither is priced from its ``GetDevice`` capabilities by the
+caller (``price_from_device_cost``). Built-in entries say where their figure comes from
+(``source``, ``as_of``); that provenance never changes a price.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from typing import Any, Mapping
@@ -21,6 +23,11 @@ SIMULATOR = "simulator"
 # A price given as a string is a plain decimal (what Terraform's validation accepts): no sign,
 # exponent, spaces or digit separators, which Decimal() would otherwise take.
 DECIMAL_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")
+# An ML instance type as Braket hybrid jobs name it (``ml.m5.large``); variables.tf uses the same.
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+\Z")
+AS_OF = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+PROVENANCE = ("source", "as_of")
+MS_PER_HOUR = 3_600_000
 
 
 class PriceError(ValueError):
@@ -59,38 +66,84 @@ def duration_cost_micros(price: Price, billed_ms: int) -> int:
     return -(-price.per_minute_micros * billed // 60_000)
 
 
+def instance_cost_micros(per_hour_micros: int, instance_count: int, billed_ms: int) -> int:
+    """A hybrid job's instance time: rate x instances x duration, rounded up, never negative.
+
+    Negative inputs (a clock that ran backwards, a bad record) count as zero rather than as a
+    refund: a charge is never turned into a credit here.
+    """
+    usage = max(per_hour_micros, 0) * max(instance_count, 0) * max(billed_ms, 0)
+    return -(-usage // MS_PER_HOUR)
+
+
 @dataclass(frozen=True)
 class PriceBook:
-    """Known prices by device ARN plus the defaults used for devices priced from GetDevice."""
+    """Known prices by device ARN and by job instance type, plus the defaults used for devices
+    priced from GetDevice."""
 
     prices: Mapping[str, Price]
     default_qpu_per_task_micros: int
     default_simulator_minimum_ms: int
+    job_instances: Mapping[str, int] = field(default_factory=dict)
 
     def lookup(self, device_arn: str) -> Price | None:
         return self.prices.get(device_arn)
 
+    def job_instance_price(self, instance_type: str) -> int | None:
+        """Micro-dollars per instance-hour for an ML instance type; None when unknown."""
+        return self.job_instances.get(instance_type)
 
-def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], where: str) -> Price:
+
+def _check_fields(key: str, entry: Any, known: set[str], where: str, builtin: bool) -> None:
+    """An entry is an object of known fields; built-in entries must say where they come from."""
     if not isinstance(entry, dict):
-        raise PriceError(f"{where}[{device_arn!r}]: must be an object, got {type(entry).__name__}")
-    known = {"per_task_usd", "per_shot_usd", "per_minute_usd", "minimum_seconds"}
-    unknown = sorted(set(entry) - known)
+        raise PriceError(f"{where}[{key!r}]: must be an object, got {type(entry).__name__}")
+    allowed = known | set(PROVENANCE) if builtin else known
+    unknown = sorted(set(entry) - allowed)
     if unknown:
-        raise PriceError(f"{where}[{device_arn!r}]: unknown field(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(sorted(known))}")
+        raise PriceError(f"{where}[{key!r}]: unknown field(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(allowed))}")
+    if builtin:
+        for name in PROVENANCE:
+            if not isinstance(entry.get(name), str) or not entry[name].strip():
+                raise PriceError(f"{where}[{key!r}].{name}: every built-in price says its {name} "
+                                 "(a non-empty string)")
+        if not AS_OF.match(entry["as_of"]):
+            raise PriceError(f"{where}[{key!r}].as_of: must be a date YYYY-MM-DD, got {entry['as_of']!r}")
 
-    def usd(field: str) -> int:
-        if isinstance(entry[field], str) and not DECIMAL_STRING.match(entry[field]):
-            raise PriceError(f"{where}[{device_arn!r}].{field}: must be a non-negative decimal string "
-                             f"such as \"0.08\" (no sign, exponent or spaces), got {entry[field]!r}")
-        try:
-            micros = usd_to_micros_ceil(entry[field])
-        except ValueError as exc:
-            raise PriceError(f"{where}[{device_arn!r}].{field}: {exc}") from None
-        if micros < 0:
-            raise PriceError(f"{where}[{device_arn!r}].{field}: must not be negative")
-        return micros
+
+def _usd(key: str, entry: Mapping[str, Any], name: str, where: str) -> int:
+    value = entry[name]
+    if isinstance(value, str) and not DECIMAL_STRING.match(value):
+        raise PriceError(f"{where}[{key!r}].{name}: must be a non-negative decimal string "
+                         f"such as \"0.08\" (no sign, exponent or spaces), got {value!r}")
+    try:
+        micros = usd_to_micros_ceil(value)
+    except ValueError as exc:
+        raise PriceError(f"{where}[{key!r}].{name}: {exc}") from None
+    if micros < 0:
+        raise PriceError(f"{where}[{key!r}].{name}: must not be negative")
+    return micros
+
+
+def _entry_to_instance_price(instance_type: str, entry: Any, where: str, builtin: bool = False) -> int:
+    """An ML instance type's ``{"per_hour_usd": ...}`` as micro-dollars per instance-hour."""
+    _check_fields(instance_type, entry, {"per_hour_usd"}, where, builtin)
+    if "per_hour_usd" not in entry:
+        raise PriceError(f"{where}[{instance_type!r}]: an instance type needs per_hour_usd")
+    return _usd(instance_type, entry, "per_hour_usd", where)
+
+
+def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], where: str,
+                    builtin: bool = False) -> Price:
+    known = {"per_task_usd", "per_shot_usd", "per_minute_usd", "minimum_seconds"}
+    if isinstance(entry, dict) and "per_hour_usd" in entry:
+        raise PriceError(f"{where}[{device_arn!r}].per_hour_usd: only ML instance types (ml.*) "
+                         "are priced per hour; a device takes per_shot_usd or per_minute_usd")
+    _check_fields(device_arn, entry, known, where, builtin)
+
+    def usd(name: str) -> int:
+        return _usd(device_arn, entry, name, where)
 
     if "per_minute_usd" in entry:
         if "per_shot_usd" in entry or "per_task_usd" in entry:
@@ -119,23 +172,31 @@ def builtin_table() -> dict[str, Any]:
 def build_price_book(overrides_json: str | None = None) -> PriceBook:
     """The built-in table with ``BRAKET_GUARD_PRICES`` applied on top (override wins per device)."""
     table = builtin_table()
-    prices = {arn: _entry_to_price(arn, entry, table, "prices.json")
+    prices = {arn: _entry_to_price(arn, entry, table, "prices.json", builtin=True)
               for arn, entry in table["devices"].items()}
+    instances = {name: _entry_to_instance_price(name, entry, "prices.json job_instances", builtin=True)
+                 for name, entry in table.get("job_instances", {}).items()}
     if overrides_json:
         try:
             overrides = _load_json(overrides_json)
         except json.JSONDecodeError as exc:
             raise PriceError(f"BRAKET_GUARD_PRICES: not valid JSON ({exc.msg} at position {exc.pos})") from None
         if not isinstance(overrides, dict):
-            raise PriceError("BRAKET_GUARD_PRICES: must be a JSON object keyed by device ARN")
-        for arn, entry in overrides.items():
-            if not DEVICE_ARN.match(arn):
-                raise PriceError(f"BRAKET_GUARD_PRICES[{arn!r}]: key must be a Braket device ARN")
-            prices[arn] = _entry_to_price(arn, entry, table, "BRAKET_GUARD_PRICES")
+            raise PriceError("BRAKET_GUARD_PRICES: must be a JSON object keyed by device ARN "
+                             "or ML instance type")
+        for key, entry in overrides.items():
+            if INSTANCE_TYPE.match(key):
+                instances[key] = _entry_to_instance_price(key, entry, "BRAKET_GUARD_PRICES")
+            elif DEVICE_ARN.match(key):
+                prices[key] = _entry_to_price(key, entry, table, "BRAKET_GUARD_PRICES")
+            else:
+                raise PriceError(f"BRAKET_GUARD_PRICES[{key!r}]: key must be a Braket device ARN "
+                                 "or an ML instance type such as ml.m5.large")
     return PriceBook(
         prices=prices,
         default_qpu_per_task_micros=usd_to_micros_ceil(table["default_qpu_per_task_usd"]),
         default_simulator_minimum_ms=int(table["default_simulator_minimum_seconds"]) * 1000,
+        job_instances=instances,
     )
 
 

@@ -43,8 +43,8 @@ def caps_of(kind: str, case: dict) -> list[dict] | None:
 
 
 def prices_of(kind: str, case: dict) -> dict | None:
-    if kind == "prices":
-        return {case["device_arn"]: case["price"]}
+    if kind == "prices":  # keyed by a device ARN or (for hybrid-job instances) an ML instance type
+        return {case.get("key", case.get("device_arn")): case["price"]}
     if kind == "device_arns:prices":
         return {case["arn"]: PRICE_OF_ARN_CASE}
     return None

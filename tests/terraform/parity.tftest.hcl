@@ -819,3 +819,172 @@ run "parity_prices_leading_dot" {
   }
   expect_failures = [var.prices]
 }
+
+run "parity_prices_instance_type_per_hour" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = { per_hour_usd = "0.115" } }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"ml.m5.large\": {\"per_hour_usd\": \"0.115\"}}")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: prices: instance type per hour"
+  }
+}
+
+run "parity_prices_gpu_instance_type_per_hour" {
+  command = plan
+
+  variables {
+    prices = { "ml.p3.16xlarge" = { per_hour_usd = "28.152" } }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"ml.p3.16xlarge\": {\"per_hour_usd\": \"28.152\"}}")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: prices: GPU instance type per hour"
+  }
+}
+
+run "parity_prices_instance_type_free" {
+  command = plan
+
+  variables {
+    prices = { "ml.g4dn.xlarge" = { per_hour_usd = "0" } }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"ml.g4dn.xlarge\": {\"per_hour_usd\": \"0\"}}")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: prices: instance type free"
+  }
+}
+
+run "parity_prices_instance_type_without_per_hour_usd" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = {} }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_with_a_shot_price" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = { per_hour_usd = "0.115", per_shot_usd = "0.01" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_priced_per_shot_only" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = { per_shot_usd = "0.01" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_per_minute" {
+  command = plan
+
+  variables {
+    prices = { "ml.c5.xlarge" = { per_minute_usd = "0.0034" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_exponent" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = { per_hour_usd = "1e-1" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_negative" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = { per_hour_usd = "-0.115" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_upper_case" {
+  command = plan
+
+  variables {
+    prices = { "ml.M5.large" = { per_hour_usd = "0.115" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_without_size" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5" = { per_hour_usd = "0.115" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_without_ml_prefix" {
+  command = plan
+
+  variables {
+    prices = { "m5.large" = { per_hour_usd = "0.115" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_instance_type_with_trailing_newline" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large\n" = { per_hour_usd = "0.115" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_qpu_priced_per_hour" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_hour_usd = "1" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_qpu_with_shot_and_hour_prices" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.08", per_hour_usd = "1" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_simulator_with_minute_and_hour_prices" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:::device/quantum-simulator/amazon/sv1" = { per_minute_usd = "0.075", per_hour_usd = "4.5" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_retired_device_priced_by_the_user" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3" = { per_shot_usd = "0.0009" } }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3\": {\"per_shot_usd\": \"0.0009\"}}")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: prices: retired device priced by the user"
+  }
+}

@@ -276,6 +276,15 @@ run "invalid_prices_one_kind" {
   expect_failures = [var.prices]
 }
 
+run "invalid_prices_instance_type_per_hour_only" {
+  command = plan
+
+  variables {
+    prices = { "ml.m5.large" = { per_hour_usd = "0.115", per_shot_usd = "0.01" } }
+  }
+  expect_failures = [var.prices]
+}
+
 run "invalid_regions_empty" {
   command = plan
 
