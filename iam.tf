@@ -3,6 +3,7 @@
 
 locals {
   quantum_task_arns = [for r in local.regions : "${local.arn_prefix}:braket:${r}:${local.account_id}:quantum-task/*"]
+  job_arns          = [for r in local.regions : "${local.arn_prefix}:braket:${r}:${local.account_id}:job/*"]
   # Devices are AWS's, not the account's: QPU ARNs carry their region and no account
   # (arn:aws:braket:us-east-1::device/qpu/...), simulators neither (arn:aws:braket:::device/...).
   # One pattern covers every form, including any a new device kind may use.
@@ -42,12 +43,19 @@ locals {
         Resource = local.quantum_task_arns
       },
       {
-        # SearchQuantumTasks supports no resource type or condition key in IAM: "*" is the
+        # SearchQuantumTasks and SearchJobs support no resource type or condition key in IAM: "*" is the
         # only resource it can be granted on. It is read-only.
         Sid      = "BraketSearch"
         Effect   = "Allow"
-        Action   = ["braket:SearchQuantumTasks"]
+        Action   = ["braket:SearchJobs", "braket:SearchQuantumTasks"]
         Resource = ["*"]
+      },
+      {
+        # Hybrid jobs: their instance configuration and billed time, and CancelJob at a cap.
+        Sid      = "BraketJobs"
+        Effect   = "Allow"
+        Action   = ["braket:CancelJob", "braket:GetJob"]
+        Resource = local.job_arns
       },
       {
         Sid      = "BraketDevices"

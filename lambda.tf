@@ -26,6 +26,7 @@ locals {
     length(var.prices) == 0 ? {} : { BRAKET_GUARD_PRICES = local.prices_json },
     var.reconcile_alert_usd == null ? {} : { BRAKET_GUARD_RECONCILE_ALERT_USD = var.reconcile_alert_usd },
     var.digest_always ? { BRAKET_GUARD_DIGEST_ALWAYS = "true" } : {},
+    length(var.reservations) == 0 ? {} : { BRAKET_GUARD_RESERVATIONS = jsonencode([for r in var.reservations : { for k, v in r : k => v if v != null }]) },
   )
 
   lambda_environment = merge(var.lambda_environment_variables, local.guard_environment)

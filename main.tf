@@ -67,7 +67,7 @@ locals {
   # The rules on every default bus and on the central bus match exactly this.
   event_pattern = jsonencode({
     source        = ["aws.braket"]
-    "detail-type" = ["Braket Task State Change"]
+    "detail-type" = ["Braket Task State Change", "Braket Job State Change"]
   })
 
   tags = merge({ "braket-guard:module" = "braket-guard" }, var.tags)

@@ -29,7 +29,9 @@ variable "caps" {
     group_by ("account", "region", "device" or "tag:<key>"; default "account");
     devices (optional filter: device ARNs or the words "qpu"/"simulator");
     max_shots and/or max_cost_usd (at least one, 0 or more); warn_at (optional fractions in (0,1));
-    on_breach ("cancel_task" (default), "cancel_queued" or "alert_only").
+    on_breach ("cancel_task" (default), "cancel_queued" or "alert_only");
+    kinds (optional: ["task"] (default), ["job"] or ["task", "job"]: what the cap counts, quantum
+    tasks and/or the instance time of hybrid jobs).
   EOT
   type = list(object({
     name         = string
@@ -40,6 +42,7 @@ variable "caps" {
     max_cost_usd = optional(number)
     warn_at      = optional(list(number))
     on_breach    = optional(string, "cancel_task")
+    kinds        = optional(list(string))
   }))
 
   validation {
@@ -91,6 +94,30 @@ variable "caps" {
   validation {
     condition     = alltrue([for c in var.caps : contains(["cancel_task", "cancel_queued", "alert_only"], c.on_breach)])
     error_message = "Every cap on_breach must be \"cancel_task\", \"cancel_queued\" or \"alert_only\"."
+  }
+  validation {
+    condition = alltrue([for c in var.caps : c.kinds == null ? true : (
+      length(c.kinds) > 0 && length(distinct(c.kinds)) == length(c.kinds) && alltrue([for k in c.kinds : contains(["task", "job"], k)])
+    )])
+    error_message = "Every cap's kinds must be a non-empty list of distinct \"task\" and \"job\" (e.g. [\"job\"] for a hybrid-job budget); leave it unset to count tasks only."
+  }
+}
+
+variable "reservations" {
+  description = "Braket Direct reservations: QPUs (device_arn) whose tasks may run in a reservation, until ends_at (ISO 8601 with a time zone; null: no end). Tasks on them are looked up with one GetQuantumTask; a task in a reservation is charged $0 against cost caps and never cancelled for cost (its shots still count). Rendered to BRAKET_GUARD_RESERVATIONS."
+  type = list(object({
+    device_arn = string
+    ends_at    = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for r in var.reservations : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", r.device_arn))])
+    error_message = "Every reservations device_arn must be a QPU device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name>): reservations are for QPUs."
+  }
+  validation {
+    condition     = alltrue([for r in var.reservations : r.ends_at == null ? true : can(formatdate("YYYY", r.ends_at))])
+    error_message = "Every reservations ends_at must be an RFC 3339 timestamp with a time zone, e.g. \"2026-12-24T18:00:00Z\", or null."
   }
 }
 

@@ -26,10 +26,12 @@ from .config import BRAKET_REGIONS, ConfigError, _regions
 from .digest import percent_text
 from .events import STATUSES
 from .guard import summary_event
+from .job_ledger import JobLedger
+from .jobs import JOB_ARN, billed_ms, job_from_api
 from .ledger import Ledger
 from .messages import short_device
 from .money import format_usd, micros_to_str
-from .pricing import PriceError, build_price_book, task_cost_micros
+from .pricing import PriceError, build_price_book, instance_cost_micros, task_cost_micros
 from .windows import DAY, MONTH, load_zone, window_for
 
 STATUS_ORDER = ["CREATED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED"]
@@ -220,8 +222,24 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
             kinds[kind] = kinds.get(kind, 0) + 1
     text += "\n\nOpen work: " + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(kinds.items()))
                                  if kinds else "none")
+    jobs = _job_rows(JobLedger(ledger), window_for(MONTH, now, zone).start)
+    if jobs:
+        text += "\n\nHybrid jobs created this month:\n" + table(
+            ["JOB", "STATUS", "INSTANCES", "INSTANCE COST", "GUARD"],
+            [[r["job"].rsplit("/", 1)[-1], r["status"], r["instances"],
+              "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']}", r["state"]] for r in jobs])
     return 0, ({"timezone": settings.timezone, "caps": rows,
-                "open_work": {"tasks": len(open_work), "by_kind": kinds}}, text)
+                "open_work": {"tasks": len(open_work), "by_kind": kinds}, "jobs": jobs}, text)
+
+
+def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:
+    """Hybrid jobs the guard charged, created since ``since``, newest first."""
+    from .windows import format_timestamp
+    records = sorted(jobs.jobs_since(format_timestamp(since)), key=lambda r: r.created_at, reverse=True)
+    return [{"job": r.job_arn, "status": r.status, "state": r.state,
+             "instances": f"{r.instance_count} x {r.instance_type}", "created_at": r.created_at,
+             "cost_usd": micros_to_str(r.cost_micros) if r.cost_micros is not None else None,
+             "breached": list(r.breached), "stop_error": r.stop_error or None} for r in records]
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
@@ -265,29 +283,65 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                     row["priced"] = False
                 else:
                     row["cost_micros"] += task_cost_micros(price, task.shots)
+    jobs = _report_jobs(gateway, settings.regions, window, prices, region_errors)
     ordered = sorted(devices.values(), key=lambda r: (-r["cost_micros"], r["device"]))
     used_statuses = [s for s in STATUS_ORDER if any(r["by_status"][s]["tasks"] for r in ordered)] or ["COMPLETED"]
     text_rows = [[short_device(r["device"])] + [
         f"{r['by_status'][s]['tasks']} ({r['by_status'][s]['shots']:,})" for s in used_statuses] +
         [r["tasks"], f"{r['shots']:,}", format_usd(r["cost_micros"]) + ("" if r["priced"] else " + unpriced")]
         for r in ordered]
-    total = sum(r["cost_micros"] for r in ordered)
+    job_total = sum(j["cost_micros"] or 0 for j in jobs)
+    total = sum(r["cost_micros"] for r in ordered) + job_total
     text = (f"Tasks created {window.key} ({settings.timezone}) in {', '.join(settings.regions)}\n"
             f"Counts are tasks (shots) by status; cost is estimated for tasks not cancelled or failed.\n\n"
-            + table(["DEVICE"] + used_statuses + ["TASKS", "SHOTS", "EST. COST"], text_rows)
-            + f"\n\nEstimated total: {format_usd(total)}")
+            + table(["DEVICE"] + used_statuses + ["TASKS", "SHOTS", "EST. COST"], text_rows))
+    if jobs:
+        text += ("\n\nHybrid jobs created in the same period (instance time; their tasks are counted above):\n"
+                 + table(["JOB", "STATUS", "INSTANCES", "MINUTES", "EST. COST"],
+                         [[j["job"].rsplit("/", 1)[-1], j["status"], j["instances"], f"{j['billed_ms'] / 60000:.1f}",
+                           "unpriced" if j["cost_micros"] is None else format_usd(j["cost_micros"])] for j in jobs]))
+    text += f"\n\nEstimated total: {format_usd(total)}"
     for region, error in sorted(region_errors.items()):
         text += f"\nRegion {region} could not be searched ({error}): its tasks are missing above."
     data = {"window": window.key, "timezone": settings.timezone, "regions": settings.regions,
             "devices": [{**{k: v for k, v in r.items() if k != "cost_micros"},
                          "estimated_cost_usd": micros_to_str(r["cost_micros"])} for r in ordered],
+            "jobs": [{**{k: v for k, v in j.items() if k != "cost_micros"},
+                      "estimated_cost_usd": None if j["cost_micros"] is None else micros_to_str(j["cost_micros"])}
+                     for j in jobs],
             "estimated_total_usd": micros_to_str(total), "region_errors": region_errors}
     return (1 if region_errors else 0), (data, text)
+
+
+def _report_jobs(gateway: BraketGateway, regions: Sequence[str], window: Any, prices: Any,
+                 region_errors: dict[str, str]) -> list[dict[str, Any]]:
+    """Hybrid jobs created in the window (SearchJobs, then GetJob each for its instances and
+    billed time), priced from the job instance rates."""
+    now = datetime.now(timezone.utc)
+    out = []
+    for region in regions:
+        try:
+            summaries = gateway.search_jobs(region, window.start) if window.start else []
+            for summary in summaries:
+                created = summary.get("createdAt")
+                if window.end is not None and isinstance(created, datetime) and created >= window.end:
+                    continue
+                job = job_from_api(gateway.get_job(summary["jobArn"], region))
+                ms, _source = billed_ms(job, now) if job.ended else (billed_ms(job, now)[0], "")
+                rate = prices.job_instance_price(job.instance_type)
+                out.append({"job": job.job_arn, "status": job.status, "region": region,
+                            "instances": f"{job.instance_count} x {job.instance_type}", "billed_ms": ms,
+                            "cost_micros": None if rate is None else instance_cost_micros(rate, job.instance_count, ms)})
+        except (ClientError, BotoCoreError, ValueError) as exc:
+            region_errors.setdefault(region, _aws_error_text(exc))
+    return sorted(out, key=lambda j: (-(j["cost_micros"] or 0), j["job"]))
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     settings = resolve_settings(args)
     ledger = _ledger(settings)
+    if JOB_ARN.match(args.task_arn):
+        return _explain_job(JobLedger(ledger), args.task_arn)
     record = ledger.get_task(args.task_arn)
     if record is None:
         message = ("The guard has no record of this task: no event of it has reached the guard and "
@@ -298,10 +352,13 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     lines = [f"Task {record.task_arn}",
              f"Device: {short_device(record.device_arn)}, {record.shots:,} shots, created {record.created_at}",
              f"Charged cost: {format_usd(record.cost_micros) if record.cost_micros is not None else 'unknown'}"
-             + (f" ({raw['cost_source']['S']})" if "cost_source" in raw else "")]
+             + (f" ({raw['cost_source']['S']})" if "cost_source" in raw else "")
+             + (f" (it ran in reservation {record.reservation_arn}: no per-task or per-shot charge; "
+                "its shots count)" if record.reservation_arn else "")]
     data: dict[str, Any] = {"task": record.task_arn, "known": True, "state": record.state,
                             "decided_at": decided, "first_status": record.status,
-                            "cost_usd": micros_to_str(record.cost_micros) if record.cost_micros is not None else None}
+                            "cost_usd": micros_to_str(record.cost_micros) if record.cost_micros is not None else None,
+                            "reservation": record.reservation_arn or None}
     counters = ledger.read_counters(c.counter_key for c in record.charges)
     over = sorted(set(record.breached) | set(record.oversize))
     if record.state in (S.ADMITTED, S.REFUNDED) or (record.state == S.OVERRUN):
@@ -350,6 +407,41 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     return 0, (data, text)
 
 
+def _explain_job(jobs: JobLedger, job_arn: str) -> tuple[int, Any]:
+    record = jobs.get(job_arn)
+    if record is None:
+        message = ("The guard has no record of this hybrid job: no cap counts jobs (kinds), or no event "
+                   "of it has reached the guard and reconciliation has not found it yet.")
+        return 1, ({"job": job_arn, "known": False, "explanation": message}, message)
+    cost = "unknown (no price for this instance type)" if record.cost_micros is None else format_usd(record.cost_micros)
+    minutes = record.charged_ms / 60_000
+    lines = [f"Hybrid job {job_arn}",
+             f"Instances: {record.instance_count} x {record.instance_type}, device {short_device(record.device)}, "
+             f"created {record.created_at}, last seen {record.status}",
+             f"Instance cost charged: {cost} for {minutes:.1f} minutes ({record.billed_source or 'accrued'})"]
+    counters = jobs.ledger.read_counters(c.counter_key for c in record.charges)
+    for charge in record.charges:
+        counter = counters[charge.counter_key]
+        window_key = charge.counter_key[0].rsplit("#", 1)[1]
+        lines.append(f"  - {charge.cap} ({window_key}, {counter.group}): +{format_usd(charge.cost_micros)}; "
+                     f"the counter now holds {format_usd(counter.cost_micros)}")
+    verdict = {"open": "running (or queued): its cost accrues at every event and reconciliation",
+               "stopping": f"stopped by the guard at {', '.join(record.breached)} (CancelJob: {record.stop_status})",
+               "settled": "ended: its cost is final"}.get(record.state, record.state)
+    lines.append(f"Guard: {verdict}")
+    if record.stop_error:
+        lines.append(f"Could not stop it: {record.stop_error}")
+    text = "\n".join(lines)
+    data = {"job": job_arn, "known": True, "state": record.state, "status": record.status,
+            "instances": f"{record.instance_count} x {record.instance_type}",
+            "cost_usd": micros_to_str(record.cost_micros) if record.cost_micros is not None else None,
+            "billed_ms": record.charged_ms, "billed_source": record.billed_source,
+            "breached": list(record.breached),
+            "charges": [{"cap": c.cap, "cost_usd": micros_to_str(c.cost_micros)} for c in record.charges],
+            "explanation": text}
+    return 0, (data, text)
+
+
 def _aws_error_text(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -382,8 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--date", help="YYYY-MM-DD")
     when.add_argument("--month", help="YYYY-MM")
     report.add_argument("--device", help="only this device ARN")
-    explain = sub.add_parser("explain", parents=[common], help="why the guard admitted, rejected or refunded a task")
-    explain.add_argument("task_arn")
+    explain = sub.add_parser("explain", parents=[common],
+                             help="why the guard admitted, rejected or refunded a task, or what it did with a hybrid job")
+    explain.add_argument("task_arn", metavar="TASK_OR_JOB_ARN")
     check = sub.add_parser("check-config", parents=[common], help="validate a caps file offline")
     check.add_argument("file")
     return parser

@@ -61,13 +61,14 @@ class Digest:
     region_errors: dict[str, str] = field(default_factory=dict)
     top_devices: list[tuple[str, int, int]] = field(default_factory=list)  # device, tasks, cost
     top_tags: list[tuple[str, int, int]] = field(default_factory=list)  # key=value, tasks, cost
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # hybrid jobs active that day
 
     @property
     def quiet(self) -> bool:
         """Nothing happened: no task activity that day, nothing left open, no region failing.
         (A month or total counter with usage from earlier days does not make a day busy.)"""
         return (self.admitted + self.rejected + self.refunded + self.unseen + self.overrun == 0
-                and not self.open_work and not self.region_errors)
+                and not self.open_work and not self.region_errors and not self.jobs)
 
 
 def digest_day(now_local: datetime) -> date:
@@ -77,9 +78,10 @@ def digest_day(now_local: datetime) -> date:
 
 def build_digest(day: str, zone: str, mode: str, caps: Iterable[CapUsage],
                  tasks: Iterable[DayTask], open_work: dict[str, int] | None = None,
-                 region_errors: dict[str, str] | None = None) -> Digest:
+                 region_errors: dict[str, str] | None = None,
+                 jobs: Iterable[dict[str, Any]] = ()) -> Digest:
     digest = Digest(day=day, zone=zone, mode=mode, caps=list(caps), open_work=dict(open_work or {}),
-                    region_errors=dict(region_errors or {}))
+                    region_errors=dict(region_errors or {}), jobs=list(jobs))
     device_tasks, device_cost = Tally(), Tally()
     tag_tasks, tag_cost = Tally(), Tally()
     for item in tasks:
@@ -176,6 +178,13 @@ def render_digest(digest: Digest) -> Alert:
     if digest.top_tags:
         lines += ["", "Top tags by cost:"]
         lines += [f"- {t}: {n} task(s), {format_usd(c)}" for t, n, c in digest.top_tags]
+    if digest.jobs:
+        lines += ["", "Hybrid jobs (instance time; their tasks are counted above):"]
+        lines += [f"- {j['name']}: {j['status']}, {j['instances']}, "
+                  f"{'unpriced' if j['cost_micros'] is None else format_usd(j['cost_micros'])}"
+                  + (f", stopped by the guard at {', '.join(j['breached'])}" if j["state"] == "stopping"
+                     or (j["breached"] and j["status"] == "CANCELLED") else "")
+                  for j in digest.jobs]
     problems = []
     if digest.cancel_failures:
         problems.append(f"{digest.cancel_failures} task(s) over a cap could not be cancelled")
@@ -234,5 +243,26 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
     records = guard.ledger.get_tasks(t.task_arn for t, _ in events)
     tasks = [DayTask(t, dict(s.get("tags") or {}), records.get(t.task_arn),
                      estimate_cost(config.prices, t)) for t, s in events]
-    digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks, open_work, region_errors)
+    digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks, open_work, region_errors,
+                          _day_jobs(guard, day_window))
     return digest, always or config.digest_always or not digest.quiet
+
+
+def _day_jobs(guard: Any, day_window: Window) -> list[dict[str, Any]]:
+    """Hybrid jobs the guard charged that were active during the day (created before its end,
+    still open or last charged after its start). Read only when a cap counts jobs."""
+    if not any(cap.counts_jobs for cap in guard.config.caps):
+        return []
+    from .job_ledger import JobLedger
+    from .windows import format_timestamp
+    start, end = format_timestamp(day_window.start), format_timestamp(day_window.end)
+    since = format_timestamp(day_window.start - timedelta(days=7))
+    out = []
+    for record in JobLedger(guard.ledger).jobs_since(since):
+        updated = record.raw.get("updated_at", {}).get("S", "")
+        if record.created_at >= end or (record.state == "settled" and updated < start):
+            continue
+        out.append({"name": record.job_arn.rsplit("/", 1)[-1], "status": record.status, "state": record.state,
+                    "instances": f"{record.instance_count} x {record.instance_type}",
+                    "cost_micros": record.cost_micros, "breached": list(record.breached)})
+    return sorted(out, key=lambda j: (-(j["cost_micros"] or 0), j["name"]))

@@ -137,7 +137,7 @@ def _handle_job(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     except (ClientError, BotoCoreError, RuntimeError, ValueError) as exc:
         log_event("error", "guard_error", job=job_event.job_arn, status=job_event.status,
                   error=f"{type(exc).__name__}: {exc}"[:500])
-        metrics.emit({"GuardErrors": 1}, {"Operation": "job"})
+        metrics.emit({"GuardErrors": 1}, {"Operation": "event"})
         raise
     log_event("info", "job_decision", **summary)
     return summary

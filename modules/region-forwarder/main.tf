@@ -23,7 +23,7 @@ locals {
   alarm_rule_name = "${local.rule_name}-alarms"
   event_pattern = coalesce(var.event_pattern, jsonencode({
     source        = ["aws.braket"]
-    "detail-type" = ["Braket Task State Change"]
+    "detail-type" = ["Braket Task State Change", "Braket Job State Change"]
   }))
   spending_limits = { for l in var.spending_limits : l.device_arn => l }
 

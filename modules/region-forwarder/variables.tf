@@ -41,7 +41,7 @@ variable "forwarder_role_arn" {
 }
 
 variable "event_pattern" {
-  description = "Event pattern of the forwarding rule; null matches Braket task state changes (source aws.braket, detail-type \"Braket Task State Change\")."
+  description = "Event pattern of the forwarding rule; null matches Braket task and hybrid-job state changes (source aws.braket, detail-type \"Braket Task State Change\" or \"Braket Job State Change\")."
   type        = string
   default     = null
 

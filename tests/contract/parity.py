@@ -50,6 +50,10 @@ def prices_of(kind: str, case: dict) -> dict | None:
     return None
 
 
+def reservations_of(kind: str, case: dict) -> list | None:
+    return case["reservations"] if kind == "reservations" else None
+
+
 DEFAULT_CAPS = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
 
 
@@ -65,6 +69,10 @@ def lambda_environment(kind: str, case: dict) -> dict[str, str]:
     prices = prices_of(kind, case)
     if prices:
         env["BRAKET_GUARD_PRICES"] = json.dumps(prices, ensure_ascii=False)
+    reservations = reservations_of(kind, case)
+    if reservations:  # as lambda.tf renders it: unset attributes left out
+        env["BRAKET_GUARD_RESERVATIONS"] = json.dumps(
+            [{k: v for k, v in r.items() if v is not None} for r in reservations], ensure_ascii=False)
     return env
 
 
@@ -125,17 +133,19 @@ def tftest() -> str:
         name = run_name(kind, case)
         assert name not in seen, f"two cases named alike: {name}"
         seen.add(name)
-        caps, prices = caps_of(kind, case), prices_of(kind, case)
-        variable = "caps" if caps is not None else "prices"
+        caps, prices, reservations = caps_of(kind, case), prices_of(kind, case), reservations_of(kind, case)
+        variable = "caps" if caps is not None else ("reservations" if reservations is not None else "prices")
         lines += ["", f'run "{name}" {{', "  command = plan", "", "  variables {"]
         if caps is not None:
             lines.append(f"    caps = {hcl(caps)}")
         if prices is not None:
             lines.append(f"    prices = {hcl(prices)}")
+        if reservations is not None:
+            lines.append(f"    reservations = {hcl(reservations)}")
         lines.append("  }")
         if case["valid"]:
             env = lambda_environment(kind, case)
-            key = "BRAKET_GUARD_CAPS" if variable == "caps" else "BRAKET_GUARD_PRICES"
+            key = f"BRAKET_GUARD_{variable.upper()}"
             lines += [
                 "",
                 "  assert {",

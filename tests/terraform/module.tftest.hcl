@@ -13,11 +13,11 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.central.event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change"] }
+    condition     = jsondecode(aws_cloudwatch_event_rule.central.event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change", "Braket Job State Change"] }
     error_message = "The central rule must match exactly source aws.braket and detail-type Braket Task State Change."
   }
   assert {
-    condition     = jsondecode(module.home_forwarder[0].rule_event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change"] }
+    condition     = jsondecode(module.home_forwarder[0].rule_event_pattern) == { source = ["aws.braket"], "detail-type" = ["Braket Task State Change", "Braket Job State Change"] }
     error_message = "The home forwarder must match the same event pattern."
   }
   assert {
@@ -25,6 +25,7 @@ run "defaults" {
       "logs:CreateLogStream", "logs:PutLogEvents",
       "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
       "braket:CancelQuantumTask", "braket:GetQuantumTask", "braket:SearchQuantumTasks", "braket:GetDevice",
+      "braket:CancelJob", "braket:GetJob", "braket:SearchJobs",
       "sns:Publish", "sqs:SendMessage",
     ])
     error_message = "Without Slack and KMS the Lambda role grants exactly logs, the ledger, Braket, sns:Publish and sqs:SendMessage."

@@ -272,6 +272,59 @@ run "parity_caps_empty_devices_list" {
   expect_failures = [var.caps]
 }
 
+run "parity_caps_a_hybrid_job_budget" {
+  command = plan
+
+  variables {
+    caps = [{ name = "jobs", window = "month", max_cost_usd = 500, kinds = ["job"] }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CAPS"]) == jsondecode("[{\"group_by\": \"account\", \"on_breach\": \"cancel_task\", \"name\": \"jobs\", \"window\": \"month\", \"max_cost_usd\": 500, \"kinds\": [\"job\"]}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: caps: a hybrid-job budget"
+  }
+}
+
+run "parity_caps_tasks_and_jobs_together" {
+  command = plan
+
+  variables {
+    caps = [{ name = "all", window = "month", max_cost_usd = 500, kinds = ["task", "job"] }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CAPS"]) == jsondecode("[{\"group_by\": \"account\", \"on_breach\": \"cancel_task\", \"name\": \"all\", \"window\": \"month\", \"max_cost_usd\": 500, \"kinds\": [\"task\", \"job\"]}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: caps: tasks and jobs together"
+  }
+}
+
+run "parity_caps_empty_kinds" {
+  command = plan
+
+  variables {
+    caps = [{ name = "a", window = "day", max_cost_usd = 1, kinds = [] }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_unknown_kind" {
+  command = plan
+
+  variables {
+    caps = [{ name = "a", window = "day", max_cost_usd = 1, kinds = ["jobs"] }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_repeated_kind" {
+  command = plan
+
+  variables {
+    caps = [{ name = "a", window = "day", max_cost_usd = 1, kinds = ["job", "job"] }]
+  }
+  expect_failures = [var.caps]
+}
+
 run "parity_tag_keys_plain" {
   command = plan
 
@@ -987,4 +1040,79 @@ run "parity_prices_retired_device_priced_by_the_user" {
     condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3\": {\"per_shot_usd\": \"0.0009\"}}")
     error_message = "Terraform must render exactly what the Lambda loader is given for: prices: retired device priced by the user"
   }
+}
+
+run "parity_reservations_a_reserved_qpu_without_an_end" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_RESERVATIONS"]) == jsondecode("[{\"device_arn\": \"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\"}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reservations: a reserved QPU without an end"
+  }
+}
+
+run "parity_reservations_a_reserved_qpu_until_a_time" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24T18:00:00Z" }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_RESERVATIONS"]) == jsondecode("[{\"device_arn\": \"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\", \"ends_at\": \"2026-12-24T18:00:00Z\"}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reservations: a reserved QPU until a time"
+  }
+}
+
+run "parity_reservations_an_offset_time_zone" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24T18:00:00+09:00" }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_RESERVATIONS"]) == jsondecode("[{\"device_arn\": \"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\", \"ends_at\": \"2026-12-24T18:00:00+09:00\"}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reservations: an offset time zone"
+  }
+}
+
+run "parity_reservations_a_simulator" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:::device/quantum-simulator/amazon/sv1" }]
+  }
+  expect_failures = [var.reservations]
+}
+
+run "parity_reservations_not_an_arn" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "Forte-1" }]
+  }
+  expect_failures = [var.reservations]
+}
+
+run "parity_reservations_a_date_without_a_time" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24" }]
+  }
+  expect_failures = [var.reservations]
+}
+
+run "parity_reservations_no_time_zone" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24T18:00:00" }]
+  }
+  expect_failures = [var.reservations]
 }

@@ -94,7 +94,7 @@ def test_ledger_table(sandbox):
 
 def test_event_routing(sandbox):
     require_applied(sandbox)
-    pattern = {"source": ["aws.braket"], "detail-type": ["Braket Task State Change"]}
+    pattern = {"source": ["aws.braket"], "detail-type": ["Braket Task State Change", "Braket Job State Change"]}
     bus_arn = client(sandbox, "events").describe_event_bus(Name=f"{PREFIX}-events")["Arn"]
     for region in REGIONS:
         events = client(sandbox, "events", region)

@@ -146,6 +146,33 @@ run "invalid_caps_on_breach" {
   expect_failures = [var.caps]
 }
 
+run "invalid_caps_kinds" {
+  command = plan
+
+  variables {
+    caps = [{ name = "a", window = "day", max_cost_usd = 10, kinds = ["jobs"] }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "invalid_reservations_device" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:::device/quantum-simulator/amazon/sv1" }]
+  }
+  expect_failures = [var.reservations]
+}
+
+run "invalid_reservations_ends_at" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24" }]
+  }
+  expect_failures = [var.reservations]
+}
+
 run "invalid_mode" {
   command = plan
 
