@@ -144,6 +144,7 @@ class JobGuard:
                         reservation_arn=job.reservation_arn or "")
         if not self.ledger.write(record, new, deltas):
             return None  # raced: read again
+        new = replace(new, version=new.version + 1)  # as stored: the next write is conditioned on it
         log_event("info", "job_charged", job=job.job_arn, status=job.status, step=step,
                   instance=f"{job.instance_count} x {job.instance_type}", billed_ms=ms, source=source,
                   cost_usd=None if total is None else micros_to_str(total),

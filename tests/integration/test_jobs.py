@@ -53,12 +53,14 @@ def test_a_job_is_stopped_at_its_cap_and_told(harness):
     arn = harness.emu.create_job(REGION, FORTE, instance_type=GPU, instance_count=2)
     (queued,) = deliver(harness)
     assert queued["decision"] == "job_accrued" and harness.emu.job(arn)["status"] == "QUEUED"
+    assert job_record(harness, arn)["state"]["S"] == "open"
     start(harness, arn, minutes_ago=20)  # 2 x 20 min x $0.20 = $8 so far, + $6 in the next 15 min
     results = deliver(harness)
     assert results[0]["decision"] == "job_stopped"
     assert harness.emu.job(arn)["status"] == "CANCELLED"
     record = job_record(harness, arn)
-    assert record["state"]["S"] == "settled"
+    assert record["state"]["S"] == "settled" and record["breached"]["SS"] == ["jobs"]
+    assert record["stop_status"]["S"] == "CANCELLING"  # the guard's CancelJob, recorded before the end
     cost = int(record["cost_micros"]["N"])
     assert 8_000_000 <= cost <= 8_100_000  # the billed duration (about 20 minutes) at 2 x $12/h
     assert harness.counter("jobs", "total", ACCOUNT)["cost_micros"] == cost
@@ -177,3 +179,45 @@ def test_a_job_on_an_unpriced_instance_type_is_stopped_by_an_enforcing_cost_cap(
     deliver(harness)
     assert harness.emu.job(arn)["status"] == "CANCELLED"
     assert any("no price for this instance type" in e["Message"] for e in harness.emails())
+
+
+def run_cli(*argv):
+    import io
+
+    from braket_guard import cli
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_status_explain_report_and_digest_show_jobs_next_to_tasks(harness):
+    import json
+    harness.configure([job_cap("10"), {"name": "tasks", "window": "total", "group_by": "account",
+                                       "max_cost_usd": 100}], prices=RATE)
+    harness.monkeypatch.setenv("BRAKET_GUARD_PRICES", json.dumps(RATE))
+    arn = harness.emu.create_job(REGION, FORTE, instance_type=GPU, instance_count=2)
+    harness.emu.create_task(REGION, FORTE, 100, job_arn=arn)
+    start(harness, arn, minutes_ago=20)
+    deliver(harness)  # stopped at the $10 cap
+    code, out, err = run_cli("status")
+    assert code == 0, err
+    assert "Hybrid jobs created this month:" in out and "2 x ml.p3.8xlarge" in out and "settled" in out
+    code, out, _ = run_cli("status", "--json")
+    (row,) = json.loads(out)["jobs"]
+    assert row["job"] == arn and row["status"] == "CANCELLED" and row["breached"] == ["jobs"]
+    code, out, _ = run_cli("explain", arn)
+    assert code == 0 and "Instances: 2 x ml.p3.8xlarge" in out and "jobs (total" in out
+    code, out, _ = run_cli("explain", arn.replace(arn.rsplit("/", 1)[-1], "never-seen"))
+    assert code == 1 and "no record of this hybrid job" in out
+    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    code, out, err = run_cli("report", "--month", month)
+    assert code == 0, err
+    assert "Hybrid jobs created in the same period" in out and arn.rsplit("/", 1)[-1] in out
+    data = json.loads(run_cli("report", "--month", month, "--json")[1])
+    (job,) = data["jobs"]
+    assert job["job"] == arn and job["status"] == "CANCELLED"
+    digest = operations.run_action(handler.runtime().guard, {"braket_guard": "digest",
+                                                             "date": datetime.now(timezone.utc).date().isoformat()})
+    assert digest["sent"] is True
+    (mail,) = [e for e in harness.emails() if "digest" in e["Subject"]]
+    assert "Hybrid jobs (instance time" in mail["Message"] and "stopped by the guard at jobs" in mail["Message"]

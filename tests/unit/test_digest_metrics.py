@@ -94,6 +94,16 @@ def test_a_month_counter_with_usage_does_not_make_a_day_busy():
     assert not build_digest("2026-11-28", "UTC", "enforce", [used], [], region_errors={"eu-north-1": "x"}).quiet
 
 
+def test_a_day_with_only_a_hybrid_job_is_not_quiet_and_names_the_job():
+    (cap,) = parse_caps('[{"name": "j", "window": "day", "group_by": "account", "max_cost_usd": 10, "kinds": ["job"]}]')
+    usage = CapUsage(cap, window_for("day", MOMENT, UTC), ())
+    job = {"name": "vqe-1", "status": "CANCELLED", "state": "settled", "instances": "2 x ml.p3.8xlarge",
+           "cost_micros": 8_012_774, "breached": ["j"]}
+    digest = build_digest("2026-11-28", "UTC", "enforce", [usage], [], jobs=[job])
+    assert not digest.quiet
+    assert "- vqe-1: CANCELLED, 2 x ml.p3.8xlarge, $8.012774, stopped by the guard at j" in render_digest(digest).text
+
+
 def test_percentages_are_exact():
     """Defect 10: check-config showed 0.875 as 87% and 0.005 as 0%; the digest too."""
     from decimal import Decimal
