@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambda"))
 
-from braket_guard import states  # noqa: E402
+from braket_guard import jobs, states  # noqa: E402
 
 README = ROOT / "README.md"
 DOC = ROOT / "docs" / "state-machine.md"
@@ -61,6 +61,16 @@ ledger's open-work partition until done.
 ```mermaid
 {states.mermaid_diagram()}
 ```
+
+## Hybrid jobs (`jobs.JOB_TABLE`)
+
+A hybrid job's record follows a smaller table: every state change of the job (an event, or
+reconciliation finding it) runs one step. The accrue step decides whether to stop the job
+(`CancelJob`): when an enforcing cap it counts against is full, or would be within the accrual
+horizon ({jobs.ACCRUAL_HORIZON_SECONDS // 60} minutes); the record then moves from `open` to
+`stopping`, and the settle step closes it when the job ends.
+
+{jobs.job_markdown_table()}
 """
 
 
