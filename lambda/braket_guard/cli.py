@@ -375,7 +375,8 @@ def cmd_prices(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     if extra:
         raise CliError(f"--device-arn: not a Braket device ARN: {extra[0]}")
     try:
-        reading = pricelist.read_price_list(items, list(table_data["devices"]) + list(args.device_arn or []))
+        reading = pricelist.read_price_list(items, list(table_data["devices"]) + list(args.device_arn or []),
+                                            args.price_region)
     except pricelist.PriceListError as exc:
         raise CliError(f"{origin}: {exc}") from None
     result = pricelist.compare(reading, table_data)
@@ -452,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("--region", default="us-east-1",
                         help="Price List endpoint region (default us-east-1; it lists every region)")
     prices.add_argument("--from-file", metavar="PATH", help="a saved GetProducts response instead of AWS")
+    prices.add_argument("--price-region", metavar="REGION",
+                        help="price simulators and job instance types from this region's products only "
+                             "(default: the dearest region)")
     prices.add_argument("--device-arn", action="append", metavar="ARN",
                         help="a device ARN the built-in table lacks, to tie its Price List name to (repeatable)")
     return parser

@@ -47,7 +47,7 @@ FAMILIES = {
 # Milliseconds per unit of a duration price; counted units for the per-task and per-shot fees.
 DURATION_MS = {"millisecond": 1, "ms": 1, "second": 1000, "sec": 1000, "minute": 60_000,
                "min": 60_000, "hour": 3_600_000, "hr": 3_600_000}
-COUNTED = {"per_task_usd": {"task", "quantumtask", "request"}, "per_shot_usd": {"shot"}}
+COUNTED = {"per_task_usd": {"task", "quantumtask"}, "per_shot_usd": {"shot"}}
 KNOWN_UNITS = set(DURATION_MS) | set().union(*COUNTED.values())
 CENTS = Decimal("0.01")
 PLACES = Decimal("1e-10")  # the Price List quotes ten decimals; a converted rate keeps as many
@@ -219,8 +219,16 @@ def _describe(family: str, sku: str, attributes: Mapping[str, Any]) -> str:
     return f"{family} sku {sku}" + (f" ({', '.join(shown)})" if shown else "")
 
 
-def read_price_list(items: Sequence[str | dict], known_arns: Iterable[str]) -> Reading:
-    """Sort every GetProducts item into usable rates and the reasons the rest were left out."""
+REGIONLESS = (SIMULATOR_TASK, JOB_SIMULATOR_TASK, JOB_INSTANCE)  # keys that carry no region
+
+
+def read_price_list(items: Sequence[str | dict], known_arns: Iterable[str],
+                    price_region: str | None = None) -> Reading:
+    """Sort every GetProducts item into usable rates and the reasons the rest were left out.
+
+    Simulator ARNs and instance types carry no region; ``price_region`` prices them from that
+    region's products alone (otherwise every region counts and ``compare`` takes the dearest).
+    """
     known = KnownDevices(known_arns)
     reading = Reading()
     for i, raw in enumerate(items):
@@ -240,6 +248,9 @@ def read_price_list(items: Sequence[str | dict], known_arns: Iterable[str]) -> R
         operation = _attr(attributes, "operation")
         if family == SIMULATOR_TASK and operation and _norm(operation) != ON_DEMAND_OPERATION:
             _count(reading.not_priced, f"{family} ({operation})")  # not the per-task duration charge
+            continue
+        if price_region and family in REGIONLESS and region != price_region:
+            _count(reading.not_priced, f"{family} (not {price_region})")
             continue
         key = _key_of(family, attributes, region, known)
         described = _describe(family, sku, attributes)

@@ -137,3 +137,13 @@ def test_a_bad_saved_response_is_one_line_and_exit_2(tmp_path, content, message)
 def test_a_device_arn_flag_that_is_not_an_arn_is_refused():
     code, _, err = run("prices", "--from-file", str(FIXTURE), "--device-arn", "Novel-1")
     assert code == 2 and err == "braket-guard: error: --device-arn: not a Braket device ARN: Novel-1\n"
+
+
+def test_price_region_flag_reaches_the_mapping():
+    code, out, err = run("prices", "--from-file", str(FIXTURE), "--price-region", "eu-west-2", "--json",
+                         "--device-arn", NOVEL)
+    assert code == 0, err
+    overrides = json.loads(out)
+    # only SV1 is listed in eu-west-2 (same price); TN1 and the instance types are us-east-1 products
+    assert TN1 not in overrides and "ml.m5.xlarge" not in overrides
+    assert overrides[IBEX] == OVERRIDES[IBEX]

@@ -245,3 +245,18 @@ def test_an_item_that_is_not_json_names_its_index():
 def test_usd_text_is_a_plain_decimal_the_validations_accept(value, text):
     assert usd_text(Decimal(value)) == text
     assert pricing.DECIMAL_STRING.match(text)
+
+
+def test_a_price_region_prices_regionless_keys_from_that_region_only():
+    items = [product("Braket Managed Jobs Instance", {"instanceType": "ml.m5.large"}, "Hrs", "0.115", sku="A"),
+             product("Braket Managed Jobs Instance", {"instanceType": "ml.m5.large"}, "Hrs", "0.134",
+                     region="eu-north-1", sku="B"),
+             product("Simulator Task", {"version": "SV1", "operation": "CompleteTask"}, "minutes", "0.09",
+                     region="eu-north-1", sku="C"),
+             product("Quantum Task-Shot", {"deviceName": "Garnet"}, "Shot", "0.0015", region="eu-north-1", sku="D")]
+    reading = read_price_list(items, KNOWN, price_region="us-east-1")
+    assert sorted((r.key, usd_text(r.usd)) for r in reading.rates) == [(GARNET, "0.0015"), ("ml.m5.large", "0.115")]
+    assert reading.not_priced == {"Braket Managed Jobs Instance (not us-east-1)": 1,
+                                  "Simulator Task (not us-east-1)": 1}
+    result = compare(reading, pricing.builtin_table())
+    assert result.overrides == {GARNET: {"per_shot_usd": "0.0015"}} and result.notes == []
