@@ -338,11 +338,8 @@ def compare(reading: Reading, table: Mapping[str, Any]) -> Comparison:
         entry_changed = False
         for field_name in sorted(new):
             value = new[field_name]
-            if old is None:
+            if old is None or field_name not in old:
                 changes.append(Change("added", key, field_name, None, usd_text(value)))
-                entry_changed = True
-            elif field_name not in old:
-                changes.append(Change("changed", key, field_name, None, usd_text(value), "kind of price differs"))
                 entry_changed = True
             elif old[field_name] != value:
                 changes.append(Change("changed", key, field_name, usd_text(old[field_name]), usd_text(value)))

@@ -260,3 +260,11 @@ def test_a_price_region_prices_regionless_keys_from_that_region_only():
                                   "Simulator Task (not us-east-1)": 1}
     result = compare(reading, pricing.builtin_table())
     assert result.overrides == {GARNET: {"per_shot_usd": "0.0015"}} and result.notes == []
+
+
+def test_items_may_be_parsed_objects_but_not_other_json():
+    (rate,) = read_price_list([json.loads(product("Quantum Task-Shot", {"deviceName": "Forte-1"}, "Shot", "0.08"))],
+                              KNOWN).rates
+    assert rate.key == FORTE
+    with pytest.raises(PriceListError, match=r"PriceList\[0\]: expected a JSON object"):
+        read_price_list(['["not", "a", "product"]'], KNOWN)
