@@ -70,11 +70,12 @@ variable "slack_webhook_parameter_name" {
 }
 
 variable "prices" {
-  description = "Price overrides by device ARN."
+  description = "Price overrides by device ARN or ML instance type (braket-guard prices --json prints them)."
   type = map(object({
     per_task_usd   = optional(string)
     per_shot_usd   = optional(string)
     per_minute_usd = optional(string)
+    per_hour_usd   = optional(string)
   }))
   default = {}
 }

@@ -1,4 +1,4 @@
-"""``braket-guard``: status, report, explain and check-config, for operators and scripts.
+"""``braket-guard``: status, report, explain, check-config and prices, for operators and scripts.
 
 Uses the same package as the Lambda (caps, pricing, ledger) against real AWS with the usual
 credentials, or against the sandbox through AWS_ENDPOINT_URL_<SERVICE>. ``--json`` everywhere.
@@ -31,6 +31,7 @@ from .jobs import JOB_ARN, billed_ms, job_from_api
 from .ledger import Ledger
 from .messages import short_device
 from .money import format_usd, micros_to_str
+from . import pricelist
 from .pricing import PriceError, build_price_book, instance_cost_micros, task_cost_micros
 from .windows import DAY, MONTH, load_zone, window_for
 
@@ -442,6 +443,66 @@ def _explain_job(jobs: JobLedger, job_arn: str) -> tuple[int, Any]:
     return 0, (data, text)
 
 
+def _price_list_items(region: str) -> list[str]:
+    """Every AmazonBraket product from pricing:GetProducts (the operator's credentials)."""
+    client = session().client("pricing", region_name=region, config=BotoConfig(retries={"mode": "standard"}))
+    items: list[str] = []
+    pages = client.get_paginator("get_products").paginate(
+        ServiceCode=pricelist.SERVICE_CODE, FormatVersion="aws_v1", PaginationConfig={"PageSize": 100})
+    for page in pages:
+        items.extend(page.get("PriceList", []))
+    return items
+
+
+def cmd_prices(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
+    if args.from_file:
+        try:
+            items, origin = pricelist.load_items(_read(args.from_file)), args.from_file
+        except pricelist.PriceListError as exc:
+            raise CliError(f"{args.from_file}: {exc}") from None
+    else:
+        items, origin = _price_list_items(args.region), f"pricing:GetProducts in {args.region}"
+    table_data = pricelist.builtin_table()
+    extra = [arn for arn in args.device_arn or [] if not pricelist.DEVICE_ARN.match(arn)]
+    if extra:
+        raise CliError(f"--device-arn: not a Braket device ARN: {extra[0]}")
+    try:
+        reading = pricelist.read_price_list(items, list(table_data["devices"]) + list(args.device_arn or []),
+                                            args.price_region)
+    except pricelist.PriceListError as exc:
+        raise CliError(f"{origin}: {exc}") from None
+    result = pricelist.compare(reading, table_data)
+    shown = [c for c in result.changes if c.status in ("changed", "added")]
+    missing = [c.key for c in result.changes if c.status == "missing"]
+    same = len({c.key for c in result.changes if c.status == "same"} - {c.key for c in shown})
+    lines = [f"{origin}: {len(items)} product(s), {len(reading.rates)} priced by the guard's rules",
+             ""]
+    if shown:
+        lines.append(table(["", "DEVICE / INSTANCE TYPE", "FIELD", "BUILT-IN", "PRICE LIST"],
+                           [[c.status, c.key, c.field, c.old or "-", c.new] for c in shown]))
+    else:
+        lines.append("No price differs from the built-in table.")
+    lines.append(f"Unchanged: {same} entr{'y' if same == 1 else 'ies'}.")
+    if missing:
+        lines.append(f"In the built-in table but not in the Price List ({len(missing)}): {', '.join(missing)}")
+    if any(c.status == "added" for c in shown):
+        lines.append("Added entries can be retired devices the Price List still lists: check GetDevice.")
+    for title, rows in (("Notes", result.notes), ("Not tied to a device ARN or instance type "
+                                                  "(a new QPU: pass --device-arn ARN)", reading.unmapped),
+                        ("Unusable (price or unit not understood)", reading.unusable)):
+        if rows:
+            lines += ["", f"{title}:"] + [f"  - {row}" for row in rows]
+    skipped = {**reading.not_priced, **reading.unknown_families}
+    if skipped:
+        lines += ["", "Not priced by the guard: " + ", ".join(
+            f"{name} ({count})" + (" [unknown family]" if name in reading.unknown_families else "")
+            for name, count in sorted(skipped.items()))]
+    lines += ["", "Overrides for the guard (Terraform `prices`, or BRAKET_GUARD_PRICES):",
+              json.dumps(result.overrides, indent=2) if result.overrides else "{} (nothing to override)"]
+    code = 1 if reading.unmapped or reading.unusable else 0
+    return code, (result.overrides, "\n".join(lines))
+
+
 def _aws_error_text(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -479,10 +540,22 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("task_arn", metavar="TASK_OR_JOB_ARN")
     check = sub.add_parser("check-config", parents=[common], help="validate a caps file offline")
     check.add_argument("file")
+    prices = sub.add_parser("prices", help="price overrides from the AWS Price List, and what differs "
+                                           "from the built-in table")
+    prices.add_argument("--json", action="store_true", help="print only the overrides JSON object")
+    prices.add_argument("--region", default="us-east-1",
+                        help="Price List endpoint region (default us-east-1; it lists every region)")
+    prices.add_argument("--from-file", metavar="PATH", help="a saved GetProducts response instead of AWS")
+    prices.add_argument("--price-region", metavar="REGION",
+                        help="price simulators and job instance types from this region's products only "
+                             "(default: the dearest region)")
+    prices.add_argument("--device-arn", action="append", metavar="ARN",
+                        help="a device ARN the built-in table lacks, to tie its Price List name to (repeatable)")
     return parser
 
 
-COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, "check-config": cmd_check_config}
+COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, "check-config": cmd_check_config,
+            "prices": cmd_prices}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
