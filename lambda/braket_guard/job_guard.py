@@ -180,7 +180,9 @@ class JobGuard:
         enforcing_over = [c for c in over if c.enforcing]
         stopped = False
         stop_text = ""
-        if enforcing_over and not job.ended and record.state == J.OPEN:
+        # A job still RUNNING after the guard's CancelJob (it answered CANCELLING but the job went
+        # on) is asked again at every accrual: CancelJob is idempotent.
+        if enforcing_over and not job.ended and job.status != J.CANCELLING:
             if not self.config.enforcing:
                 stop_text = "not stopped: monitor mode"
             else:

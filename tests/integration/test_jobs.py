@@ -221,3 +221,26 @@ def test_status_explain_report_and_digest_show_jobs_next_to_tasks(harness):
     assert digest["sent"] is True
     (mail,) = [e for e in harness.emails() if "digest" in e["Subject"]]
     assert "Hybrid jobs (instance time" in mail["Message"] and "stopped by the guard at jobs" in mail["Message"]
+
+
+def test_a_throttled_stop_is_retried_and_a_stop_that_did_not_take_is_asked_again(harness, monkeypatch):
+    harness.configure([job_cap("10")], prices=RATE)
+    monkeypatch.setattr(harness.emu, "cancel_completes", False)  # CancelJob leaves it CANCELLING
+    arn = harness.emu.create_job(REGION, SV1, instance_type=GPU, instance_count=2)
+    harness.take_events()
+    start(harness, arn, minutes_ago=20)
+    harness.emu.fail_next("CancelJob", 40)  # throttled through every retry of this invocation
+    (first,) = deliver(harness)
+    assert first["decision"] == "job_accrued" and "throttled" in first["reason"]
+    assert harness.emu.job(arn)["status"] == "RUNNING"
+    harness.emu.fail_next("CancelJob", 0)
+    reconcile()  # the next accrual stops it
+    assert harness.emu.job(arn)["status"] == "CANCELLING"
+    assert job_record(harness, arn)["state"]["S"] == "stopping"
+    harness.take_events()
+    harness.emu.advance_job(arn, "RUNNING")  # the cancel did not take: it runs on
+    harness.take_events()
+    harness.emu.reset_calls()
+    reconcile()
+    assert harness.emu.calls["CancelJob"] == 1  # asked again
+    assert len([e for e in harness.emails() if "hybrid job" in e["Subject"]]) == 1  # told once

@@ -28,6 +28,7 @@ CI runs the same (derandomized) examples every time; ``MODEL_RANDOM=1`` draws ne
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import Counter, defaultdict
@@ -50,6 +51,8 @@ GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 DEVICES = {FORTE: ("us-east-1", 300_000, 80_000), AQUILA: ("us-east-1", 300_000, 10_000),
            GARNET: ("eu-north-1", 300_000, 1_450)}
 REGIONS = "us-east-1,eu-north-1"
+RESERVATION = f"arn:aws:braket:us-east-1:{ACCOUNT}:reservation/00000000-aaaa-bbbb-cccc-000000000001"
+RESERVED = [{"arn": RESERVATION, "type": "RESERVATION_TIME_WINDOW_ARN"}]
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "20"))
 RANDOM = os.environ.get("MODEL_RANDOM") == "1"
 RUNS: Counter = Counter()
@@ -87,8 +90,14 @@ def caps_strategy(draw):
 class Model:
     """The reference: which counters a task falls in, from the cap JSON alone."""
 
-    def __init__(self, caps: list[dict]):
+    def __init__(self, caps: list[dict], reserved_devices: frozenset = frozenset()):
         self.caps = caps
+        self.reserved_devices = reserved_devices  # declared: their reserved tasks cost nothing
+
+    def task_cost(self, task: dict) -> int:
+        if task["deviceArn"] in self.reserved_devices and task.get("associations"):
+            return 0
+        return cost(task["deviceArn"], task["shots"])
 
     @staticmethod
     def applies(cap: dict, device: str) -> bool:
@@ -106,7 +115,7 @@ class Model:
             group = {"account": ACCOUNT, "region": task["region"], "device": task["deviceArn"]}.get(
                 cap["group_by"], (task.get("tags") or {}).get("team") or "(untagged)")
             out.append(((f"CAP#{cap['name']}#{window}", f"GROUP#{group}"), task["shots"],
-                        cost(task["deviceArn"], task["shots"])))
+                        self.task_cost(task)))
         return out
 
     def limits(self, pk: str) -> dict:
@@ -135,11 +144,15 @@ class GuardMachine(RuleBasedStateMachine):
 
     # -- deployment ------------------------------------------------------------------------------
     @precondition(lambda self: self.model is None)
-    @rule(caps=caps_strategy(), monitor=st.sampled_from([False, False, False, True]))
-    def deploy(self, caps, monitor):
+    @rule(caps=caps_strategy(), monitor=st.sampled_from([False, False, False, True]), declare=st.booleans())
+    def deploy(self, caps, monitor, declare):
+        """``declare``: Forte-1 is declared reserved (some of its tasks run in the reservation;
+        undeclared, they are priced on demand, as documented)."""
         self.mode = "monitor" if monitor else "enforce"
-        self.rig.configure(caps, mode=self.mode, regions=REGIONS)
-        self.model = Model(caps)
+        extra = {"reservations": json.dumps([{"device_arn": FORTE}])} if declare else {}
+        self.rig.configure(caps, mode=self.mode, regions=REGIONS, **extra)
+        self.model = Model(caps, frozenset({FORTE}) if declare else frozenset())
+        RUNS[f"reservations_declared:{declare}"] += 1
         rt = handler.runtime()
         rt.guard.ledger.clock = self.clock
         for backoff in (rt.guard.ledger.backoff, rt.guard.braket.backoff, rt.guard.braket.cancel_backoff):
@@ -193,17 +206,20 @@ class GuardMachine(RuleBasedStateMachine):
 
     # -- Braket ----------------------------------------------------------------------------------
     TASKS = st.lists(st.tuples(st.sampled_from(sorted(DEVICES)), st.integers(1, 400),
-                               st.sampled_from(["a", "b", None]), st.booleans()), min_size=1, max_size=4)
+                               st.sampled_from(["a", "b", None]), st.booleans(),
+                               st.sampled_from([False, False, True])), min_size=1, max_size=4)
 
     @precondition(lambda self: self.model is not None and len(self.arns) < 16)
     @rule(tasks=TASKS, day=st.sampled_from([-1, 0]))
     def notebook_submits(self, tasks, day):
         """1-4 tasks, yesterday or today (reconciliation runs today: yesterday's windows rolled over)."""
-        for device, shots, team, queued in tasks:
+        for device, shots, team, queued, reserved in tasks:
             region = DEVICES[device][0]
             at = self.today + timedelta(days=day, seconds=-3600 + len(self.arns))
+            reserved = reserved and device == FORTE  # the reservation is on Forte-1
             arn = self.rig.emu.create_task(region, device, shots, tags={"team": team} if team else None,
-                                           created_at=at)
+                                           created_at=at, associations=RESERVED if reserved else None)
+            RUNS["reserved_tasks"] += int(reserved)
             if queued:
                 self.rig.emu.advance(arn, "QUEUED")
             self.arns.append(arn)
@@ -427,6 +443,13 @@ class GuardMachine(RuleBasedStateMachine):
             counter = ledger.counters.get(key, {})
             got = [ledger.num(counter, "shots"), ledger.num(counter, "cost_micros")]
             assert got == list(expected.get(key, [0, 0])), (key, got, expected.get(key))
+        # reserved work is never refused for cost: only a cap with a shot limit can refuse it
+        for arn, task in tasks.items():
+            if task["deviceArn"] in self.model.reserved_devices and task.get("associations"):
+                item = ledger.tasks[arn]
+                refused = set(item.get("breached", {}).get("SS", [])) | set(item.get("oversize", {}).get("SS", []))
+                for name in refused:
+                    assert self.model.limits(f"CAP#{name}#x").get("max_shots") is not None, (arn, name)
         # nothing pending
         assert ledger.work == [], ledger.work
         for arn in self.arns:
