@@ -552,16 +552,24 @@ class Guard:
                                 render_oversize(c.cap, c.group, c.window.key, facts, action, self.config.mode)))
         for key, marker, expires, render in planned:
             settled = self._send_once(walk, key, marker, expires, render, detail=record.task_arn) and settled
-        unstopped = (record.state == S.CANCEL_FAILED
-                     or (record.state == S.OVERRUN and record.overrun_reason not in ("", "monitor")))
+        unstopped = (record.state if record.state == S.CANCEL_FAILED
+                     or (record.state == S.OVERRUN and record.overrun_reason not in ("", "monitor")) else "")
+        if not unstopped and (record.cancel_error or record.overrun_reason):
+            # The task was not stopped once (and is now cancelled or refunded): an alert about it
+            # whose sender died between two channels is still owed to the channel that missed it
+            # (found by the model-based test: an email went out, Slack never heard).
+            owed = self.ledger.get_marker((f"TASK#{record.task_arn}", "TASK"), "UNSTOPPED")
+            if owed is not None and owed.state == "claimed" and owed.detail in (S.CANCEL_FAILED, S.OVERRUN):
+                unstopped = owed.detail
         if unstopped:
             over = sorted(set(record.breached) | set(record.oversize))
-            if record.state == S.CANCEL_FAILED:
+            if unstopped == S.CANCEL_FAILED:
                 def render(last: bool) -> Alert:
                     return render_cancel_failed(facts, over, record.cancel_error, self.config.mode, last_today=last)
             else:
                 def render(last: bool) -> Alert:
-                    return render_overrun(facts, over, S.OVERRUN_REASONS[record.overrun_reason],
+                    return render_overrun(facts, over, S.OVERRUN_REASONS.get(record.overrun_reason,
+                                                                             record.overrun_reason),
                                           self.config.mode, last_today=last)
             settled = self._send_unstopped(walk, record, render) and settled
         return settled

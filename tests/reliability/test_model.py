@@ -501,7 +501,10 @@ class GuardMachine(RuleBasedStateMachine):
         # every alert reached Slack once Slack was back, but those whose sender gave up on Slack
         gave_up = sum(1 for marker in ledger.alerts if marker.get("alert_state", {}).get("S") == "failed")
         slack = self.rig.sink.payloads()
-        assert len(slack) + gave_up >= len(set(identities)), (len(slack), gave_up, len(set(identities)))
+        assert len(slack) + gave_up >= len(set(identities)), (
+            len(slack), gave_up, sorted(set(identities)), [p.get("text") for p in slack],
+            [{k: v for k, v in m.items() if k in ("pk", "sk", "alert_state", "channels_sent", "attempts", "detail")}
+             for m in ledger.alerts])
         RUNS["alerts_given_up"] += gave_up
         RUNS["tasks"] += len(self.arns)
         RUNS["overrun_tasks"] += len(ran_over)
