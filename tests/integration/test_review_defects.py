@@ -156,3 +156,50 @@ def test_review_breach_alert_says_still_retrying_for_a_task_that_was_cancelled(h
     messages = [e["Subject"] + "\n" + e["Message"] for e in harness.emails()]
     assert len(messages) == 1
     assert "still retrying" not in messages[0], messages[0]
+
+
+class _Died(BaseException):
+    """The process dies mid-send (not an error the guard could catch)."""
+
+
+def test_an_unstopped_alert_cut_off_between_email_and_slack_reaches_slack_after_the_task_is_cancelled(harness, monkeypatch):
+    """Found by the model-based test: a "could NOT be cancelled" alert went out by email, the
+    process died before Slack, the user then cancelled the task by hand, and Slack never heard."""
+    from datetime import datetime, timedelta, timezone
+
+    from braket_guard import handler, notify, operations
+    from .conftest import FORTE, REGION
+
+    harness.configure([{"name": "daily", "window": "day", "group_by": "account", "max_cost_usd": 10}])
+    now = datetime.now(timezone.utc)
+    first = harness.emu.create_task(REGION, FORTE, 100, created_at=now)
+    second = harness.emu.create_task(REGION, FORTE, 100, created_at=now + timedelta(seconds=1))
+    created = harness.take_events()
+    harness.invoke(created[0])  # the first fits
+    harness.emu.fail_next("CancelQuantumTask", 1, error="AccessDeniedException")  # refused for good
+    real_send = notify.SlackChannel.send
+
+    def dying_send(self, alert):
+        if "could NOT be cancelled" in alert.subject:
+            raise _Died()
+        return real_send(self, alert)
+
+    monkeypatch.setattr(notify.SlackChannel, "send", dying_send)
+    event = created[1]
+    try:
+        handler.lambda_handler(event, None)
+    except _Died:
+        pass
+    assert harness.task_state(second) == "cancel_failed"
+    assert any("could NOT be cancelled" in e["Subject"] for e in harness.emails())
+    monkeypatch.setattr(notify.SlackChannel, "send", real_send)
+    harness.emu.cancel_task(second)  # the user cancels it by hand, as the email said
+    for e in harness.take_events():
+        harness.invoke(e)
+    assert harness.task_state(second) == "cancelled" and harness.emu.task(first)["status"] == "CREATED"
+    guard = handler.runtime().guard
+    monkeypatch.setattr(guard.ledger, "clock", lambda: datetime.now(timezone.utc) + timedelta(hours=1))
+    operations.run_action(guard, {"braket_guard": "reconcile"}, now=now + timedelta(hours=1))
+    assert any("could NOT be cancelled" in p.get("text", "") for p in harness.slack())
+    # the documented window of a duplicate: the process died between a send and its settle
+    assert 1 <= sum("could NOT be cancelled" in e["Subject"] for e in harness.emails()) <= 2
