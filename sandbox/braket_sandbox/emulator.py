@@ -443,6 +443,7 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
         self._init_spending_limits()
         self._events: list[dict] = []
         self._calls: collections.Counter = collections.Counter()
+        self._throttled: collections.Counter = collections.Counter()
         self._faults: dict[str, _Fault] = {}
         self._fail_next: dict[str, list] = {}  # operation -> [calls left, error code]
         self._ignored_cancels: set[str] = set()  # task ARNs ("*" = all) whose cancel does not take
@@ -486,6 +487,7 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
             self._tokens.clear()
             self._events.clear()
             self._calls.clear()
+            self._throttled.clear()
             self._faults.clear()
             self._fail_next.clear()
             self._ignored_cancels.clear()
@@ -535,9 +537,17 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
         with self._lock:
             return collections.Counter(self._calls)
 
+    @property
+    def throttled(self) -> collections.Counter:
+        """Snapshot: HTTP calls per operation answered ``ThrottlingException`` (rate limits and
+        injected throttles), a subset of ``calls``."""
+        with self._lock:
+            return collections.Counter(self._throttled)
+
     def reset_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._throttled.clear()
 
     def events(self) -> list[dict]:
         """Copies of every event emitted so far, in emission order."""
@@ -616,6 +626,15 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
 
     def _admit(self, operation: str, region: str) -> None:
         """Count the call, then apply rate limits and faults (raises ThrottlingException)."""
+        try:
+            self._admit_or_raise(operation, region)
+        except BraketApiError as err:
+            if err.code == "ThrottlingException":
+                with self._lock:
+                    self._throttled[operation] += 1
+            raise
+
+    def _admit_or_raise(self, operation: str, region: str) -> None:
         with self._lock:
             self._calls[operation] += 1
             for name in (operation, "*"):
@@ -1366,7 +1385,8 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
     def _control(self, request: Request) -> Response:
         """Test control for subprocess users (JSON in, JSON out; never counted or throttled).
 
-        GET  /_sandbox/tasks | /_sandbox/jobs | /_sandbox/events | /_sandbox/calls | /_sandbox/spending-limits
+        GET  /_sandbox/tasks | /_sandbox/jobs | /_sandbox/events | /_sandbox/calls | /_sandbox/throttled
+        GET  /_sandbox/spending-limits
         POST /_sandbox/tasks       {"region","deviceArn","shots","tags"?,"createdAt"?}
         POST /_sandbox/advance     {"arn","status","failureReason"?}
         POST /_sandbox/advance-job {"arn","status","failureReason"?,"billableDuration"?}
@@ -1385,6 +1405,8 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
                 return self._json_response(200, self.events())
             if method == "GET" and path == "/calls":
                 return self._json_response(200, dict(self.calls))
+            if method == "GET" and path == "/throttled":
+                return self._json_response(200, dict(self.throttled))
             if method == "GET" and path == "/jobs":
                 return self._json_response(200, [self._jsonable(j) for j in self.jobs()])
             if method == "GET" and path == "/spending-limits":
