@@ -52,6 +52,5 @@ def test_queued_tasks_start_after_the_start_delay_and_cancelled_ones_never():
         wait_for(lambda: emu.task(late)["status"] == "QUEUED", "QUEUED")
         clock.now += 10.0
         wait_for(lambda: emu.task(late)["status"] == "RUNNING", "RUNNING")
-        assert emu.cancel_task(late) == "CANCELLING"  # too late: it was running (cancelled mid-run here)
     finally:
         devices.stop()
