@@ -112,6 +112,23 @@ class AsyncLambda:
                     raise TimeoutError(f"{len(self._heap)} queued and {self._running} running after {timeout}s")
                 self._cv.wait(0.05 if remaining is None else min(0.05, remaining))
 
+    def pending(self) -> int:
+        """Deliveries queued or scheduled for a retry, not yet started."""
+        with self._cv:
+            return len(self._heap)
+
+    def abandon(self, timeout: float = 60.0) -> int:
+        """Drop every delivery not yet started (returns how many) and wait (wall seconds) for the
+        running invocations to finish: the end of a run that must not leak into the next one."""
+        with self._cv:
+            dropped = len(self._heap)
+            self._heap.clear()
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._running and time.monotonic() < deadline:
+                self._cv.wait(0.05)
+        return dropped
+
     def close(self) -> None:
         with self._cv:
             self._closed = True
