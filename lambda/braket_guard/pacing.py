@@ -4,9 +4,9 @@ Why: Braket allows 2 cancels a second per account and region (burst 20). Sixteen
 invocations that each back off on their own mostly collect ThrottlingExceptions and spend their
 Lambda time in retries; taking a token first means each call that is made is one Braket accepts.
 
-The bucket is one item per region (``PACE`` / ``CANCEL#<region>``) holding milli-tokens and the
-time it was last taken from; a take is a conditional write on that time, so two invocations never
-take the same token. A caller that finds the bucket empty sleeps until the next token is due. Within
+The bucket is one item per region (``PACE`` / ``CANCEL#<region>``) holding milli-tokens, the
+time it was last taken from and a version; a take is a write conditional on the version it read,
+so two invocations never take the same token. A caller that finds the bucket empty sleeps until the next token is due. Within
 one invocation (a backlog sweep) the most expensive tasks are cancelled first (``by_cost``); across
 invocations tokens go in the order they are asked for: each rejected task has its own invocation,
 and the freeze (native limits) is what stops the flow at its source.
@@ -56,13 +56,13 @@ class TokenBucket:
                 TableName=self.table, Key=self._key(name), ConsistentRead=True)).get("Item")
             now_ms = int(self.clock() * 1000)
             if item is None:
-                tokens, last = self.capacity, None
+                tokens, seq = self.capacity, None
             else:
-                last = int(item["at_ms"]["N"])
-                elapsed = max(0, now_ms - last)
+                seq = int(item["seq"]["N"])
+                elapsed = max(0, now_ms - int(item["at_ms"]["N"]))
                 tokens = min(self.capacity, int(item["milli"]["N"]) + int(self.milli_per_ms * elapsed))
             if tokens >= 1000:
-                if self._write(name, tokens - 1000, now_ms, last):
+                if self._write(name, tokens - 1000, now_ms, seq):
                     return True, self.clock() - started
                 continue  # another invocation took from the bucket first: read it again
             waited = self.clock() - started
@@ -71,12 +71,13 @@ class TokenBucket:
             due = float((1000 - tokens) / self.milli_per_ms) / 1000
             self.sleep(min(self.max_wait - waited, due + random.random() * due * 0.2 + 0.001))
 
-    def _write(self, name: str, milli: int, now_ms: int, last: int | None) -> bool:
-        condition = "attribute_not_exists(pk)" if last is None else "at_ms = :last"
-        values = {} if last is None else {":last": {"N": str(last)}}
+    def _write(self, name: str, milli: int, now_ms: int, seq: int | None) -> bool:
+        """Conditional on the version read (not the time: two takes can share a millisecond)."""
+        condition = "attribute_not_exists(pk)" if seq is None else "seq = :seq"
+        values = {} if seq is None else {":seq": {"N": str(seq)}}
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": {
-            **self._key(name), "milli": {"N": str(milli)}, "at_ms": {"N": str(now_ms)}},
-            "ConditionExpression": condition}
+            **self._key(name), "milli": {"N": str(milli)}, "at_ms": {"N": str(now_ms)},
+            "seq": {"N": str((seq or 0) + 1)}}, "ConditionExpression": condition}
         if values:
             kwargs["ExpressionAttributeValues"] = values
         try:
