@@ -93,6 +93,7 @@ module "braket_guard" {
 
   lambda_architecture = "x86_64"
   log_retention_days  = 7
+  native_limits       = var.native_limits
 }
 
 module "forwarder_us_west_2" {

@@ -17,3 +17,9 @@ variable "slack_webhook_url" {
   sensitive   = true
   ephemeral   = true
 }
+
+variable "native_limits" {
+  description = "The module's native_limits (\"off\", \"freeze\" or \"mirror_and_freeze\"): the emulator implements Braket's spending limits, so the guard can drive them here."
+  type        = string
+  default     = "off"
+}

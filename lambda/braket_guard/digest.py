@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from .caps import Cap
@@ -61,6 +61,7 @@ class Digest:
     region_errors: dict[str, str] = field(default_factory=dict)
     top_devices: list[tuple[str, int, int]] = field(default_factory=list)  # device, tasks, cost
     top_tags: list[tuple[str, int, int]] = field(default_factory=list)  # key=value, tasks, cost
+    native: list[str] = field(default_factory=list)  # native limits: freezes, foreign limits, drift
 
     @property
     def quiet(self) -> bool:
@@ -176,6 +177,8 @@ def render_digest(digest: Digest) -> Alert:
     if digest.top_tags:
         lines += ["", "Top tags by cost:"]
         lines += [f"- {t}: {n} task(s), {format_usd(c)}" for t, n, c in digest.top_tags]
+    if digest.native:
+        lines += ["", "Native spending limits:"] + [f"- {line}" for line in digest.native]
     problems = []
     if digest.cancel_failures:
         problems.append(f"{digest.cancel_failures} task(s) over a cap could not be cancelled")
@@ -235,4 +238,7 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
     tasks = [DayTask(t, dict(s.get("tags") or {}), records.get(t.task_arn),
                      estimate_cost(config.prices, t)) for t, s in events]
     digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks, open_work, region_errors)
+    if getattr(guard, "native", None) is not None and guard.native.enabled:
+        from .native_status import digest_lines
+        digest.native = digest_lines(guard.native, datetime.now(timezone.utc))
     return digest, always or config.digest_always or not digest.quiet

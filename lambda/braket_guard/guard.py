@@ -27,6 +27,7 @@ from .logs import log_event
 from .messages import (Alert, TaskFacts, Usage, render_breach, render_cancel_failed, render_oversize,
                        render_overrun, render_warning)
 from .money import micros_to_str
+from .pacing import by_cost
 from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
 from .windows import Window, format_timestamp, parse_timestamp, window_for
 
@@ -478,7 +479,8 @@ class Guard:
                 regions &= set(self.config.regions)
             device = task.device_arn if cap.group_by == "device" else None
             for region in sorted(regions):
-                for summary in self.braket.backlog(region, window.start, window.end, device):
+                for summary in by_cost(self.braket.backlog(region, window.start, window.end, device),
+                                       self.config.prices):  # most expensive first: the budget is 2/s
                     other = summary_event(summary, task)
                     if other is None or other.task_arn == task.task_arn or not cap.applies_to(other.device_arn):
                         continue

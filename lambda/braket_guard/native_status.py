@@ -91,3 +91,25 @@ def door_lines(ledger: Any, record: Any) -> list[str]:
     return lines
 
 
+
+
+def digest_lines(limiter: Any, now: datetime) -> list[str]:
+    """The digest's native-limit lines: freezes in force, foreign limits, drift of mirrored limits.
+    A failure to read Braket is one line, never a failed digest."""
+    try:
+        data, _text = native_status(limiter, now)
+    except Exception as exc:  # noqa: BLE001 - reported in the digest itself
+        return [f"could not be read: {type(exc).__name__}: {str(exc)[:150]}"]
+    lines = []
+    for f in data["freezes"]:
+        if f["active"]:
+            lines.append(f"FROZEN by {f['cap']} ({f['group'] if '::device/' not in f['group'] else short_device(f['group'])}): "
+                         f"{', '.join(short_device(d) for d in f['devices'])} until {f['until'] or 'unfrozen'}")
+    for row in data["limits"]:
+        if row["owner"] != "guard":
+            lines.append(f"{short_device(row['device'])} has a limit the guard does not own (${row['limit_usd']}): "
+                         "the guard cancels there")
+        elif row["drift_usd"] is not None and row["drift_usd"] not in ("0.00", "0"):
+            lines.append(f"{short_device(row['device'])}: Braket counts ${row['drift_usd']} more than the guard "
+                         "since the limit was made (negative: less)")
+    return lines

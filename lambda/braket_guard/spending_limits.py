@@ -38,10 +38,9 @@ class SpendingLimits:
         self.backoff = backoff or Backoff(**LIMIT_BACKOFF)
         self.calls: dict[str, int] = {}
 
-    def _call(self, region: str, operation: str, **kwargs: Any) -> dict[str, Any]:
-        client = self.client_for_region(region)
+    def _call(self, operation: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         self.calls[operation] = self.calls.get(operation, 0) + 1
-        return self.backoff.call(lambda: getattr(client, operation)(**kwargs))
+        return self.backoff.call(call)
 
     def search(self, region: str, devices: list[str] | None = None) -> list[NativeLimit]:
         """Every limit in a region, or those of up to ten devices a call (the filter's maximum)."""
@@ -53,7 +52,8 @@ class SpendingLimits:
             if batch:
                 kwargs["filters"] = [{"name": "deviceArn", "operator": "EQUAL", "values": batch}]
             while True:
-                response = self._call(region, "search_spending_limits", **kwargs)
+                client = self.client_for_region(region)
+                response = self._call("SearchSpendingLimits", lambda: client.search_spending_limits(**kwargs))
                 out += [_limit(s) for s in response.get("spendingLimits", [])]
                 token = response.get("nextToken")
                 if not token:
@@ -63,8 +63,10 @@ class SpendingLimits:
 
     def create(self, device_arn: str, amount_micros: int, tags: dict[str, str], token: str) -> str:
         try:
-            response = self._call(device_region(device_arn), "create_spending_limit", deviceArn=device_arn,
-                                  spendingLimit=usd_text(amount_micros), tags=dict(tags), clientToken=token[:64])
+            client = self.client_for_region(device_region(device_arn))
+            response = self._call("CreateSpendingLimit", lambda: client.create_spending_limit(
+                deviceArn=device_arn, spendingLimit=usd_text(amount_micros), tags=dict(tags),
+                clientToken=token[:64]))
         except ClientError as exc:
             if error_code(exc) == "ValidationException" and "already" in str(exc).lower():
                 raise LimitConflict(f"{device_arn}: {exc}"[:500]) from None
@@ -72,12 +74,14 @@ class SpendingLimits:
         return str(response.get("spendingLimitArn", ""))
 
     def update(self, arn: str, device_arn: str, amount_micros: int, token: str) -> None:
-        self._call(device_region(device_arn), "update_spending_limit", spendingLimitArn=arn,
-                   spendingLimit=usd_text(amount_micros), clientToken=token[:64])
+        client = self.client_for_region(device_region(device_arn))
+        self._call("UpdateSpendingLimit", lambda: client.update_spending_limit(
+            spendingLimitArn=arn, spendingLimit=usd_text(amount_micros), clientToken=token[:64]))
 
     def delete(self, arn: str, device_arn: str) -> None:
         try:
-            self._call(device_region(device_arn), "delete_spending_limit", spendingLimitArn=arn)
+            client = self.client_for_region(device_region(device_arn))
+            self._call("DeleteSpendingLimit", lambda: client.delete_spending_limit(spendingLimitArn=arn))
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":  # gone already: what we wanted
                 raise

@@ -205,3 +205,15 @@ def test_native_limits_off_makes_no_spending_limit_call(harness):
     create_and_invoke(harness)
     run_action(handler.runtime().guard, {"braket_guard": "reconcile"})
     assert not [op for op in harness.emu.calls if "SpendingLimit" in op]
+
+
+def test_the_digest_names_the_freeze(harness):
+    configure(harness, [device_cap()])
+    create_and_invoke(harness)
+    create_and_invoke(harness)
+    harness.emails()  # the breach alert
+    today = datetime.now(timezone.utc).date().isoformat()
+    summary = run_action(handler.runtime().guard, {"braket_guard": "digest", "date": today, "force": True})
+    assert summary["sent"] is True
+    text = " ".join(json.dumps(m) for m in harness.emails()[-1:])
+    assert "Native spending limits:" in text and "FROZEN by forte-day" in text
