@@ -54,9 +54,10 @@ def native_status(limiter: Any, now: datetime) -> tuple[dict[str, Any], str]:
     else:
         lines.append("  none in " + ", ".join(sorted(regions)))
     live = [f for f in freeze_rows if f["active"]]
-    lines.append("Freezes in force: " + ("none" if not live else ""))
+    lines.append("Freezes in force:" + (" none" if not live else ""))
     for f in live:
-        lines.append(f"  - {f['cap']} ({f['window']}, {f['group']}): "
+        group = short_device(f["group"]) if "::device/" in f["group"] else f["group"]
+        lines.append(f"  - {f['cap']} ({f['window']}, {group}): "
                      f"{', '.join(short_device(d) for d in f['devices'])} until {f['until'] or 'unfrozen'}")
     return {"mode": config.native_limits, "limits": rows, "freezes": freeze_rows}, "\n".join(lines)
 
