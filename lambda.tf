@@ -16,10 +16,7 @@ locals {
       BRAKET_GUARD_CAPS     = local.caps_json
       BRAKET_GUARD_MODE     = var.mode
       BRAKET_GUARD_TIMEZONE = var.timezone
-      # Native spending limits and the shared cancel budget (native_limits.py, pacing.py).
-      BRAKET_GUARD_NATIVE_LIMITS      = var.native_limits
-      BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second
-      LOG_LEVEL                       = var.log_level
+      LOG_LEVEL             = var.log_level
       # Regions that reconciliation searches: the home region and every forwarded one.
       BRAKET_GUARD_REGIONS = jsonencode(local.regions)
       # Alerts go to the created or given topic: alarms use it too, so it always exists.
@@ -29,6 +26,9 @@ locals {
     length(var.prices) == 0 ? {} : { BRAKET_GUARD_PRICES = local.prices_json },
     var.reconcile_alert_usd == null ? {} : { BRAKET_GUARD_RECONCILE_ALERT_USD = var.reconcile_alert_usd },
     var.digest_always ? { BRAKET_GUARD_DIGEST_ALWAYS = "true" } : {},
+    # Native spending limits and the shared cancel budget (native_limits.py, pacing.py), when not the default.
+    var.native_limits == "off" ? {} : { BRAKET_GUARD_NATIVE_LIMITS = var.native_limits },
+    var.cancels_per_second == "2" ? {} : { BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second },
   )
 
   lambda_environment = merge(var.lambda_environment_variables, local.guard_environment)

@@ -108,6 +108,11 @@ class NativeLimiter:
         items = self.ledger._query(NATIVE_PK, "FREEZE#")
         return [(_parse_freeze(i), i) for i in items]
 
+    def _get_freeze(self, freeze: N.Freeze) -> dict[str, Any]:
+        return self.ledger.backoff.call(lambda: self.ledger.client.get_item(
+            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}},
+            ConsistentRead=True)).get("Item") or {}
+
     def _put_freeze(self, freeze: N.Freeze) -> bool:
         try:
             self.ledger.backoff.call(lambda: self.ledger.client.put_item(
@@ -140,18 +145,19 @@ class NativeLimiter:
         freeze = N.freeze_for_breach(cap, group, window, self.universe([device_arn]))
         if freeze is None:
             return BreachOutcome(None)
-        new = self._put_freeze(freeze)
-        stored = self.ledger.backoff.call(lambda: self.ledger.client.get_item(
-            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}},
-            ConsistentRead=True)).get("Item") or {}
-        if stored and not new and stored.get("freeze_state", {}).get("S") == "applied":
-            kept = _parse_freeze(stored)
-            return BreachOutcome(kept, tuple(stored.get("frozen", {}).get("SS", [])),
-                                 tuple(stored.get("foreign", {}).get("SS", [])))
+        # Read first: in a runaway every rejected task lands here, and a read is cheaper than a
+        # conditional write that fails.
+        stored = self._get_freeze(freeze)
+        new = not stored and self._put_freeze(freeze)
+        if not new and not stored:
+            stored = self._get_freeze(freeze)
         if stored:
             freeze = _parse_freeze(stored)
-        if freeze.lifted:
-            return BreachOutcome(freeze)
+            if freeze.lifted:  # unfrozen by an operator: it stays lifted for the window
+                return BreachOutcome(freeze)
+            if stored.get("freeze_state", {}).get("S") == "applied":
+                return BreachOutcome(freeze, tuple(stored.get("frozen", {}).get("SS", [])),
+                                     tuple(stored.get("foreign", {}).get("SS", [])))
         report = self.sync(now, devices=freeze.devices)
         frozen = tuple(sorted(set(report.frozen) & freeze.devices))
         foreign = tuple(sorted({f["device"] for f in report.foreign} & freeze.devices))

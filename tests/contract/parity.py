@@ -52,7 +52,9 @@ def prices_of(kind: str, case: dict) -> dict | None:
 
 DEFAULT_CAPS = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
 # Kinds whose cases are one string variable, rendered unchanged to one environment variable.
+# Terraform leaves the variable out when the value is the default (the Lambda's default too).
 SETTINGS = {"native_limits": "BRAKET_GUARD_NATIVE_LIMITS", "cancels_per_second": "BRAKET_GUARD_CANCELS_PER_SECOND"}
+SETTING_DEFAULTS = {"native_limits": "off", "cancels_per_second": "2"}
 
 
 def rendered_caps(caps: list[dict]) -> str:
@@ -67,7 +69,7 @@ def lambda_environment(kind: str, case: dict) -> dict[str, str]:
     prices = prices_of(kind, case)
     if prices:
         env["BRAKET_GUARD_PRICES"] = json.dumps(prices, ensure_ascii=False)
-    if kind in SETTINGS:
+    if kind in SETTINGS and case["value"] != SETTING_DEFAULTS[kind]:
         env[SETTINGS[kind]] = case["value"]
     return env
 
@@ -144,7 +146,8 @@ def tftest() -> str:
             lines += [
                 "",
                 "  assert {",
-                f'    condition     = aws_lambda_function.guard.environment[0].variables["{key}"] == {hcl(case["value"])}',
+                f'    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "{key}", '
+                f'{hcl(SETTING_DEFAULTS[kind])}) == {hcl(case["value"])}',
                 f"    error_message = {hcl('Terraform must render exactly what the Lambda loader is given for: ' + case_id(kind, case))}",
                 "  }",
             ]

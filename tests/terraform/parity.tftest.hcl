@@ -828,7 +828,7 @@ run "parity_native_limits_off" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_NATIVE_LIMITS"] == "off"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_NATIVE_LIMITS", "off") == "off"
     error_message = "Terraform must render exactly what the Lambda loader is given for: native_limits: off"
   }
 }
@@ -841,7 +841,7 @@ run "parity_native_limits_freeze" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_NATIVE_LIMITS"] == "freeze"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_NATIVE_LIMITS", "off") == "freeze"
     error_message = "Terraform must render exactly what the Lambda loader is given for: native_limits: freeze"
   }
 }
@@ -854,7 +854,7 @@ run "parity_native_limits_mirror_and_freeze" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_NATIVE_LIMITS"] == "mirror_and_freeze"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_NATIVE_LIMITS", "off") == "mirror_and_freeze"
     error_message = "Terraform must render exactly what the Lambda loader is given for: native_limits: mirror and freeze"
   }
 }
@@ -903,7 +903,7 @@ run "parity_cancels_per_second_default_quota" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CANCELS_PER_SECOND"] == "2"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "2"
     error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: default quota"
   }
 }
@@ -916,7 +916,7 @@ run "parity_cancels_per_second_pacing_off" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CANCELS_PER_SECOND"] == "0"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "0"
     error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: pacing off"
   }
 }
@@ -929,7 +929,7 @@ run "parity_cancels_per_second_half_a_cancel_a_second" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CANCELS_PER_SECOND"] == "0.5"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "0.5"
     error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: half a cancel a second"
   }
 }
@@ -942,7 +942,7 @@ run "parity_cancels_per_second_the_maximum" {
   }
 
   assert {
-    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CANCELS_PER_SECOND"] == "100"
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "100"
     error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: the maximum"
   }
 }
