@@ -219,6 +219,8 @@ class Guard:
                     return "raced"
                 outcome = replace(outcome, outcome="admitted")  # our own write; its response was lost
             if outcome.outcome == "admitted":
+                if self.native is not None:  # mirror mode: the device's native limit exists
+                    self.native.ensure_mirror(task.device_arn)
                 walk.record = _new_record(task, S.ADMITTED, cost, charges, attempt, work)
                 walk.decide("admitted", cost_micros=cost, caps=names,
                             emitted=[({"TasksAdmitted": 1, "ShotsAdmitted": task.shots,

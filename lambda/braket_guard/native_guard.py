@@ -97,6 +97,7 @@ class NativeLimiter:
     def __init__(self, config: Config, ledger: Any, limits: SpendingLimits):
         self.config, self.ledger, self.limits = config, ledger, limits
         self.owner = config.table
+        self._ensured: set[tuple[str, str]] = set()  # (device, window) mirrored by this container
 
     @property
     def enabled(self) -> bool:
@@ -172,6 +173,27 @@ class NativeLimiter:
                   foreign=list(foreign), until=format_timestamp(freeze.until) if freeze.until else None,
                   errors=report.errors)
         return BreachOutcome(freeze, frozen, foreign, "; ".join(report.errors))
+
+    def ensure_mirror(self, device_arn: str, now: datetime | None = None) -> None:
+        """The first task this container sees on a mirrored QPU in a window makes sure the device
+        has its limit, so a limit exists within one event of deploying or of a boundary whose
+        schedule was missed. One search per container, device and window; never fails the event."""
+        if not self.enabled or self.config.native_limits != N.MIRROR or not N.is_qpu(device_arn):
+            return
+        now = now or datetime.now(timezone.utc)
+        caps = [c for c in N.mirror_caps(self.config.caps) if c.applies_to(device_arn)]
+        if not caps:
+            return
+        key = (device_arn, "|".join(sorted(window_for(c.window, now, self.config.zone).key for c in caps)))
+        if key in self._ensured:
+            return
+        try:
+            report = self.sync(now, devices=[device_arn])
+        except (ClientError, BotoCoreError) as exc:
+            log_event("warning", "native_mirror_not_ensured", device=device_arn, error=str(exc)[:300])
+            return
+        if not report.errors:
+            self._ensured.add(key)
 
     def unfreeze(self, cap_name: str, group: str | None = None, now: datetime | None = None) -> list[N.Freeze]:
         """Lift the active freezes of a cap (one group, or all) and give the devices their room back."""

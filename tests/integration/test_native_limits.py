@@ -217,3 +217,14 @@ def test_the_digest_names_the_freeze(harness):
     assert summary["sent"] is True
     text = " ".join(json.dumps(m) for m in harness.emails()[-1:])
     assert "Native spending limits:" in text and "FROZEN by forte-day" in text
+
+
+def test_the_first_admission_of_a_window_creates_the_mirror(harness):
+    configure(harness, [device_cap("20", devices=[FORTE])], native="mirror_and_freeze")
+    harness.emu.reset_calls()
+    create_and_invoke(harness)  # admitted: $8.30, and the device gets its limit
+    (limit,) = limits_of(harness)
+    assert limit["spendingLimit"] == Decimal("11.70") and limit["tags"][N.BASELINE_TAG] == "8.30"
+    create_and_invoke(harness)  # the container knows: no second search
+    assert harness.emu.calls.get("SearchSpendingLimits") == 1
+    assert refused_at_the_door(harness, FORTE, 100)  # $11.70 - $8.30 left: the next $8.30 task is refused
