@@ -563,9 +563,8 @@ def plot(quota: dict[str, Any], path: Path) -> None:
         created_ax.step(ran, [float(cost) * (i + 1) for i in range(len(ran))], where="post", color=color,
                         linestyle=":", label=f"{r['mode']}: ran")
     created_ax.axhline(float(s["cap_usd"]), color="black", linewidth=1, label=f"daily cap ${s['cap_usd']}")
-    created_ax.set_yscale("log")
     created_ax.set_xlabel("seconds since the notebook started")
-    created_ax.set_ylabel("cumulative cost, USD (log)")
+    created_ax.set_ylabel("cumulative cost, USD")
     created_ax.set_title("Tasks created and run at CreateQuantumTask's quota", fontsize=10)
     created_ax.grid(True, which="both", alpha=0.3)
     created_ax.legend(fontsize=6)

@@ -90,6 +90,12 @@ class DemoResult:
     summary: dict = field(default_factory=dict)
 
 
+def _rule_matches(event: dict) -> bool:
+    """The pattern of the guard's EventBridge rules (main.tf: source aws.braket, detail-type
+    "Braket Task State Change"); the deployed pattern itself is checked against these events."""
+    return event.get("source") == "aws.braket" and event.get("detail-type") == "Braket Task State Change"
+
+
 class SetupError(RuntimeError):
     """The demo could not be set up; the message says what to do."""
 
@@ -464,7 +470,8 @@ class Demo:
 
         def on_event(event: dict) -> None:
             devices.on_event(event)
-            bus.publish(event)
+            if _rule_matches(event):  # other Braket events (spending limits, jobs) reach no rule of the guard
+                bus.publish(event)
 
         self.notebook = Notebook(self.emulator.url, options.tasks, threads=options.threads, seed=options.seed + 2)
         self._sdk_ready()
@@ -606,7 +613,8 @@ class Demo:
         if deployment.event_pattern:
             statuses = {}
             for event in self.emulator.events():
-                statuses.setdefault(event["detail"]["status"], event)
+                if _rule_matches(event):
+                    statuses.setdefault(event["detail"]["status"], event)
             pattern_ok = all(deploy_mod.check_event_pattern(deployment.event_pattern, e) for e in statuses.values())
             if statuses:  # and the matcher is not vacuous: another service's event must not match
                 other = dict(next(iter(statuses.values())), source="aws.ec2",
