@@ -319,6 +319,7 @@ class QuotaResult:
     cost_per_1000_tasks_usd: str
     native_limits: list[dict[str, str]]
     freeze_seconds_after_breach: float | None
+    limit_set_seconds_after_breach: float | None
     timeline: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -423,9 +424,15 @@ def run_mode(servers: Any, scenario: Scenario, mode: Mode, progress: Callable[[s
     total_cost = sum(measured.values(), Decimal(0))
     tasks = len(order)
     per_thousand = total_cost * 1000 / tasks if tasks else Decimal(0)
+    native = emu.spending_limits()
     limits = [{"spendingLimit": str(lim["spendingLimit"]), "totalSpend": str(lim["totalSpend"]),
-               "queuedSpend": str(lim["queuedSpend"]), "tags": ",".join(sorted(lim["tags"]))}
-              for lim in emu.spending_limits()]
+               "queuedSpend": str(lim["queuedSpend"]), "tags": ",".join(sorted(lim["tags"])),
+               "createdAt": lim["createdAt"].isoformat(), "updatedAt": lim["updatedAt"].isoformat()}
+              for lim in native]
+    # When the guard last set a limit (a freeze), relative to the breach: its reaction time.
+    limit_after = None
+    if breach_at is not None and native:
+        limit_after = max(lim["updatedAt"].timestamp() for lim in native) - breach_at
     freeze_after = None
     if breach_at is not None and notebook.stopped_at is not None and notebook.stopped_by \
             and "ValidationException" in notebook.stopped_by:
@@ -450,7 +457,7 @@ def run_mode(servers: Any, scenario: Scenario, mode: Mode, progress: Callable[[s
         lambda_gb_seconds=str(gb_seconds.quantize(Decimal("0.001"))), eventbridge_events=task_events[0],
         cost={k: str(v.quantize(Decimal("0.0000001"))) for k, v in measured.items()},
         cost_per_1000_tasks_usd=str(per_thousand.quantize(Decimal("0.000001"), rounding=ROUND_CEILING)),
-        native_limits=limits, freeze_seconds_after_breach=freeze_after,
+        native_limits=limits, freeze_seconds_after_breach=freeze_after, limit_set_seconds_after_breach=limit_after,
         timeline={"created": [round(t - t0, 3) for t, _ in order],
                   "ran": sorted(round(t - t0, 3) for t in ran.values()),
                   "breach": [round(breach_at - t0, 3)] if breach_at is not None else []},
@@ -535,8 +542,11 @@ def notes(quota: dict[str, Any]) -> str:
         how = (f"the notebook stopped after {r['notebook_seconds']:.1f} s on `{stop.split(':')[0]}`"
                if stop else f"the notebook ran its full {s['duration_s']:.0f} s (nothing stopped it)")
         extra = ""
+        if r.get("limit_set_seconds_after_breach") is not None:
+            extra += (f"; the guard last set the device's native limit {r['limit_set_seconds_after_breach']:.1f} s "
+                      "after the breach")
         if r["freeze_seconds_after_breach"] is not None:
-            extra = f"; Braket refused its first task {r['freeze_seconds_after_breach']:.1f} s after the breach"
+            extra += f"; Braket refused the loop's task {r['freeze_seconds_after_breach']:.1f} s after the breach"
         lines.append(f"- **{r['mode']}**: {how}, creating {r['create_rate_per_s']:.1f} tasks/s{extra}; "
                      f"{r['cancel_calls']:,} CancelQuantumTask calls, {r['throttled_guard']:,} of the guard's calls "
                      f"throttled ({', '.join(f'{op} {n:,}' for op, n in sorted(r['throttled_by_op'].items()) if op != 'CreateQuantumTask') or 'none'}); "
