@@ -16,7 +16,10 @@ locals {
       BRAKET_GUARD_CAPS     = local.caps_json
       BRAKET_GUARD_MODE     = var.mode
       BRAKET_GUARD_TIMEZONE = var.timezone
-      LOG_LEVEL             = var.log_level
+      # Native spending limits and the shared cancel budget (native_limits.py, pacing.py).
+      BRAKET_GUARD_NATIVE_LIMITS      = var.native_limits
+      BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second
+      LOG_LEVEL                       = var.log_level
       # Regions that reconciliation searches: the home region and every forwarded one.
       BRAKET_GUARD_REGIONS = jsonencode(local.regions)
       # Alerts go to the created or given topic: alarms use it too, so it always exists.

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from decimal import Decimal, InvalidOperation
+
 from .caps import Cap, CapError, parse_caps
 from .money import usd_to_micros_floor
+from .native_limits import MODES as NATIVE_MODES, OFF as NATIVE_OFF
 from .pricing import PriceBook, PriceError, build_price_book
 from .windows import load_zone
 
@@ -45,6 +48,8 @@ class Config:
     regions: tuple[str, ...] = ()  # regions reconciliation and the digest search
     reconcile_alert_micros: int = 10_000_000
     digest_always: bool = False
+    native_limits: str = NATIVE_OFF  # off | freeze | mirror_and_freeze (native_limits.py)
+    cancels_per_second: Decimal = Decimal(2)  # shared CancelQuantumTask budget; 0: no pacing
 
     @property
     def enforcing(self) -> bool:
@@ -101,9 +106,34 @@ def load_config(environ: Mapping[str, str]) -> Config:
     always = (get("DIGEST_ALWAYS") or "false").lower()
     if always not in ("true", "false"):
         raise ConfigError(f"BRAKET_GUARD_DIGEST_ALWAYS: must be true or false, got {always!r}")
+    # Read exactly as given (no trimming): Terraform's validation sees the same text.
+    native = environ.get(ENV_PREFIX + "NATIVE_LIMITS") or NATIVE_OFF
+    if native not in NATIVE_MODES:
+        raise ConfigError(f"BRAKET_GUARD_NATIVE_LIMITS: must be one of {', '.join(NATIVE_MODES)}, got {native!r}")
     return Config(table=table, caps=caps, mode=mode, zone=zone, prices=prices,
                   sns_topic_arn=topic, slack_webhook_parameter=parameter, regions=regions,
-                  reconcile_alert_micros=threshold, digest_always=always == "true")
+                  reconcile_alert_micros=threshold, digest_always=always == "true",
+                  native_limits=native,
+                  cancels_per_second=_rate(environ.get(ENV_PREFIX + "CANCELS_PER_SECOND") or None))
+
+
+MAX_CANCELS_PER_SECOND = Decimal(100)
+RATE = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")
+
+
+def _rate(text: str | None) -> Decimal:
+    """``BRAKET_GUARD_CANCELS_PER_SECOND``: the account's CancelQuantumTask rate the guard keeps to
+    (Braket's default quota is 2/s); 0 turns pacing off."""
+    if text is None:
+        return Decimal(2)
+    try:
+        rate = Decimal(text) if RATE.match(text) else None
+    except InvalidOperation:
+        rate = None
+    if rate is None or rate > MAX_CANCELS_PER_SECOND:
+        raise ConfigError(f"BRAKET_GUARD_CANCELS_PER_SECOND: must be a decimal number from 0 to "
+                          f"{MAX_CANCELS_PER_SECOND} (0 turns pacing off), got {text!r}")
+    return rate
 
 
 def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:

@@ -51,6 +51,8 @@ def prices_of(kind: str, case: dict) -> dict | None:
 
 
 DEFAULT_CAPS = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
+# Kinds whose cases are one string variable, rendered unchanged to one environment variable.
+SETTINGS = {"native_limits": "BRAKET_GUARD_NATIVE_LIMITS", "cancels_per_second": "BRAKET_GUARD_CANCELS_PER_SECOND"}
 
 
 def rendered_caps(caps: list[dict]) -> str:
@@ -65,6 +67,8 @@ def lambda_environment(kind: str, case: dict) -> dict[str, str]:
     prices = prices_of(kind, case)
     if prices:
         env["BRAKET_GUARD_PRICES"] = json.dumps(prices, ensure_ascii=False)
+    if kind in SETTINGS:
+        env[SETTINGS[kind]] = case["value"]
     return env
 
 
@@ -126,14 +130,25 @@ def tftest() -> str:
         assert name not in seen, f"two cases named alike: {name}"
         seen.add(name)
         caps, prices = caps_of(kind, case), prices_of(kind, case)
-        variable = "caps" if caps is not None else "prices"
+        variable = kind if kind in SETTINGS else "caps" if caps is not None else "prices"
         lines += ["", f'run "{name}" {{', "  command = plan", "", "  variables {"]
         if caps is not None:
             lines.append(f"    caps = {hcl(caps)}")
         if prices is not None:
             lines.append(f"    prices = {hcl(prices)}")
+        if kind in SETTINGS:
+            lines.append(f"    {kind} = {hcl(case['value'])}")
         lines.append("  }")
-        if case["valid"]:
+        if case["valid"] and kind in SETTINGS:
+            key = SETTINGS[kind]
+            lines += [
+                "",
+                "  assert {",
+                f'    condition     = aws_lambda_function.guard.environment[0].variables["{key}"] == {hcl(case["value"])}',
+                f"    error_message = {hcl('Terraform must render exactly what the Lambda loader is given for: ' + case_id(kind, case))}",
+                "  }",
+            ]
+        elif case["valid"]:
             env = lambda_environment(kind, case)
             key = "BRAKET_GUARD_CAPS" if variable == "caps" else "BRAKET_GUARD_PRICES"
             lines += [
