@@ -65,6 +65,10 @@ DEFAULT_CAPS = ROOT / "demo" / "caps.json"
 DEFAULT_LOGS = ROOT / ".demo"
 SLACK_PATH = "/services/T0SANDBOX/B0GUARD/demo"
 EXIT_OK, EXIT_CAPS_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+# With native limits on, the notebook's loop is paced like one talking to AWS: the sandbox's single
+# process Lambda reacts in seconds, and a loop that had already submitted everything could not show
+# Braket refusing it.
+NATIVE_PAUSE = (0.3, 0.6)
 
 
 @dataclass
@@ -82,6 +86,7 @@ class DemoOptions:
     run_timeout: float | None = None
     queue_ahead: float | None = None  # seconds the devices are busy before our tasks; default scales with tasks
     native_limits: str = "off"  # off | freeze | mirror_and_freeze: the deployment's native_limits
+    pause: tuple[float, float] | None = None  # seconds between a thread's tasks; default: see NATIVE_PAUSE
 
 
 @dataclass
@@ -481,7 +486,12 @@ class Demo:
             if _rule_matches(event):  # other Braket events (spending limits, jobs) reach no rule of the guard
                 bus.publish(event)
 
-        self.notebook = Notebook(self.emulator.url, options.tasks, threads=options.threads, seed=options.seed + 2)
+        pause = options.pause or (NATIVE_PAUSE if options.native_limits != "off" else None)
+        self.notebook = Notebook(self.emulator.url, options.tasks, threads=options.threads, seed=options.seed + 2,
+                                 **({"pause": pause} if pause else {}))
+        if pause and options.native_limits != "off":
+            self.say(f"  the notebook's threads pause {pause[0]:g}-{pause[1]:g}s between tasks (about what a device.run "
+                     "round trip to AWS takes), so the loop is still running when the sandbox's guard freezes a QPU")
         self._sdk_ready()
         self.notebook.setup()
         session = self.notebook.session("us-east-1")

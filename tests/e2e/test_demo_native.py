@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 def run(tmp_path_factory):
     logs = tmp_path_factory.mktemp("demo-native-logs")
     out = io.StringIO()
-    demo = Demo(DemoOptions(tasks=60, caps=CAPS_FILE, timezone="UTC", terraform="never", logs=logs, seed=7,
+    demo = Demo(DemoOptions(tasks=120, caps=CAPS_FILE, timezone="UTC", terraform="never", logs=logs, seed=7,
                             native_limits="freeze"), out)
     try:
         result = demo.run()
@@ -84,7 +84,7 @@ def test_the_notebook_loop_stopped_on_brakets_refusal(run):
                  and run["submissions"].index(s) > run["submissions"].index(submission)]
         assert later == []
     assert "Braket refused" in run["out"] and "at the door" in run["out"]
-    assert len(run["submissions"]) < 60  # the runaway ended before its plan did
+    assert len(run["submissions"]) < 120  # the runaway ended before its plan did
 
 
 def test_no_task_on_a_frozen_qpu_was_created_after_its_freeze(run):
