@@ -93,9 +93,10 @@ class AsyncLambda:
             thread.start()
 
     # -- feeding ---------------------------------------------------------------------------------
-    def submit(self, event: dict, delay: float = 0.0) -> bool:
-        """Queue one delivery (False when the function's rule does not match the event)."""
-        if not self.accept(event):
+    def submit(self, event: dict, delay: float = 0.0, force: bool = False) -> bool:
+        """Queue one delivery (False when the function's rule does not match the event; ``force``:
+        an invocation that comes from elsewhere, e.g. a schedule)."""
+        if not force and not self.accept(event):
             return False
         with self._cv:
             heapq.heappush(self._heap, _Pending(self.clock.time() + delay, next(self._seq), event))

@@ -319,6 +319,7 @@ class QuotaResult:
     cost_per_1000_tasks_usd: str
     native_limits: list[dict[str, str]]
     freeze_seconds_after_breach: float | None
+    limit_set_seconds_after_breach: float | None
     timeline: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -373,6 +374,10 @@ def run_mode(servers: Any, scenario: Scenario, mode: Mode, progress: Callable[[s
 
     emu.on_event = on_event
     calls0, throttled0 = emu.calls, emu.throttled
+    # The window began before the runaway: its boundary schedule ({"braket_guard": "native_limits"},
+    # schedules.tf) has run, so a mirrored limit exists before the first task (a no-op in other modes).
+    lam.submit({"braket_guard": "native_limits"}, force=True)
+    lam.drain(timeout=60)
     notebook = Notebook(emu.url, scenario, action or bell_action())
     started = time.time()
     try:
@@ -423,9 +428,15 @@ def run_mode(servers: Any, scenario: Scenario, mode: Mode, progress: Callable[[s
     total_cost = sum(measured.values(), Decimal(0))
     tasks = len(order)
     per_thousand = total_cost * 1000 / tasks if tasks else Decimal(0)
+    native = emu.spending_limits()
     limits = [{"spendingLimit": str(lim["spendingLimit"]), "totalSpend": str(lim["totalSpend"]),
-               "queuedSpend": str(lim["queuedSpend"]), "tags": ",".join(sorted(lim["tags"]))}
-              for lim in emu.spending_limits()]
+               "queuedSpend": str(lim["queuedSpend"]), "tags": ",".join(sorted(lim["tags"])),
+               "createdAt": lim["createdAt"].isoformat(), "updatedAt": lim["updatedAt"].isoformat()}
+              for lim in native]
+    # When the guard last set a limit (a freeze), relative to the breach: its reaction time.
+    limit_after = None
+    if breach_at is not None and native:
+        limit_after = max(lim["updatedAt"].timestamp() for lim in native) - breach_at
     freeze_after = None
     if breach_at is not None and notebook.stopped_at is not None and notebook.stopped_by \
             and "ValidationException" in notebook.stopped_by:
@@ -450,7 +461,7 @@ def run_mode(servers: Any, scenario: Scenario, mode: Mode, progress: Callable[[s
         lambda_gb_seconds=str(gb_seconds.quantize(Decimal("0.001"))), eventbridge_events=task_events[0],
         cost={k: str(v.quantize(Decimal("0.0000001"))) for k, v in measured.items()},
         cost_per_1000_tasks_usd=str(per_thousand.quantize(Decimal("0.000001"), rounding=ROUND_CEILING)),
-        native_limits=limits, freeze_seconds_after_breach=freeze_after,
+        native_limits=limits, freeze_seconds_after_breach=freeze_after, limit_set_seconds_after_breach=limit_after,
         timeline={"created": [round(t - t0, 3) for t, _ in order],
                   "ran": sorted(round(t - t0, 3) for t in ran.values()),
                   "breach": [round(breach_at - t0, 3)] if breach_at is not None else []},
@@ -510,6 +521,10 @@ def cost_table(quota: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _total(result: dict[str, Any]) -> float:
+    return float(sum(Decimal(v) for v in result["cost"].values()))
+
+
 def ratios(quota: dict[str, Any]) -> str:
     by_key = {r["key"]: r for r in quota["results"]}
     base = by_key.get("cancel_unpaced") or by_key.get("cancel_paced") or by_key.get("cancel")
@@ -523,7 +538,8 @@ def ratios(quota: dict[str, Any]) -> str:
             f"spend escaped {_ratio(float(base['spend_escaped_usd']), float(other['spend_escaped_usd']))}, "
             f"invocations {_ratio(base['invocations'], other['invocations'])}, "
             f"guard throttles {_ratio(base['throttled_guard'], other['throttled_guard'])}, "
-            f"cost per 1,000 tasks {_ratio(float(base['cost_per_1000_tasks_usd']), float(other['cost_per_1000_tasks_usd']))}.")
+            f"the guard's AWS cost of the whole runaway {_ratio(_total(base), _total(other))}, "
+            f"per 1,000 tasks created {_ratio(float(base['cost_per_1000_tasks_usd']), float(other['cost_per_1000_tasks_usd']))}.")
     return "\n".join(lines)
 
 
@@ -535,8 +551,11 @@ def notes(quota: dict[str, Any]) -> str:
         how = (f"the notebook stopped after {r['notebook_seconds']:.1f} s on `{stop.split(':')[0]}`"
                if stop else f"the notebook ran its full {s['duration_s']:.0f} s (nothing stopped it)")
         extra = ""
+        if r.get("limit_set_seconds_after_breach") is not None:
+            extra += (f"; the guard last set the device's native limit {r['limit_set_seconds_after_breach']:.1f} s "
+                      "after the breach")
         if r["freeze_seconds_after_breach"] is not None:
-            extra = f"; Braket refused its first task {r['freeze_seconds_after_breach']:.1f} s after the breach"
+            extra += f"; Braket refused the loop's task {r['freeze_seconds_after_breach']:.1f} s after the breach"
         lines.append(f"- **{r['mode']}**: {how}, creating {r['create_rate_per_s']:.1f} tasks/s{extra}; "
                      f"{r['cancel_calls']:,} CancelQuantumTask calls, {r['throttled_guard']:,} of the guard's calls "
                      f"throttled ({', '.join(f'{op} {n:,}' for op, n in sorted(r['throttled_by_op'].items()) if op != 'CreateQuantumTask') or 'none'}); "
@@ -563,17 +582,18 @@ def plot(quota: dict[str, Any], path: Path) -> None:
         created_ax.step(ran, [float(cost) * (i + 1) for i in range(len(ran))], where="post", color=color,
                         linestyle=":", label=f"{r['mode']}: ran")
     created_ax.axhline(float(s["cap_usd"]), color="black", linewidth=1, label=f"daily cap ${s['cap_usd']}")
-    created_ax.set_yscale("log")
     created_ax.set_xlabel("seconds since the notebook started")
-    created_ax.set_ylabel("cumulative cost, USD (log)")
+    created_ax.set_ylabel("cumulative cost, USD")
     created_ax.set_title("Tasks created and run at CreateQuantumTask's quota", fontsize=10)
     created_ax.grid(True, which="both", alpha=0.3)
     created_ax.legend(fontsize=6)
-    names = [r["mode"].replace(" (native limit)", "\n(native limit)").replace(", ", ",\n") for r in quota["results"]]
+    short = {"cancel_unpaced": "cancel,\nunpaced", "cancel_paced": "cancel,\npaced 2/s", "freeze": "freeze",
+             "mirror": "mirror\n+ freeze", "cancel": "cancel"}
+    names = [short.get(r["key"], r["key"]) for r in quota["results"]]
     values = [float(r["spend_escaped_usd"]) for r in quota["results"]]
     escaped_ax.bar(range(len(values)), values, color=colors[:len(values)])
     escaped_ax.set_xticks(range(len(values)))
-    escaped_ax.set_xticklabels(names, fontsize=6)
+    escaped_ax.set_xticklabels(names, fontsize=7)
     escaped_ax.set_ylabel("USD")
     escaped_ax.set_title("Spend that escaped (ran past the cap)", fontsize=10)
     for i, value in enumerate(values):

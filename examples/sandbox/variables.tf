@@ -19,7 +19,7 @@ variable "slack_webhook_url" {
 }
 
 variable "native_limits" {
-  description = "The module's native_limits (\"off\", \"freeze\" or \"mirror_and_freeze\"): the emulator implements Braket's spending limits, so the guard can drive them here."
+  description = "Passed to the module: whether the guard drives Braket's native spending limits (\"off\", \"freeze\", \"mirror_and_freeze\")."
   type        = string
   default     = "off"
 }

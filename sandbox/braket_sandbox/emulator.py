@@ -1496,6 +1496,10 @@ def _configure_cli(parser: Any) -> None:
     parser.add_argument("--events-log", help="append every emitted event to this JSON-lines file")
     parser.add_argument("--results-s3", metavar="URL",
                         help="S3 endpoint (moto) where completed tasks' results.json are written")
+    parser.add_argument("--spending-limit-task-fee", metavar="USD", default="0.30",
+                        help="per-task fee a spending limit's estimate adds to price x shots (default 0.30)")
+    parser.add_argument("--spend-kept-across-periods", action="store_true",
+                        help="a spending limit keeps counting its tasks when its time period moves past them")
 
 
 def _start_cli(args: Any) -> BraketEmulator:
@@ -1510,6 +1514,10 @@ def _start_cli(args: Any) -> BraketEmulator:
     )
     if args.default_quotas:
         emu.apply_default_quotas()
+    from decimal import Decimal
+
+    emu.spending_task_fee = Decimal(args.spending_limit_task_fee)
+    emu.spend_resets_on_new_period = not args.spend_kept_across_periods
     return emu
 
 
@@ -1520,4 +1528,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the package's module, not this __main__ copy: the mixins (jobs, spending limits) import
+    # braket_sandbox.emulator, and its BraketApiError must be the class _dispatch catches.
+    from braket_sandbox import emulator as _package_module
+
+    raise SystemExit(_package_module.main())

@@ -48,13 +48,14 @@ def check_quota(quota, report, out):
         assert r["tasks_in_cap"] == int(Decimal(scenario["cap_usd"]) // Decimal(quota["task_cost_usd"]))
         assert r["tasks_past_cap"] == max(0, r["tasks_created"] - r["tasks_in_cap"]) == r["cancels_needed"]
         assert r["cancelled_in_time"] + r["ran_past_cap"] <= r["tasks_past_cap"]
-        assert r["throttled_notebook"] > 0  # the CreateQuantumTask quota (20/s, burst 40) was applied
         assert r["deliveries"] == r["eventbridge_events"] >= r["tasks_created"]
         assert Decimal(r["cost_per_1000_tasks_usd"]) > 0
         assert r["mode"] in report
     # Cancel-only: nothing stops the loop, it runs its time; everything past the cap needs a cancel.
     assert cancel["notebook_stopped_by"] is None and cancel["tasks_past_cap"] > 0
     assert cancel["cancel_calls"] > 0
+    assert cancel["throttled_notebook"] > 0  # the CreateQuantumTask quota (20/s, burst 40) was applied
+    assert cancel["create_rate_per_s"] > 0
     for key in ("freeze", "mirror"):
         if key in modes:  # the loop stops on Braket's own refusal
             assert "ValidationException" in (modes[key]["notebook_stopped_by"] or ""), modes[key]
