@@ -37,10 +37,11 @@ class TokenBucket:
 
     def __init__(self, client: Any, table: str, rate: Decimal, burst: int | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 max_wait: float = MAX_WAIT_SECONDS):
+                 max_wait: float = MAX_WAIT_SECONDS, rand: Callable[[], float] = random.random):
         if rate <= 0:
             raise ValueError("a token bucket needs a positive rate")
         self.client, self.table, self.clock, self.sleep, self.max_wait = client, table, clock, sleep, max_wait
+        self.rand = rand  # jitter only: waiters that woke together do not all read at once
         self.milli_per_ms = Decimal(rate)  # 1 token/s = 1 milli-token/ms
         self.capacity = int(1000 * (burst if burst is not None else max(1, int(rate * BURST_SECONDS))))
         self.reads = Backoff(attempts=5, base=0.05, cap=0.5)
@@ -69,7 +70,7 @@ class TokenBucket:
             if waited >= self.max_wait:
                 return False, waited
             due = float((1000 - tokens) / self.milli_per_ms) / 1000
-            self.sleep(min(self.max_wait - waited, due + random.random() * due * 0.2 + 0.001))
+            self.sleep(min(self.max_wait - waited, due + self.rand() * due * 0.2 + 0.001))
 
     def _write(self, name: str, milli: int, now_ms: int, seq: int | None) -> bool:
         """Conditional on the version read (not the time: two takes can share a millisecond)."""
