@@ -27,8 +27,12 @@ locals {
     var.reconcile_alert_usd == null ? {} : { BRAKET_GUARD_RECONCILE_ALERT_USD = var.reconcile_alert_usd },
     var.digest_always ? { BRAKET_GUARD_DIGEST_ALWAYS = "true" } : {},
     # Native spending limits and the shared cancel budget (native_limits.py, pacing.py), when not the default.
-    var.native_limits == "off" ? {} : { BRAKET_GUARD_NATIVE_LIMITS = var.native_limits },
-    var.cancels_per_second == "2" ? {} : { BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second },
+    var.native_limits == "off" ? {} : {
+      BRAKET_GUARD_NATIVE_LIMITS = var.native_limits
+    },
+    var.cancels_per_second == "2" ? {} : {
+      BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second
+    },
   )
 
   lambda_environment = merge(var.lambda_environment_variables, local.guard_environment)
