@@ -17,7 +17,45 @@ locals {
     scheduler = [for s in ["scheduler", "sqs"] : "${s}.${local.home_region}.amazonaws.com"]
   }
 
+  # Native spending limits (var.native_limits): the guard creates limits tagged with its owner tag
+  # and changes or deletes only limits carrying it. Per the Service Authorization Reference for
+  # Braket: CreateSpendingLimit authorizes on the device and the new spending-limit (aws:RequestTag,
+  # aws:TagKeys) and, with tags, also needs braket:TagResource; Update/DeleteSpendingLimit support
+  # aws:ResourceTag on the spending-limit; SearchSpendingLimits has no resource type ("*" only).
+  native_owner_tag    = "braket-guard:owner"
+  native_tag_keys     = ["braket-guard:owner", "braket-guard:window", "braket-guard:mirror-usd", "braket-guard:baseline-usd", "braket-guard:caps"]
+  spending_limit_arns = [for r in local.regions : "${local.arn_prefix}:braket:${r}:${local.account_id}:spending-limit/*"]
+  qpu_device_arns     = ["${local.arn_prefix}:braket:*:*:device/qpu/*"]
+  native_limits_on    = var.native_limits != "off"
+  native_statements = [for statement in [
+    {
+      Sid      = "NativeLimitsCreate"
+      Effect   = "Allow"
+      Action   = ["braket:CreateSpendingLimit", "braket:TagResource"]
+      Resource = concat(local.qpu_device_arns, local.spending_limit_arns)
+      Condition = {
+        StringEquals                = { "aws:RequestTag/${local.native_owner_tag}" = local.names.table }
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = local.native_tag_keys }
+      }
+    },
+    {
+      Sid       = "NativeLimitsOwn"
+      Effect    = "Allow"
+      Action    = ["braket:DeleteSpendingLimit", "braket:UpdateSpendingLimit"]
+      Resource  = local.spending_limit_arns
+      Condition = { StringEquals = { "aws:ResourceTag/${local.native_owner_tag}" = local.names.table } }
+    },
+    {
+      # Read-only; the action supports no resource type in IAM.
+      Sid      = "NativeLimitsSearch"
+      Effect   = "Allow"
+      Action   = ["braket:SearchSpendingLimits"]
+      Resource = ["*"]
+    },
+  ] : statement if local.native_limits_on]
+
   lambda_statements = concat(
+    local.native_statements,
     [
       {
         Sid      = "Logs"

@@ -27,6 +27,13 @@ locals {
     var.reconcile_alert_usd == null ? {} : { BRAKET_GUARD_RECONCILE_ALERT_USD = var.reconcile_alert_usd },
     var.digest_always ? { BRAKET_GUARD_DIGEST_ALWAYS = "true" } : {},
     length(var.reservations) == 0 ? {} : { BRAKET_GUARD_RESERVATIONS = jsonencode([for r in var.reservations : { for k, v in r : k => v if v != null }]) },
+    # Native spending limits and the shared cancel budget (native_limits.py, pacing.py), when not the default.
+    var.native_limits == "off" ? {} : {
+      BRAKET_GUARD_NATIVE_LIMITS = var.native_limits
+    },
+    var.cancels_per_second == "2" ? {} : {
+      BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second
+    },
   )
 
   lambda_environment = merge(var.lambda_environment_variables, local.guard_environment)

@@ -6,6 +6,9 @@ locals {
     for name, s in {
       reconcile = { expression = var.reconcile_schedule, input = { braket_guard = "reconcile" }, description = "braket-guard: book Braket tasks whose events were missed" }
       digest    = { expression = var.digest_schedule, input = { braket_guard = "digest" }, description = "braket-guard: daily digest" }
+      # At every local midnight (every day and month boundary in var.timezone): roll the mirrored
+      # native limits into the new window and lift the freezes whose window ended.
+      native-limits = { expression = var.native_limits == "off" ? null : "cron(0 0 * * ? *)", input = { braket_guard = "native_limits" }, description = "braket-guard: roll native spending limits at the window boundary" }
     } : name => s if s.expression != null
   }
 }

@@ -512,6 +512,47 @@ variable "spending_limits" {
   }
 }
 
+variable "native_limits" {
+  description = <<-EOT
+    Whether the guard drives Braket's native spending limits (BRAKET_GUARD_NATIVE_LIMITS; off by
+    default). "freeze": when an enforcing cap grouped by account, region or device breaches, every
+    QPU in the breached group gets a zero native limit until the window ends, so Braket refuses new
+    tasks at CreateQuantumTask. "mirror_and_freeze": also keeps, for every enforcing cost cap
+    grouped by device, one native limit per QPU equal to the room left in the cap's window, renewed
+    at every window boundary. The guard only changes limits tagged braket-guard:owner with its
+    table name; a device with any other limit falls back to cancelling. Enforce mode only.
+  EOT
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "freeze", "mirror_and_freeze"], var.native_limits)
+    error_message = "native_limits must be \"off\", \"freeze\" or \"mirror_and_freeze\"."
+  }
+  validation {
+    # Braket keeps one limit per device: a static limit of this module and a limit the guard manages
+    # would fight over it (the second create fails, or the guard falls back to cancelling).
+    condition = var.native_limits == "off" || alltrue([
+      for l in var.spending_limits : !anytrue([
+        for c in var.caps : c.on_breach != "alert_only" && contains(["account", "region", "device"], c.group_by)
+        && (c.devices == null || contains(coalesce(c.devices, []), "qpu") || contains(coalesce(c.devices, []), l.device_arn))
+      ])
+    ])
+    error_message = "native_limits is on and a spending_limits device is also in the scope of an enforcing account, region or device cap: the guard would manage a native limit on that device too, and Braket keeps one limit per device. Remove the device from spending_limits (the guard mirrors and freezes it) or narrow the caps' devices."
+  }
+}
+
+variable "cancels_per_second" {
+  description = "CancelQuantumTask calls per second that all guard invocations together keep to (BRAKET_GUARD_CANCELS_PER_SECOND), shared through a token bucket in the ledger table. Braket's default quota is 2 per second (burst 20); \"0\" turns pacing off. A decimal string from 0 to 100."
+  type        = string
+  default     = "2"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?$", var.cancels_per_second)) && try(tonumber(var.cancels_per_second) <= 100, false)
+    error_message = "cancels_per_second must be a decimal number from 0 to 100 written as a string, e.g. \"2\" or \"0.5\" (\"0\" turns pacing off)."
+  }
+}
+
 variable "reconcile_schedule" {
   description = "EventBridge Scheduler expression (in timezone) that invokes the Lambda with {\"braket_guard\": \"reconcile\"}: it searches the guarded regions for tasks whose events were missed. Null disables it."
   type        = string

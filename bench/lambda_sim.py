@@ -93,9 +93,10 @@ class AsyncLambda:
             thread.start()
 
     # -- feeding ---------------------------------------------------------------------------------
-    def submit(self, event: dict, delay: float = 0.0) -> bool:
-        """Queue one delivery (False when the function's rule does not match the event)."""
-        if not self.accept(event):
+    def submit(self, event: dict, delay: float = 0.0, force: bool = False) -> bool:
+        """Queue one delivery (False when the function's rule does not match the event; ``force``:
+        an invocation that comes from elsewhere, e.g. a schedule)."""
+        if not force and not self.accept(event):
             return False
         with self._cv:
             heapq.heappush(self._heap, _Pending(self.clock.time() + delay, next(self._seq), event))
@@ -111,6 +112,23 @@ class AsyncLambda:
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"{len(self._heap)} queued and {self._running} running after {timeout}s")
                 self._cv.wait(0.05 if remaining is None else min(0.05, remaining))
+
+    def pending(self) -> int:
+        """Deliveries queued or scheduled for a retry, not yet started."""
+        with self._cv:
+            return len(self._heap)
+
+    def abandon(self, timeout: float = 60.0) -> int:
+        """Drop every delivery not yet started (returns how many) and wait (wall seconds) for the
+        running invocations to finish: the end of a run that must not leak into the next one."""
+        with self._cv:
+            dropped = len(self._heap)
+            self._heap.clear()
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._running and time.monotonic() < deadline:
+                self._cv.wait(0.05)
+        return dropped
 
     def close(self) -> None:
         with self._cv:

@@ -22,6 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC, PLOT, RAW = ROOT / "docs" / "benchmark.md", ROOT / "docs" / "benchmark.png", ROOT / "bench" / "results.json"
+QUOTA_PLOT = "benchmark-quota.png"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- BEGIN_BENCH -->", "<!-- END_BENCH -->"
 
@@ -234,8 +235,12 @@ def method_text(meta: dict) -> str:
 """
 
 
-def write_doc(meta: dict, results: list[dict], footprint: dict, path: Path = DOC) -> str:
+def write_doc(meta: dict, results: list[dict], footprint: dict, path: Path = DOC, quota: dict | None = None) -> str:
     fp_text = footprint_text(footprint)
+    quota_text = ""
+    if quota:
+        from bench.quota import section
+        quota_text = section(quota, QUOTA_PLOT) + f"\nThis part: {quota.get('finished', meta['finished'])}.\n\n"
     body = f"""# Benchmark: braket-guard vs the original monitoring tool
 
 Reproduce with `make bench` (about {meta['elapsed_min']:.0f} minutes on this 2-core machine).
@@ -253,7 +258,7 @@ Latest run: {meta['finished']} on {meta['machine']}, Python {meta['python']}.
 
 ![calls and time per event against N](benchmark.png)
 
-## Footprint
+{quota_text}## Footprint
 
 {fp_text}
 
@@ -283,7 +288,7 @@ def footprint_text(footprint: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(meta: dict, results: list[dict], footprint: dict) -> None:
+def update_readme(meta: dict, results: list[dict], footprint: dict, quota: dict | None = None) -> None:
     text = README.read_text()
     if BEGIN not in text or END not in text:
         log("README markers not found: README not updated")
@@ -304,13 +309,23 @@ times are wall times of invocations sharing 2 cores with the servers:
 {notes_text(results)}
 
 {footprint_text(footprint)}
-
+{quota_readme(quota)}
 Method, plot and caveats: [docs/benchmark.md](docs/benchmark.md). What the reliability suite
 (`make test-reliability`, part of `make test`) proves under duplicates, reordering, throttling,
 outages and crashes: [docs/reliability.md](docs/reliability.md).
 {END}"""
     start, end = text.index(BEGIN), text.index(END) + len(END)
     README.write_text(text[:start] + section + text[end:])
+
+
+def quota_readme(quota: dict | None) -> str:
+    if not quota:
+        return ""
+    from bench.quota import ratios, table
+    s = quota["scenario"]
+    return (f"\nRunaway at the quota (a notebook loop at CreateQuantumTask's 20/s for up to {s['duration_s']:.0f} s "
+            f"against a ${s['cap_usd']} daily device cap; the QPU starts a queued task after {s['start_delay_s']:.0f} s):\n\n"
+            f"{table(quota)}\n\n{ratios(quota)}\n")
 
 
 # ----------------------------------------------------------------------------------- main
@@ -327,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; write no file")
     parser.add_argument("--render-only", action="store_true",
                         help="measure nothing: re-render the docs, plot and README from bench/results.json")
+    parser.add_argument("--scenario", choices=("all", "compare", "quota"), default="all",
+                        help="compare: guard vs the original tool; quota: the runaway at the quota (the other "
+                             "part's figures are kept from bench/results.json); all: both")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short runaway at the quota (seconds, for the smoke test), not the 2-minute one")
     parser.add_argument("--out-dir", type=Path,
                         help="write benchmark.md, benchmark.png and results.json here instead of docs/, "
                              "bench/ and the README")
@@ -338,15 +358,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         saved = json.loads(RAW.read_text())
         plot(saved["results"], PLOT)
-        write_doc(saved["meta"], saved["results"], saved["footprint"])
-        update_readme(saved["meta"], saved["results"], saved["footprint"])
+        if saved.get("quota"):
+            from bench.quota import plot as quota_plot
+            quota_plot(saved["quota"], DOC.parent / QUOTA_PLOT)
+        write_doc(saved["meta"], saved["results"], saved["footprint"], quota=saved.get("quota"))
+        update_readme(saved["meta"], saved["results"], saved["footprint"], saved.get("quota"))
         log(f"re-rendered {DOC.relative_to(ROOT)}, {PLOT.relative_to(ROOT)} and the README from {RAW.relative_to(ROOT)}")
         return 0
 
     started = time.time()
     results: list[dict[str, Any]] = []
+    quota: dict[str, Any] | None = None
+    saved: dict[str, Any] = json.loads(RAW.read_text()) if RAW.exists() and not args.out_dir else {}
     plan = [(n, GuardSystem) for n in args.n] + [(n, BaselineSystem) for n in args.n] + \
         [(n, GuardSystem) for n in args.guard_only]
+    if args.scenario == "quota":
+        plan = []
     plan.sort(key=lambda item: (item[0], item[1] is BaselineSystem))
     with moto_process() as moto_url:
         servers = Servers(moto_url)
@@ -360,15 +387,26 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(result.as_dict())
                     log(f"  done: {result.invocations:,} invocations, {result.processing_s:.1f} s, "
                         f"overshoot {usd(result.overshoot_micros)}, failed {result.failed_invocations}")
+                if args.scenario in ("all", "quota"):
+                    from bench.quota import FULL, QUICK, run_all
+                    quota = run_all(servers, QUICK if args.quick else FULL, progress=log)
+                    quota["finished"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                    quota["quick"] = args.quick
         finally:
             servers.stop()
     footprint: dict[str, Any] = {}
-    if not args.no_footprint:
+    if args.scenario == "quota" and saved:
+        # Only the runaway at the quota was measured: the comparison keeps its saved figures.
+        results, footprint = saved.get("results", []), saved.get("footprint", {})
+    elif args.scenario == "compare" and saved.get("quota"):
+        quota = saved["quota"]
+    if not args.no_footprint and args.scenario != "quota":
         log("cold start and package size")
         footprint = {"cold_start": __import__("bench.footprint", fromlist=["cold_start"]).cold_start(),
                      "package": __import__("bench.footprint", fromlist=["package_size"]).package_size()}
     stream = Stream(0)
-    meta = {"finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    meta = saved.get("meta", {}) if args.scenario == "quota" and saved else {}
+    meta = meta or {"finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
             "python": platform.python_version(), "elapsed_min": (time.time() - started) / 60,
             "baseline_budget_s": 0 if args.full else args.baseline_budget,
@@ -376,20 +414,29 @@ def main(argv: list[str] | None = None) -> int:
             "stream": {"tick": stream.tick, "device_rate": stream.device_rate, "cap_fraction": stream.cap_fraction,
                        "seed": stream.seed}}
     print("\n" + ratio_table(results) + "\n\n" + results_table(results) + "\n\n" + footprint_text(footprint))
-    payload = {"meta": meta, "results": results, "footprint": footprint}
+    if quota:
+        from bench.quota import cost_table, ratios, table
+        print("\n" + table(quota) + "\n\n" + ratios(quota) + "\n\n" + cost_table(quota))
+    payload = {"meta": meta, "results": results, "footprint": footprint, "quota": quota}
     if args.no_write:
         return 0
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         (args.out_dir / "results.json").write_text(json.dumps(payload, indent=2, default=str))
         plot(results, args.out_dir / "benchmark.png")
-        write_doc(meta, results, footprint, args.out_dir / "benchmark.md")
+        if quota:
+            from bench.quota import plot as quota_plot
+            quota_plot(quota, args.out_dir / QUOTA_PLOT)
+        write_doc(meta, results, footprint, args.out_dir / "benchmark.md", quota=quota)
         log(f"wrote {args.out_dir}/benchmark.md, benchmark.png, results.json")
         return 0
     RAW.write_text(json.dumps(payload, indent=2, default=str))
     plot(results, PLOT)
-    write_doc(meta, results, footprint)
-    update_readme(meta, results, footprint)
+    if quota:
+        from bench.quota import plot as quota_plot
+        quota_plot(quota, DOC.parent / QUOTA_PLOT)
+    write_doc(meta, results, footprint, quota=quota)
+    update_readme(meta, results, footprint, quota)
     log(f"wrote {DOC.relative_to(ROOT)}, {PLOT.relative_to(ROOT)}, {RAW.relative_to(ROOT)}, README section")
     return 0
 

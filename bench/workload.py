@@ -148,21 +148,25 @@ class GuardSystem:
 
     name = "braket-guard"
 
-    def __init__(self, servers: "Servers", max_shots: int, max_cost_micros: int, day: Any = None):
+    def __init__(self, servers: "Servers", max_shots: int | None, max_cost_micros: int, day: Any = None,
+                 extra_env: dict[str, str] | None = None):
         from braket_guard import braket_api, handler, notify
 
         self.handler = handler
         suffix = uuid.uuid4().hex[:8]
         self.table = f"bench-{suffix}"
         servers.create_table(self.table)
-        caps = [{"name": "qpu-day", "window": "day", "group_by": "device", "devices": ["qpu"],
-                 "max_shots": max_shots, "max_cost_usd": f"{max_cost_micros / 1_000_000:.6f}",
-                 "warn_at": [0.8], "on_breach": "cancel_task"}]
+        cap: dict[str, Any] = {"name": "qpu-day", "window": "day", "group_by": "device", "devices": ["qpu"],
+                               "max_cost_usd": f"{max_cost_micros / 1_000_000:.6f}",
+                               "warn_at": [0.8], "on_breach": "cancel_task"}
+        if max_shots is not None:
+            cap["max_shots"] = max_shots
         for key in [k for k in os.environ if k.startswith("BRAKET_GUARD_")]:
             del os.environ[key]
-        os.environ.update({"BRAKET_GUARD_TABLE": self.table, "BRAKET_GUARD_CAPS": json.dumps(caps),
+        os.environ.update({"BRAKET_GUARD_TABLE": self.table, "BRAKET_GUARD_CAPS": json.dumps([cap]),
                            "BRAKET_GUARD_SNS_TOPIC_ARN": servers.topic_arn,
                            "BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER": servers.slack_parameter})
+        os.environ.update(extra_env or {})
         braket_api.clear_price_cache()
         notify.clear_webhook_cache()
         runtime = handler.runtime()

@@ -2,6 +2,8 @@
 #
 #   make demo                                   # 200 tasks, demo/caps.json, UTC
 #   make demo TASKS=60 CAPS=my-caps.json TIMEZONE=Asia/Tokyo
+#   make demo NATIVE_LIMITS=freeze              # the guard freezes a breached QPU with a native
+#                                               # spending limit; the notebook stops on Braket's error
 #
 # Everything runs on 127.0.0.1 (moto, the Braket emulator, a Slack sink); Terraform applies
 # examples/sandbox when it is installed, otherwise boto3 creates the same table, topic and
@@ -10,14 +12,15 @@
 TASKS ?= 200
 CAPS ?= demo/caps.json
 TIMEZONE ?= UTC
+NATIVE_LIMITS ?= off
 DEMO_ARGS ?=
 
 .PHONY: demo test-e2e
 
-## demo TASKS=200 CAPS=demo/caps.json TIMEZONE=UTC - the demo with its options (DEMO_ARGS=--help for more)
+## demo TASKS=200 CAPS=demo/caps.json TIMEZONE=UTC NATIVE_LIMITS=off - the demo with its options (NATIVE_LIMITS=freeze|mirror_and_freeze: native spending limits; DEMO_ARGS=--help for more)
 demo: venv
 	@PYTHONPATH=lambda:sandbox $(VPY) -m braket_sandbox.demo --tasks $(TASKS) --caps $(CAPS) \
-		--timezone $(TIMEZONE) $(DEMO_ARGS)
+		--timezone $(TIMEZONE) --native-limits $(NATIVE_LIMITS) $(DEMO_ARGS)
 
 TEST_TARGETS += test-e2e
 

@@ -9,7 +9,7 @@ AUDITED_REQUIREMENTS := lambda/requirements.txt requirements-dev.txt
 
 .PHONY: test-reliability bandit audit-deps bench model
 
-## test-reliability - property, fault-injection, crash, fuzz and secret tests, a bench smoke run (N=10), bandit, pip-audit
+## test-reliability - property, fault-injection, crash, fuzz and secret tests, a bench smoke run (N=10, quick runaway at the quota), bandit, pip-audit
 test-reliability: venv
 	$(VPY) -m pytest tests/reliability -q -p no:cacheprovider
 	$(MAKE) --no-print-directory bandit
@@ -43,6 +43,6 @@ audit-deps: venv
 model: venv
 	MODEL_RANDOM=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-200} $(VPY) -m pytest tests/reliability/test_model.py -p no:cacheprovider -q
 
-## bench           - braket-guard vs the original tool, N=10..10,000 (about 15 min; BENCH_ARGS=--full: no time budget)
+## bench           - braket-guard vs the original tool, N=10..10,000, and the runaway at the quota per native-limits mode (about 25 min; BENCH_ARGS="--scenario quota": the runaway alone, about 8 min; --full: no time budget)
 bench: venv
 	$(VPY) -m bench.run $(BENCH_ARGS)

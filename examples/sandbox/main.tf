@@ -1,7 +1,9 @@
 # The module against local endpoints (moto in server mode, see sandbox/): used by the local
 # end-to-end test tests/terraform/test_sandbox_apply.py. No AWS account, no credentials.
 # Two regions exercise the cross-region forwarder: us-east-1 (home) and us-west-2.
-# Cloud Control is not emulated, so native spending limits stay off here.
+# Cloud Control is not emulated, so the module's static spending_limits stay off here; the guard's
+# own native limits (native_limits, off by default) go through the Braket API, which the demo serves
+# with its emulator (`make demo NATIVE_LIMITS=freeze`).
 
 locals {
   endpoints = {
@@ -93,6 +95,8 @@ module "braket_guard" {
 
   lambda_architecture = "x86_64"
   log_retention_days  = 7
+
+  native_limits = var.native_limits
 }
 
 module "forwarder_us_west_2" {

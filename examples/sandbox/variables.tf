@@ -17,3 +17,9 @@ variable "slack_webhook_url" {
   sensitive   = true
   ephemeral   = true
 }
+
+variable "native_limits" {
+  description = "Passed to the module: whether the guard drives Braket's native spending limits (\"off\", \"freeze\", \"mirror_and_freeze\")."
+  type        = string
+  default     = "off"
+}

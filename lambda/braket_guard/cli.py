@@ -80,6 +80,7 @@ class Settings:
     timezone: str
     regions: list[str]
     prices_json: str | None = None
+    native_limits: str = "off"  # BRAKET_GUARD_NATIVE_LIMITS of the deployment
 
     @property
     def zone(self):
@@ -138,7 +139,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         regions = [session_region]
     return Settings(pick(args.table, "BRAKET_GUARD_TABLE"), caps_json,
                     pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", regions,
-                    pick(None, "BRAKET_GUARD_PRICES"))
+                    pick(None, "BRAKET_GUARD_PRICES"), pick(None, "BRAKET_GUARD_NATIVE_LIMITS") or "off")
 
 
 def _read(path: str) -> str:
@@ -229,9 +230,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
             ["JOB", "STATUS", "INSTANCES", "INSTANCE COST", "GUARD"],
             [[r["job"].rsplit("/", 1)[-1], r["status"], r["instances"],
               "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']}", r["state"]] for r in jobs])
-    return 0, ({"timezone": settings.timezone, "caps": rows,
-                "open_work": {"tasks": len(open_work), "by_kind": kinds}, "jobs": jobs}, text)
-
+    data = {"timezone": settings.timezone, "caps": rows,
+            "open_work": {"tasks": len(open_work), "by_kind": kinds}, "jobs": jobs}
+    if settings.native_limits != "off":
+        from .native_status import native_status
+        native_data, native_text = native_status(_limiter(settings), now)
+        data["native_limits"] = native_data
+        text += "\n\n" + native_text
+    return 0, (data, text)
 
 def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:
     """Hybrid jobs the guard charged, created since ``since``, newest first."""
@@ -400,6 +406,12 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
         data.update(breached=over, cancellation=record.state)
     else:
         lines.append(f"Never charged: the first event seen was {record.status} (it ended before it was charged).")
+    if over and record.state != S.ADMITTED:
+        from .native_status import door_lines
+        door = door_lines(ledger, record)
+        lines += door
+        if door:
+            data["refused_at_the_door"] = door
     if record.work:
         lines.append(f"Open work: {', '.join(sorted(k.replace('_', ' ') for k in record.work))}")
         data["open_work"] = sorted(record.work)
@@ -503,6 +515,40 @@ def cmd_prices(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     return code, (result.overrides, "\n".join(lines))
 
 
+def _limiter(settings: Settings):
+    """The deployment's NativeLimiter, built from the same settings the Lambda reads."""
+    from .config import load_config
+    from .native_guard import NativeLimiter
+    from .spending_limits import SpendingLimits
+    env = {"BRAKET_GUARD_TABLE": settings.table or "", "BRAKET_GUARD_CAPS": settings.caps_json or "",
+           "BRAKET_GUARD_TIMEZONE": settings.timezone, "BRAKET_GUARD_REGIONS": json.dumps(settings.regions),
+           "BRAKET_GUARD_NATIVE_LIMITS": settings.native_limits}
+    if settings.prices_json:
+        env["BRAKET_GUARD_PRICES"] = settings.prices_json
+    _ledger(settings)  # the same "no table" message as the other commands
+    _caps(settings)
+    config = load_config(env)
+    return NativeLimiter(config, _ledger(settings), SpendingLimits(_gateway().client_for_region))
+
+
+def cmd_unfreeze(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
+    settings = resolve_settings(args)
+    if settings.native_limits == "off":
+        raise CliError("Native limits are off for this deployment (BRAKET_GUARD_NATIVE_LIMITS): nothing is frozen")
+    limiter = _limiter(settings)
+    if args.cap not in {c.name for c in limiter.config.caps}:
+        raise CliError(f"No cap named {args.cap!r}")
+    lifted = limiter.unfreeze(args.cap, args.group)
+    devices = sorted(set().union(*(f.devices for f in lifted))) if lifted else []
+    if not lifted:
+        text = f"No active freeze of {args.cap}" + (f" for {args.group}" if args.group else "") + ": nothing to lift."
+    else:
+        text = (f"Lifted {len(lifted)} freeze(s) of {args.cap}: Braket accepts tasks again on "
+                f"{', '.join(short_device(d) for d in devices)}. The guard keeps cancelling tasks over the cap, "
+                "and does not freeze this cap's group again before its window ends.")
+    return 0, ({"cap": args.cap, "group": args.group, "lifted": [f.key for f in lifted], "devices": devices}, text)
+
+
 def _aws_error_text(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -551,11 +597,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: the dearest region)")
     prices.add_argument("--device-arn", action="append", metavar="ARN",
                         help="a device ARN the built-in table lacks, to tie its Price List name to (repeatable)")
+    unfreeze = sub.add_parser("unfreeze", parents=[common],
+                              help="lift a cap's native freeze early (the guard keeps cancelling)")
+    unfreeze.add_argument("cap")
+    unfreeze.add_argument("group", nargs="?", help="only this group (account id, region or device ARN)")
     return parser
 
 
 COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, "check-config": cmd_check_config,
-            "prices": cmd_prices}
+            "prices": cmd_prices, "unfreeze": cmd_unfreeze}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

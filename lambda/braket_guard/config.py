@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from decimal import Decimal, InvalidOperation
+
 from .caps import Cap, CapError, parse_caps
 from .money import usd_to_micros_floor
+from .native_limits import MODES as NATIVE_MODES, OFF as NATIVE_OFF
 from .pricing import PriceBook, PriceError, build_price_book
 from .reservations import Reservation, ReservationError, parse_reservations
 from .windows import load_zone
@@ -47,6 +50,8 @@ class Config:
     reconcile_alert_micros: int = 10_000_000
     digest_always: bool = False
     reservations: tuple[Reservation, ...] = ()  # QPUs whose tasks may run in a reservation
+    native_limits: str = NATIVE_OFF  # off | freeze | mirror_and_freeze (native_limits.py)
+    cancels_per_second: Decimal = Decimal(2)  # shared CancelQuantumTask budget; 0: no pacing
 
     @property
     def enforcing(self) -> bool:
@@ -107,10 +112,34 @@ def load_config(environ: Mapping[str, str]) -> Config:
         reservations = parse_reservations(environ.get(ENV_PREFIX + "RESERVATIONS"))
     except ReservationError as exc:
         raise ConfigError(str(exc)) from None
+    # Read exactly as given (no trimming): Terraform's validation sees the same text.
+    native = environ.get(ENV_PREFIX + "NATIVE_LIMITS") or NATIVE_OFF
+    if native not in NATIVE_MODES:
+        raise ConfigError(f"BRAKET_GUARD_NATIVE_LIMITS: must be one of {', '.join(NATIVE_MODES)}, got {native!r}")
     return Config(table=table, caps=caps, mode=mode, zone=zone, prices=prices,
                   sns_topic_arn=topic, slack_webhook_parameter=parameter, regions=regions,
                   reconcile_alert_micros=threshold, digest_always=always == "true",
-                  reservations=reservations)
+                  reservations=reservations, native_limits=native,
+                  cancels_per_second=_rate(environ.get(ENV_PREFIX + "CANCELS_PER_SECOND") or None))
+
+
+MAX_CANCELS_PER_SECOND = Decimal(100)
+RATE = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")
+
+
+def _rate(text: str | None) -> Decimal:
+    """``BRAKET_GUARD_CANCELS_PER_SECOND``: the account's CancelQuantumTask rate the guard keeps to
+    (Braket's default quota is 2/s); 0 turns pacing off."""
+    if text is None:
+        return Decimal(2)
+    try:
+        rate = Decimal(text) if RATE.match(text) else None
+    except InvalidOperation:
+        rate = None
+    if rate is None or rate > MAX_CANCELS_PER_SECOND:
+        raise ConfigError(f"BRAKET_GUARD_CANCELS_PER_SECOND: must be a decimal number from 0 to "
+                          f"{MAX_CANCELS_PER_SECOND} (0 turns pacing off), got {text!r}")
+    return rate
 
 
 def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from .caps import Cap
@@ -62,6 +62,7 @@ class Digest:
     top_devices: list[tuple[str, int, int]] = field(default_factory=list)  # device, tasks, cost
     top_tags: list[tuple[str, int, int]] = field(default_factory=list)  # key=value, tasks, cost
     jobs: list[dict[str, Any]] = field(default_factory=list)  # hybrid jobs active that day
+    native: list[str] = field(default_factory=list)  # native limits: freezes, foreign limits, drift
 
     @property
     def quiet(self) -> bool:
@@ -185,6 +186,8 @@ def render_digest(digest: Digest) -> Alert:
                   + (f", stopped by the guard at {', '.join(j['breached'])}" if j["state"] == "stopping"
                      or (j["breached"] and j["status"] == "CANCELLED") else "")
                   for j in digest.jobs]
+    if digest.native:
+        lines += ["", "Native spending limits:"] + [f"- {line}" for line in digest.native]
     problems = []
     if digest.cancel_failures:
         problems.append(f"{digest.cancel_failures} task(s) over a cap could not be cancelled")
@@ -245,6 +248,9 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
                      estimate_cost(config.prices, t)) for t, s in events]
     digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks, open_work, region_errors,
                           _day_jobs(guard, day_window))
+    if getattr(guard, "native", None) is not None and guard.native.enabled:
+        from .native_status import digest_lines
+        digest.native = digest_lines(guard.native, datetime.now(timezone.utc))
     return digest, always or config.digest_always or not digest.quiet
 
 

@@ -27,6 +27,7 @@ from .logs import log_event
 from .messages import (Alert, TaskFacts, Usage, render_breach, render_cancel_failed, render_oversize,
                        render_overrun, render_warning)
 from .money import micros_to_str
+from .pacing import by_cost
 from .reservations import may_be_reserved, reservation_of
 from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
 from .windows import Window, format_timestamp, parse_timestamp, window_for
@@ -112,8 +113,9 @@ class _Walk:
 
 
 class Guard:
-    def __init__(self, config: Config, ledger: Ledger, braket: Any, notifier: Any):
+    def __init__(self, config: Config, ledger: Ledger, braket: Any, notifier: Any, native: Any = None):
         self.config, self.ledger, self.braket, self.notifier = config, ledger, braket, notifier
+        self.native = native  # native_guard.NativeLimiter, or None: the guard only cancels
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, task: TaskEvent) -> Decision:
@@ -225,6 +227,8 @@ class Guard:
                     return "raced"
                 outcome = replace(outcome, outcome="admitted")  # our own write; its response was lost
             if outcome.outcome == "admitted":
+                if self.native is not None:  # mirror mode: the device's native limit exists
+                    self.native.ensure_mirror(task.device_arn)
                 walk.record = _new_record(task, S.ADMITTED, cost, charges, attempt, work)
                 walk.decide("admitted", cost_micros=cost, caps=names,
                             emitted=[({"TasksAdmitted": 1, "ShotsAdmitted": task.shots,
@@ -251,6 +255,7 @@ class Guard:
             walk.holds_lease = True
             walk.decide("rejected", cost_micros=cost, caps=names, breached=over_names,
                         emitted=[({"TasksRejected": 1}, {"Cap": n}) for n in over_names])
+            self._native_breach(breached, task)  # freeze before the (paced) cancel; alerts repeat it
             return outcome
         reason = "monitor" if monitor else "first_seen_running"
         work = ({WORK_ALERTS} | ({WORK_THRESHOLDS} if _watched(charges) else set())
@@ -487,7 +492,8 @@ class Guard:
                 regions &= set(self.config.regions)
             device = task.device_arn if cap.group_by == "device" else None
             for region in sorted(regions):
-                for summary in self.braket.backlog(region, window.start, window.end, device):
+                for summary in by_cost(self.braket.backlog(region, window.start, window.end, device),
+                                       self.config.prices):  # most expensive first: the budget is 2/s
                     other = summary_event(summary, task)
                     if other is None or other.task_arn == task.task_arn or not cap.applies_to(other.device_arn):
                         continue
@@ -539,6 +545,10 @@ class Guard:
         planned: list[tuple[tuple[str, str], str, int | None, Any]] = []
         full = [charges[n] for n in record.breached if n in charges]
         if full:
+            native = self._native_breach(full, summary_event(
+                {"quantumTaskArn": record.task_arn, "deviceArn": record.device_arn, "status": "CREATED",
+                 "createdAt": record.created_at, "shots": record.shots}))
+            action = f"{action}. {native}" if native else action
             counters = self.ledger.read_counters(c.counter_key for c in full)
             for charge in full:
                 counter = counters[charge.counter_key]
@@ -597,6 +607,24 @@ class Guard:
         settled, sent = self._deliver(marker, render(last))
         walk.alerts += int(sent)
         return settled
+
+    def _native_breach(self, charges: list, task: TaskEvent | None) -> str:
+        """Freeze the QPUs of each full cap's group (native_guard.py); what it did, for the alert.
+        Never fails the event: a freeze that did not take is retried by reconciliation."""
+        if self.native is None or task is None or not self.native.enabled:
+            return ""
+        texts = []
+        for charge in charges:
+            window = window_for(charge.cap.window, task.created_at, self.config.zone)
+            try:
+                outcome = self.native.on_breach(charge.cap, charge.group, window, task.device_arn)
+            except (ClientError, BotoCoreError) as exc:
+                log_event("error", "native_freeze_failed", cap=charge.cap.name, error=str(exc)[:300])
+                texts.append("the native freeze failed; reconciliation retries it")
+                continue
+            if outcome.text():
+                texts.append(outcome.text())
+        return "; ".join(dict.fromkeys(texts))
 
     def _thresholds(self, walk: _Walk) -> bool:
         """After a charge: warnings (once per cap, group, window and level) and the breach alert

@@ -17,7 +17,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import metrics
-from .braket_api import BraketGateway
+from .braket_api import CANCEL_BACKOFF, BraketGateway
 from .config import Config, load_config
 from .events import EventError, parse_event
 from .guard import Guard, GuardRetry
@@ -25,8 +25,12 @@ from .job_guard import JobGuard
 from .jobs import JobEventError, is_job_event, parse_job_event
 from .ledger import Ledger
 from .logs import log_event
+from .native_guard import NativeLimiter
 from .notify import Notifier, SlackChannel, SnsChannel
 from .operations import ActionError, run_action
+from .pacing import CountingSleep, PacedBraket, TokenBucket
+from .retry import Backoff
+from .spending_limits import SpendingLimits
 
 _AWS_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 4},
                          connect_timeout=3, read_timeout=10)
@@ -66,8 +70,19 @@ def build_runtime(environ: Any = None) -> Runtime:
     if config.slack_webhook_parameter:
         channels.append(SlackChannel(session.client("ssm", config=_AWS_CONFIG),
                                      config.slack_webhook_parameter))
-    guard = Guard(config, ledger, BraketGateway(_RegionalClients(session)), Notifier(channels))
+    regional = _RegionalClients(session)
+    guard = Guard(config, ledger, _paced(config, session, regional), Notifier(channels),
+                  native=NativeLimiter(config, ledger, SpendingLimits(regional)))
     return Runtime(config, guard)
+
+
+def _paced(config: Config, session: boto3.session.Session, regional: _RegionalClients) -> Any:
+    """The Braket gateway; its cancels share one token bucket per region unless the rate is 0."""
+    retries = CountingSleep()
+    gateway = BraketGateway(regional, cancel_backoff=Backoff(**CANCEL_BACKOFF, sleep=retries))
+    bucket = (TokenBucket(session.client("dynamodb", config=_AWS_CONFIG), config.table, config.cancels_per_second)
+              if config.cancels_per_second > 0 else None)
+    return PacedBraket(gateway, bucket, retries)
 
 
 _cache: dict[tuple, Runtime] = {}

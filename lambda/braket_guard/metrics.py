@@ -21,6 +21,10 @@ UNITS = {
     "SimulatorTrueUpMicroUSD": NONE, "EventsDropped": COUNT, "GuardErrors": COUNT,
     "TasksOverrun": COUNT, "ShotsOverrun": COUNT, "CostOverrunMicroUSD": NONE,
     "RegionFailures": COUNT, "OpenWork": COUNT,
+    # cancels under the shared budget (pacing.py) and native limits (native_guard.py)
+    "CancelCalls": COUNT, "CancelRetries": COUNT, "CancelPaceWaitMs": "Milliseconds", "CancelThrottled": COUNT,
+    "NativeLimitDriftMicroUSD": NONE, "DevicesFrozen": COUNT, "NativeLimitChanges": COUNT,
+    "NativeLimitForeign": COUNT,
 }
 
 

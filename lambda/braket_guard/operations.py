@@ -7,6 +7,8 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import metrics
 from .digest import digest_day, gather_digest, render_digest
 from .guard import Guard
@@ -17,7 +19,7 @@ from .money import micros_to_str
 from .reconcile import reconcile
 from .job_guard import JobGuard
 
-ACTIONS = ("reconcile", "digest")
+ACTIONS = ("reconcile", "digest", "native_limits")
 DIGEST_RETRY_DAYS = 3  # a digest a channel did not take is retried by the next runs
 RECONCILE_ALERT_FACTS = ("correction_usd", "tasks_seen", "regions", "since", "admitted", "rejected",
                          "refunded", "trued_up")
@@ -44,12 +46,31 @@ def run_action(guard: Guard, event: dict[str, Any], now: datetime | None = None)
     now = now or datetime.now(timezone.utc)
     if action == "reconcile":
         return _reconcile(guard, now)
+    if action == "native_limits":  # the schedule at every window boundary (schedules.tf)
+        return {"action": "native_limits", **native_sync(guard, now)}
     return _digest(guard, event, now)
+
+
+def native_sync(guard: Guard, now: datetime) -> dict[str, Any]:
+    """Roll the mirrored limits into the current window, lift freezes whose window ended, repair
+    what a breach left undone. Nothing when native limits are off or the guard only monitors."""
+    native = guard.native
+    if native is None or not native.enabled:
+        return {"native_limits": "off"}
+    try:
+        report = native.sync(now)
+    except (ClientError, BotoCoreError) as exc:  # the next run tries again
+        log_event("error", "native_sync_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        return {"native_limits": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    metrics.emit({"DevicesFrozen": len(report.frozen), "NativeLimitForeign": len(report.foreign),
+                  "NativeLimitChanges": report.created + report.updated + report.deleted},
+                 {"Operation": "native_limits"})
+    return report.to_dict()
 
 
 def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
     report = reconcile(guard, now)
-    summary = {"action": "reconcile", **report.to_dict()}
+    summary = {"action": "reconcile", **report.to_dict(), "native_limits": native_sync(guard, now)}
     if any(cap.counts_jobs for cap in guard.config.caps):  # no cap counts jobs: no job calls
         summary.update(JobGuard(guard).reconcile(now))
     metrics.emit({"ReconcileTasksSeen": report.tasks_seen, "ReconcileCorrections": report.corrections,

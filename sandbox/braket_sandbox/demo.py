@@ -65,6 +65,10 @@ DEFAULT_CAPS = ROOT / "demo" / "caps.json"
 DEFAULT_LOGS = ROOT / ".demo"
 SLACK_PATH = "/services/T0SANDBOX/B0GUARD/demo"
 EXIT_OK, EXIT_CAPS_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+# With native limits on, the notebook's loop is paced like one talking to AWS: the sandbox's single
+# process Lambda reacts in seconds, and a loop that had already submitted everything could not show
+# Braket refusing it.
+NATIVE_PAUSE = (0.3, 0.6)
 
 
 @dataclass
@@ -81,6 +85,8 @@ class DemoOptions:
     json_summary: Path | None = None
     run_timeout: float | None = None
     queue_ahead: float | None = None  # seconds the devices are busy before our tasks; default scales with tasks
+    native_limits: str = "off"  # off | freeze | mirror_and_freeze: the deployment's native_limits
+    pause: tuple[float, float] | None = None  # seconds between a thread's tasks; default: see NATIVE_PAUSE
 
 
 @dataclass
@@ -88,6 +94,17 @@ class DemoResult:
     exit_code: int
     verdict: Verdict | None = None
     summary: dict = field(default_factory=dict)
+
+
+def _refused_at_door(error: str | None) -> bool:
+    """A notebook error that is Braket refusing the task for a native spending limit."""
+    return bool(error) and "ValidationException" in error and "spending limit" in error
+
+
+def _rule_matches(event: dict) -> bool:
+    """The pattern of the guard's EventBridge rules (main.tf: source aws.braket, detail-type
+    "Braket Task State Change"); the deployed pattern itself is checked against these events."""
+    return event.get("source") == "aws.braket" and event.get("detail-type") == "Braket Task State Change"
 
 
 class SetupError(RuntimeError):
@@ -377,7 +394,8 @@ class Demo:
 
         assert self.workdir is not None
         self.terraform = deploy_mod.TerraformDeployer(self.workdir, self.moto.url, slack_url, caps,
-                                                      options.timezone, log_path, progress)
+                                                      options.timezone, log_path, progress,
+                                                      native_limits=options.native_limits)
         thread = threading.Thread(target=self.terraform.run, name="terraform", daemon=True)
         thread.start()
         self.say("  building the Lambda package, terraform init, terraform apply (plan first) ...")
@@ -431,7 +449,8 @@ class Demo:
 
     def _deploy_boto3(self, caps: list[dict], slack_url: str) -> deploy_mod.Deployment:
         assert self.moto is not None
-        return deploy_mod.deploy_with_boto3(self.moto.url, slack_url, caps, self.options.timezone)
+        return deploy_mod.deploy_with_boto3(self.moto.url, slack_url, caps, self.options.timezone,
+                                            native_limits=self.options.native_limits)
 
     @staticmethod
     def _rel(path: Path) -> str:
@@ -464,9 +483,15 @@ class Demo:
 
         def on_event(event: dict) -> None:
             devices.on_event(event)
-            bus.publish(event)
+            if _rule_matches(event):  # other Braket events (spending limits, jobs) reach no rule of the guard
+                bus.publish(event)
 
-        self.notebook = Notebook(self.emulator.url, options.tasks, threads=options.threads, seed=options.seed + 2)
+        pause = options.pause or (NATIVE_PAUSE if options.native_limits != "off" else None)
+        self.notebook = Notebook(self.emulator.url, options.tasks, threads=options.threads, seed=options.seed + 2,
+                                 **({"pause": pause} if pause else {}))
+        if pause and options.native_limits != "off":
+            self.say(f"  the notebook's threads pause {pause[0]:g}-{pause[1]:g}s between tasks (about what a device.run "
+                     "round trip to AWS takes), so the loop is still running when the sandbox's guard freezes a QPU")
         self._sdk_ready()
         self.notebook.setup()
         session = self.notebook.session("us-east-1")
@@ -606,7 +631,8 @@ class Demo:
         if deployment.event_pattern:
             statuses = {}
             for event in self.emulator.events():
-                statuses.setdefault(event["detail"]["status"], event)
+                if _rule_matches(event):
+                    statuses.setdefault(event["detail"]["status"], event)
             pattern_ok = all(deploy_mod.check_event_pattern(deployment.event_pattern, e) for e in statuses.values())
             if statuses:  # and the matcher is not vacuous: another service's event must not match
                 other = dict(next(iter(statuses.values())), source="aws.ec2",
@@ -693,11 +719,13 @@ class Demo:
         mails = _read_inbox(sqs, inbox)
         counters = _table_counters(deploy_mod.aws_client("dynamodb", self.moto.url), deployment.table)
         submit_errors = [s for s in self.notebook.submissions if s.error]
+        refused = [s for s in submit_errors if self.options.native_limits != "off" and _refused_at_door(s.error)]
         verdict = judge(tasks=tasks, specs=specs, price_of=book.lookup, zone=zone, admitted=admitted,
                         rejected=rejected, counters=counters, slack_texts=slack,
                         email_texts=[m["subject"] + "\n" + m["text"] for m in mails],
                         dead_letters=len(self.invoker.dead_letters),
-                        submitted=len(self.notebook.submissions), submit_errors=len(submit_errors))
+                        submitted=len(self.notebook.submissions), submit_errors=len(submit_errors),
+                        refused_at_door=len(refused))
 
         say.step(4, "Summary")
         say(f"  Slack: {len(slack)} message(s) posted to the webhook stored in SSM {deployment.slack_parameter}")
@@ -728,6 +756,7 @@ class Demo:
                 f"log {self._rel(self.options.logs / 'terraform.log')}")
         say(f"  Lambda log: {stats['lambda_log_lines']} JSON lines (decisions, alerts, EMF metrics) in {self._rel(self.options.logs / 'lambda.log')}")
 
+        native = self._native_limits_summary(refused)
         say("")
         self._print_caps(verdict)
         say("")
@@ -786,11 +815,32 @@ class Demo:
             "deliveries": {"published": self.bus.published, "delivered": self.bus.deliveries,
                            "out_of_order": self.bus.out_of_order, "invocations": len(self.invoker.invocations),
                            "errors": self.invoker.errors, "dead_letters": len(self.invoker.dead_letters)},
-            "decisions": dict(decisions), "stats": stats,
+            "decisions": dict(decisions), "stats": stats, "native_limits": native,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "seconds": round(total, 2),
         }
         return verdict, summary
+
+    def _native_limits_summary(self, refused: list) -> dict[str, Any]:
+        """With native limits on: the limits the guard left on the emulator's QPUs, and the notebook's
+        calls Braket refused at CreateQuantumTask (each ended that thread's loop)."""
+        if self.options.native_limits == "off":
+            return {"mode": "off"}
+        assert self.emulator
+        limits = [{"device": lim["deviceArn"], "spendingLimit": str(lim["spendingLimit"]),
+                   "totalSpend": str(lim["totalSpend"]), "queuedSpend": str(lim["queuedSpend"]),
+                   "tags": dict(lim["tags"])} for lim in self.emulator.spending_limits()]
+        self.say(f"  Native limits ({self.options.native_limits}): {len(limits)} spending limit(s) on the QPUs")
+        for lim in limits:
+            self.say(f"    {short_device(lim['device'])}: limit ${lim['spendingLimit']}, total ${lim['totalSpend']}, "
+                     f"queued ${lim['queuedSpend']}; tags " + ", ".join(f"{k}={v}" for k, v in sorted(lim["tags"].items())))
+        if refused:
+            self.say(f"  Braket refused {len(refused)} CreateQuantumTask call(s) at the door; each ended a notebook "
+                     f"thread's loop, as a user's loop ends: {refused[0].error}")
+        else:
+            self.say("  Braket refused no CreateQuantumTask call (no native limit was reached)")
+        return {"mode": self.options.native_limits, "limits": limits, "refused": len(refused),
+                "first_refusal": refused[0].error if refused else None}
 
     def _print_caps(self, verdict: Verdict) -> None:
         header = ("cap", "window", "group", "limit", "ran (admitted)", "cancelled", "held")
@@ -834,10 +884,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026, help="seed of the task mix and deliveries")
     parser.add_argument("--logs", type=Path, default=DEFAULT_LOGS, help="where logs and summary.json go (.demo/)")
     parser.add_argument("--json-summary", type=Path, help="also write the summary as JSON here")
+    parser.add_argument("--native-limits", nargs="?", const="freeze", default="off",
+                        choices=("off", "freeze", "mirror_and_freeze"),
+                        help="deploy with native_limits on (alone: freeze): the guard freezes a breached QPU "
+                             "with a Braket spending limit, and Braket refuses the notebook's next task")
     args = parser.parse_args(argv)
     options = DemoOptions(tasks=args.tasks, caps=args.caps, timezone=args.timezone, terraform=args.terraform,
                           threads=args.threads, concurrency=args.concurrency, seed=args.seed, logs=args.logs,
-                          json_summary=args.json_summary)
+                          json_summary=args.json_summary, native_limits=args.native_limits)
 
     def on_sigterm(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

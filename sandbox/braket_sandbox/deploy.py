@@ -93,9 +93,11 @@ def example_variables(example: Path = EXAMPLE) -> dict[str, str | None]:
 
 
 def render_environment(table: str, caps: list[dict], timezone: str, topic_arn: str,
-                       slack_parameter: str | None) -> dict[str, str]:
+                       slack_parameter: str | None, native_limits: str = "off") -> dict[str, str]:
     """The Lambda environment the module renders (lambda.tf), for the boto3 path."""
     env = {
+        "BRAKET_GUARD_NATIVE_LIMITS": native_limits,
+        "BRAKET_GUARD_CANCELS_PER_SECOND": "2",
         "BRAKET_GUARD_TABLE": table,
         "BRAKET_GUARD_CAPS": json.dumps(caps, separators=(",", ":")),
         "BRAKET_GUARD_MODE": "enforce",
@@ -110,7 +112,7 @@ def render_environment(table: str, caps: list[dict], timezone: str, topic_arn: s
 
 
 def deploy_with_boto3(moto_url: str, slack_url: str, caps: list[dict], timezone: str,
-                      prefix: str | None = None) -> Deployment:
+                      prefix: str | None = None, native_limits: str = "off") -> Deployment:
     """The table, topic and Slack parameter of the module, created directly (no Terraform)."""
     started = time.monotonic()
     prefix = prefix or example_variables().get("name_prefix") or DEFAULT_PREFIX
@@ -125,7 +127,7 @@ def deploy_with_boto3(moto_url: str, slack_url: str, caps: list[dict], timezone:
                                                                       "AttributeName": "expires_at"})
     topic_arn = aws_client("sns", moto_url).create_topic(Name=topic_name)["TopicArn"]
     aws_client("ssm", moto_url).put_parameter(Name=parameter, Type="SecureString", Value=slack_url)
-    env = render_environment(table, caps, timezone, topic_arn, parameter)
+    env = render_environment(table, caps, timezone, topic_arn, parameter, native_limits)
     return Deployment("boto3", table, topic_arn, parameter, prefix, env, resources=3,
                       seconds=time.monotonic() - started,
                       facts=[f"created table {table}, topic {topic_name} and SecureString {parameter} "
@@ -166,7 +168,8 @@ class TerraformDeployer:
 
     def __init__(self, workdir: Path, moto_url: str, slack_url: str, caps: list[dict], timezone: str,
                  log_path: Path, on_progress: Callable[[int, int, str], None] | None = None,
-                 example: Path = EXAMPLE) -> None:
+                 example: Path = EXAMPLE, native_limits: str = "off") -> None:
+        self.native_limits = native_limits
         self.workdir = workdir
         self.tfdir = workdir / "terraform"
         self.moto_url, self.slack_url = moto_url, slack_url
@@ -225,7 +228,8 @@ class TerraformDeployer:
             if needed not in declared:
                 raise DeployError(f"examples/sandbox declares no variable {needed!r}: the demo cannot "
                                   "point it at the local servers")
-        wanted = {"caps": self.caps, "timezone": self.timezone, "lambda_package_path": str(self.package)}
+        wanted = {"caps": self.caps, "timezone": self.timezone, "lambda_package_path": str(self.package),
+                  "native_limits": self.native_limits}
         tfvars: dict[str, Any] = {"endpoint": self.moto_url, "slack_webhook_url": self.slack_url}
         overridden = []
         for name, value in wanted.items():

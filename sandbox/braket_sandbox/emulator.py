@@ -19,6 +19,13 @@ CreateJob              POST /job                                   201
 GetJob                 GET  /job/{jobArn}                          200
 CancelJob              PUT  /job/{jobArn}/cancel                   200
 SearchJobs             POST /jobs                                  200
+CreateSpendingLimit    POST /spending-limit                        201
+UpdateSpendingLimit    PATCH /spending-limit/{arn}/update          200
+DeleteSpendingLimit    DELETE /spending-limit/{arn}/delete         200
+SearchSpendingLimits   POST /spending-limits                       200
+TagResource            POST /tags/{resourceArn}                    200
+UntagResource          DELETE /tags/{resourceArn}                  200
+ListTagsForResource    GET  /tags/{resourceArn}                    200
 =====================  ==========================================  ======
 
 Choices (documented because the real service does not spell them out):
@@ -95,9 +102,16 @@ events; Python API ``create_job``, ``advance_job``, ``cancel_job``, ``job``, ``j
 ``job_event_for``) live in :mod:`braket_sandbox.jobs`, a mixin of the emulator; read its docstring
 for what is uncertain (the unit of ``billableDuration``, the event's fields).
 
-Not implemented (the routes answer ``UnknownOperationException``): spending limits (issue 12) and
-tagging. A new API goes beside tasks and jobs the same way (a mixin, routes, operations) without
-changing the existing Python API.
+Spending limits (``CreateSpendingLimit``, ``UpdateSpendingLimit``, ``DeleteSpendingLimit``,
+``SearchSpendingLimits``, their check at ``CreateQuantumTask``, "Braket Spending Limit Spend Change"
+events; Python API ``create_spending_limit``, ``spending_limit``, ``spending_limits``,
+``estimated_cost``) and tagging (``TagResource``, ``UntagResource``, ``ListTagsForResource`` on
+tasks, jobs and spending limits) live in :mod:`braket_sandbox.spending_limits`, a mixin like jobs;
+its docstring says what is uncertain (whether the estimate includes the per-task fee, whether
+``totalSpend`` restarts with a new time period) and how to choose.
+
+A new API goes beside tasks and jobs the same way (a mixin, routes, operations) without changing
+the existing Python API.
 """
 
 from __future__ import annotations
@@ -120,6 +134,7 @@ from werkzeug.wrappers import Request, Response
 
 from braket_sandbox._http import DEFAULT_HOST, ServerHandle, cli_main
 from braket_sandbox.jobs import JOB_OPERATIONS, JobsMixin
+from braket_sandbox.spending_limits import SPENDING_LIMIT_OPERATIONS, SpendingLimitsMixin
 
 __all__ = [
     "BraketApiError",
@@ -150,7 +165,7 @@ OPERATIONS = (
     "SearchQuantumTasks",
     "GetDevice",
     "SearchDevices",
-) + JOB_OPERATIONS
+) + JOB_OPERATIONS + SPENDING_LIMIT_OPERATIONS
 
 # (rate per second, burst) per account and region, from the Braket quotas page.
 DEFAULT_QUOTAS = {
@@ -388,7 +403,7 @@ def _schemas_needed(function: Callable, *args: Any) -> Any:
         ) from None
 
 
-class BraketEmulator(JobsMixin):
+class BraketEmulator(JobsMixin, SpendingLimitsMixin):
     """Braket API emulator: state, Python test API, and the WSGI app (``emu(environ, sr)``).
 
     ``BraketEmulator(...).start()`` (or ``with BraketEmulator() as emu:``) serves it on
@@ -425,8 +440,10 @@ class BraketEmulator(JobsMixin):
         self._tasks: dict[str, dict] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._init_jobs()
+        self._init_spending_limits()
         self._events: list[dict] = []
         self._calls: collections.Counter = collections.Counter()
+        self._throttled: collections.Counter = collections.Counter()
         self._faults: dict[str, _Fault] = {}
         self._fail_next: dict[str, list] = {}  # operation -> [calls left, error code]
         self._ignored_cancels: set[str] = set()  # task ARNs ("*" = all) whose cancel does not take
@@ -462,13 +479,15 @@ class BraketEmulator(JobsMixin):
         self.stop()
 
     def reset(self) -> None:
-        """Forget tasks, jobs, events, idempotency tokens, calls, faults and rate limits."""
+        """Forget tasks, jobs, spending limits, events, idempotency tokens, calls, faults and rate limits."""
         with self._lock:
             self._tasks.clear()
             self._reset_jobs()
+            self._reset_spending_limits()
             self._tokens.clear()
             self._events.clear()
             self._calls.clear()
+            self._throttled.clear()
             self._faults.clear()
             self._fail_next.clear()
             self._ignored_cancels.clear()
@@ -518,9 +537,17 @@ class BraketEmulator(JobsMixin):
         with self._lock:
             return collections.Counter(self._calls)
 
+    @property
+    def throttled(self) -> collections.Counter:
+        """Snapshot: HTTP calls per operation answered ``ThrottlingException`` (rate limits and
+        injected throttles), a subset of ``calls``."""
+        with self._lock:
+            return collections.Counter(self._throttled)
+
     def reset_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._throttled.clear()
 
     def events(self) -> list[dict]:
         """Copies of every event emitted so far, in emission order."""
@@ -599,6 +626,15 @@ class BraketEmulator(JobsMixin):
 
     def _admit(self, operation: str, region: str) -> None:
         """Count the call, then apply rate limits and faults (raises ThrottlingException)."""
+        try:
+            self._admit_or_raise(operation, region)
+        except BraketApiError as err:
+            if err.code == "ThrottlingException":
+                with self._lock:
+                    self._throttled[operation] += 1
+            raise
+
+    def _admit_or_raise(self, operation: str, region: str) -> None:
         with self._lock:
             self._calls[operation] += 1
             for name in (operation, "*"):
@@ -722,6 +758,8 @@ class BraketEmulator(JobsMixin):
             if client_token is not None and (region, client_token) in self._tokens:
                 return self._tokens[(region, client_token)], []
             device = self._available_device(region, device_arn)
+            created = _to_ms(created_at or self.clock())
+            counted = self._limit_admits(region, device, shots, associations, created)
             task_id = str(uuid.uuid4())
             arn = f"arn:aws:braket:{region}:{self.account_id}:quantum-task/{task_id}"
             task = {
@@ -730,7 +768,7 @@ class BraketEmulator(JobsMixin):
                 "status": "CREATED",
                 "deviceArn": device_arn,
                 "shots": shots,
-                "createdAt": _to_ms(created_at or self.clock()),
+                "createdAt": created,
                 "endedAt": None,
                 "tags": dict(tags or {}),
                 "jobArn": job_arn,
@@ -750,7 +788,7 @@ class BraketEmulator(JobsMixin):
             self._tasks[arn] = task
             if client_token is not None:
                 self._tokens[(region, client_token)] = arn
-            return arn, [self._build_event(task, "CREATED")]
+            return arn, [self._build_event(task, "CREATED")] + self._limit_counts(task, counted)
 
     def _available_device(self, region: str, device_arn: str) -> Device:
         """The device a CreateQuantumTask in ``region`` may use (call with the lock held)."""
@@ -877,9 +915,15 @@ class BraketEmulator(JobsMixin):
 
     def _set_status(self, task: dict, status: str, ended_at: dt.datetime | None = None) -> list[dict]:
         task["status"] = status
-        if status in TERMINAL_STATUSES and task["endedAt"] is None:
+        if status == "COMPLETED" and task["numSuccessfulShots"] is None:
+            task["numSuccessfulShots"] = task["shots"]  # before the spend of a limit is computed
+        ended = status in TERMINAL_STATUSES and task["endedAt"] is None
+        if ended:
             task["endedAt"] = _to_ms(ended_at or self.clock())
-        return [self._build_event(task, status)]
+        events = [self._build_event(task, status)]
+        if ended:
+            events += self._limit_task_ended(task)
+        return events
 
     def task(self, arn: str) -> dict:
         """A copy of the task record (createdAt/endedAt as aware datetimes)."""
@@ -1258,7 +1302,7 @@ class BraketEmulator(JobsMixin):
                 return "CancelJob", rest[: -len("/cancel")]
             if method == "GET" and rest:
                 return "GetJob", rest
-        return None, None
+        return SpendingLimitsMixin.route_spending(method, path)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -1301,6 +1345,8 @@ class BraketEmulator(JobsMixin):
                 status, payload, events = self._op_get_job(region, arn or "", query)
             elif operation == "CancelJob":
                 status, payload, events = self._op_cancel_job(region, arn or "")
+            elif operation in SPENDING_LIMIT_OPERATIONS:
+                status, payload, events = self._op_spending(operation, region, arn or "", body, query)
             else:
                 status, payload, events = self._op_search_jobs(region, body)
         except BraketApiError as err:
@@ -1339,7 +1385,8 @@ class BraketEmulator(JobsMixin):
     def _control(self, request: Request) -> Response:
         """Test control for subprocess users (JSON in, JSON out; never counted or throttled).
 
-        GET  /_sandbox/tasks | /_sandbox/jobs | /_sandbox/events | /_sandbox/calls
+        GET  /_sandbox/tasks | /_sandbox/jobs | /_sandbox/events | /_sandbox/calls | /_sandbox/throttled
+        GET  /_sandbox/spending-limits
         POST /_sandbox/tasks       {"region","deviceArn","shots","tags"?,"createdAt"?}
         POST /_sandbox/advance     {"arn","status","failureReason"?}
         POST /_sandbox/advance-job {"arn","status","failureReason"?,"billableDuration"?}
@@ -1358,8 +1405,14 @@ class BraketEmulator(JobsMixin):
                 return self._json_response(200, self.events())
             if method == "GET" and path == "/calls":
                 return self._json_response(200, dict(self.calls))
+            if method == "GET" and path == "/throttled":
+                return self._json_response(200, dict(self.throttled))
             if method == "GET" and path == "/jobs":
                 return self._json_response(200, [self._jsonable(j) for j in self.jobs()])
+            if method == "GET" and path == "/spending-limits":
+                with self._lock:
+                    summaries = [self._summary_of_limit(lim) for lim in self._spending_limits.values()]
+                return self._json_response(200, summaries)
             if method == "POST" and path == "/advance-job":
                 self.advance_job(body["arn"], body["status"], failure_reason=body.get("failureReason"),
                                  billable_duration=body.get("billableDuration"))
@@ -1443,6 +1496,10 @@ def _configure_cli(parser: Any) -> None:
     parser.add_argument("--events-log", help="append every emitted event to this JSON-lines file")
     parser.add_argument("--results-s3", metavar="URL",
                         help="S3 endpoint (moto) where completed tasks' results.json are written")
+    parser.add_argument("--spending-limit-task-fee", metavar="USD", default="0.30",
+                        help="per-task fee a spending limit's estimate adds to price x shots (default 0.30)")
+    parser.add_argument("--spend-kept-across-periods", action="store_true",
+                        help="a spending limit keeps counting its tasks when its time period moves past them")
 
 
 def _start_cli(args: Any) -> BraketEmulator:
@@ -1457,6 +1514,10 @@ def _start_cli(args: Any) -> BraketEmulator:
     )
     if args.default_quotas:
         emu.apply_default_quotas()
+    from decimal import Decimal
+
+    emu.spending_task_fee = Decimal(args.spending_limit_task_fee)
+    emu.spend_resets_on_new_period = not args.spend_kept_across_periods
     return emu
 
 
@@ -1467,4 +1528,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the package's module, not this __main__ copy: the mixins (jobs, spending limits) import
+    # braket_sandbox.emulator, and its BraketApiError must be the class _dispatch catches.
+    from braket_sandbox import emulator as _package_module
+
+    raise SystemExit(_package_module.main())

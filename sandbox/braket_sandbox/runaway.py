@@ -308,12 +308,19 @@ class DeviceSimulator:
     task starts; the sandbox compresses time but keeps that order. Then it runs up to ``capacity`` tasks at a time, oldest first,
     each for ``run_seconds``: RUNNING, then COMPLETED. A task cancelled meanwhile (by the guard)
     is skipped, as a QPU skips a cancelled task.
+
+    ``start_delay_seconds``: no task starts sooner than this after it became QUEUED (a QPU with a
+    short queue: the time a cancel has to arrive before the task runs; the benchmark's runaway at
+    the quota sets it, with a large ``capacity`` so that every task starts exactly then).
     """
 
     def __init__(self, emulator: BraketEmulator, devices: tuple[NotebookDevice, ...] = DEFAULT_DEVICES,
                  queue_ahead_seconds: float = 3.0, seed: int = 2, clock=time.monotonic,
-                 tick: float = 0.02, hold: Callable[[], bool] | None = None) -> None:
+                 tick: float = 0.02, hold: Callable[[], bool] | None = None,
+                 start_delay_seconds: float = 0.0) -> None:
         self.emulator = emulator
+        self.start_delay_seconds = start_delay_seconds
+        self.queued_at: dict[str, float] = {}
         self.devices = {d.arn: d for d in devices}
         self.queue_ahead_seconds = queue_ahead_seconds
         self.hold = hold or (lambda: False)
@@ -375,6 +382,7 @@ class DeviceSimulator:
             if self._advance(arn, "QUEUED"):
                 with self.lock:
                     self.queues[key].append(arn)
+                    self.queued_at[arn] = now
         with self.lock:
             keys = list(set(self.queues) | set(self.running))
         for key in keys:
@@ -397,9 +405,12 @@ class DeviceSimulator:
                         break
                     if not queue:
                         break
-                    arn = queue.popleft()
-                    if self.status.get(arn) != "QUEUED":  # cancelled while waiting: skipped
+                    if self.status.get(queue[0]) != "QUEUED":  # cancelled while waiting: skipped
+                        queue.popleft()
                         continue
+                    if now < self.queued_at.get(queue[0], 0.0) + self.start_delay_seconds:
+                        break  # first in, first out: the ones behind it are not due either
+                    arn = queue.popleft()
                 if self._advance(arn, "RUNNING"):
                     with self.lock:
                         self.running[key].append((now + self.rng.uniform(*device.run_seconds), arn))

@@ -219,12 +219,13 @@ def _created(task: dict) -> datetime:
 def judge(*, tasks: list[dict], specs: list[CapSpec], price_of: Any, zone: ZoneInfo,
           admitted: set[str], rejected: dict[str, list[str]], counters: dict[str, dict[str, int]],
           slack_texts: Iterable[str], email_texts: Iterable[str], dead_letters: int,
-          submitted: int, submit_errors: int) -> Verdict:
+          submitted: int, submit_errors: int, refused_at_door: int = 0) -> Verdict:
     """Everything the demo promises, checked against the emulator's tasks.
 
     ``admitted``: task ARNs the guard admitted; ``rejected``: ARN -> caps it said were breached;
     ``counters``: ledger counter id -> {shots, cost_micros, tasks}; ``price_of(device_arn)``:
-    entry of the deployed price table.
+    entry of the deployed price table. ``refused_at_door``: CreateQuantumTask calls Braket refused
+    for a native spending limit (native_limits on): expected errors, each ending a notebook thread.
     """
     by_arn = {t["quantumTaskArn"]: t for t in tasks}
     rows: dict[tuple[str, str, str], Row] = {}
@@ -344,9 +345,17 @@ def judge(*, tasks: list[dict], specs: list[CapSpec], price_of: Any, zone: ZoneI
                         f"{failed_alerts} such alert(s)" if failed_alerts else ""))
     checks.append(Check("every delivery handled (none dead-lettered)", dead_letters == 0,
                         f"{dead_letters} invocation(s) failed after retries" if dead_letters else ""))
-    checks.append(Check("every task of the notebook submitted", submit_errors == 0 and submitted == len(tasks),
-                        f"{submit_errors} CreateQuantumTask error(s), {len(tasks)} tasks in the emulator"
-                        if submit_errors or submitted != len(tasks) else ""))
+    if refused_at_door:
+        others = submit_errors - refused_at_door
+        checks.append(Check("every task of the notebook submitted until Braket refused one at the door "
+                            "(native spending limit)", others == 0 and submitted == len(tasks) + refused_at_door,
+                            f"{others} other CreateQuantumTask error(s), {submitted} submissions, "
+                            f"{len(tasks)} tasks in the emulator" if others or submitted != len(tasks) + refused_at_door
+                            else f"{refused_at_door} refusal(s), each ended a notebook thread"))
+    else:
+        checks.append(Check("every task of the notebook submitted", submit_errors == 0 and submitted == len(tasks),
+                            f"{submit_errors} CreateQuantumTask error(s), {len(tasks)} tasks in the emulator"
+                            if submit_errors or submitted != len(tasks) else ""))
 
     ran = [a for a, t in by_arn.items() if t["status"] != "CANCELLED"]
     cancelled = [a for a, t in by_arn.items() if t["status"] == "CANCELLED"]

@@ -55,6 +55,10 @@ def reservations_of(kind: str, case: dict) -> list | None:
 
 
 DEFAULT_CAPS = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
+# Kinds whose cases are one string variable, rendered unchanged to one environment variable.
+# Terraform leaves the variable out when the value is the default (the Lambda's default too).
+SETTINGS = {"native_limits": "BRAKET_GUARD_NATIVE_LIMITS", "cancels_per_second": "BRAKET_GUARD_CANCELS_PER_SECOND"}
+SETTING_DEFAULTS = {"native_limits": "off", "cancels_per_second": "2"}
 
 
 def rendered_caps(caps: list[dict]) -> str:
@@ -73,6 +77,8 @@ def lambda_environment(kind: str, case: dict) -> dict[str, str]:
     if reservations:  # as lambda.tf renders it: unset attributes left out
         env["BRAKET_GUARD_RESERVATIONS"] = json.dumps(
             [{k: v for k, v in r.items() if v is not None} for r in reservations], ensure_ascii=False)
+    if kind in SETTINGS and case["value"] != SETTING_DEFAULTS[kind]:
+        env[SETTINGS[kind]] = case["value"]
     return env
 
 
@@ -134,7 +140,8 @@ def tftest() -> str:
         assert name not in seen, f"two cases named alike: {name}"
         seen.add(name)
         caps, prices, reservations = caps_of(kind, case), prices_of(kind, case), reservations_of(kind, case)
-        variable = "caps" if caps is not None else ("reservations" if reservations is not None else "prices")
+        variable = (kind if kind in SETTINGS else "caps" if caps is not None
+                    else "reservations" if reservations is not None else "prices")
         lines += ["", f'run "{name}" {{', "  command = plan", "", "  variables {"]
         if caps is not None:
             lines.append(f"    caps = {hcl(caps)}")
@@ -142,8 +149,20 @@ def tftest() -> str:
             lines.append(f"    prices = {hcl(prices)}")
         if reservations is not None:
             lines.append(f"    reservations = {hcl(reservations)}")
+        if kind in SETTINGS:
+            lines.append(f"    {kind} = {hcl(case['value'])}")
         lines.append("  }")
-        if case["valid"]:
+        if case["valid"] and kind in SETTINGS:
+            key = SETTINGS[kind]
+            lines += [
+                "",
+                "  assert {",
+                f'    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "{key}", '
+                f'{hcl(SETTING_DEFAULTS[kind])}) == {hcl(case["value"])}',
+                f"    error_message = {hcl('Terraform must render exactly what the Lambda loader is given for: ' + case_id(kind, case))}",
+                "  }",
+            ]
+        elif case["valid"]:
             env = lambda_environment(kind, case)
             key = f"BRAKET_GUARD_{variable.upper()}"
             lines += [

@@ -97,6 +97,23 @@ def test_emulator_default_quotas_flag():
     assert code == 0, err
 
 
+def test_emulator_spending_limit_flags():
+    proc, url = spawn("emulator", "--spending-limit-task-fee", "0", "--spend-kept-across-periods")
+    try:
+        client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
+        arn = client.create_spending_limit(deviceArn=FORTE, spendingLimit="0.24")["spendingLimitArn"]
+        client.create_quantum_task(deviceArn=FORTE, shots=3, outputS3Bucket="bkt", outputS3KeyPrefix="p",
+                                   action=ACTION)  # 3 x 0.08 = 0.24 without a per-task fee: fits exactly
+        listed = requests.get(f"{url}/_sandbox/spending-limits", timeout=5).json()
+        assert [(x["spendingLimitArn"], x["queuedSpend"]) for x in listed] == [(arn, "0.24")]
+        with pytest.raises(client.exceptions.ValidationException):
+            client.create_quantum_task(deviceArn=FORTE, shots=1, outputS3Bucket="bkt", outputS3KeyPrefix="p",
+                                       action=ACTION)
+    finally:
+        code, _, err = finish(proc)
+    assert code == 0, err
+
+
 def test_slack_sink_subprocess():
     proc, url = spawn("slack_sink")
     try:

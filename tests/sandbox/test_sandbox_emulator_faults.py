@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from braket_sandbox.emulator import DEFAULT_QUOTAS, BraketEmulator
-from sandbox_helpers import FORTE, NO_RETRY, SV1, create
+from sandbox_helpers import FORTE, GARNET, NO_RETRY, SV1, bell_action, create
 
 
 def attempt(fn, **kwargs) -> bool:
@@ -107,6 +107,7 @@ def test_cancel_rate_limit_like_the_real_quota(braket, emu):
     assert 20 <= results.count(True) <= 20 + int(elapsed * 2) + 1
     assert emu.calls["CancelQuantumTask"] == 30
     throttled = [a for a, ok in zip(arns, results) if not ok]
+    assert emu.throttled == {"CancelQuantumTask": len(throttled)}  # each 429 counted once
     time.sleep(0.55)  # refills one token at 2/s
     assert attempt(client.cancel_quantum_task, quantumTaskArn=throttled[0])
     # Buckets are per region, like the real per-account-per-region quotas.
@@ -121,6 +122,25 @@ def test_default_quotas(emu):
     assert DEFAULT_QUOTAS["CancelQuantumTask"] == (2, 20)
     assert emu._limits["CancelQuantumTask"] == (2.0, 20)
     assert emu._limits["*"] == (140.0, 600)
+
+
+def test_default_create_quota_is_a_burst_of_40_then_20_per_second(braket, emu):
+    """CreateQuantumTask 20/s, burst 40, per region; other operations have their own buckets."""
+    emu.apply_default_quotas()
+    client = braket()
+    params = {"deviceArn": FORTE, "shots": 1, "outputS3Bucket": "amazon-braket-test", "outputS3KeyPrefix": "t",
+              "action": bell_action()}
+    started = time.monotonic()
+    results = [attempt(client.create_quantum_task, **params) for _ in range(60)]
+    elapsed = time.monotonic() - started
+    assert results[:40] == [True] * 40
+    assert 40 <= results.count(True) <= 40 + int(elapsed * 20) + 1
+    assert emu.throttled["CreateQuantumTask"] == results.count(False) > 0
+    assert len(emu.tasks()) == results.count(True)  # a throttled call creates nothing
+    assert attempt(braket("eu-north-1").create_quantum_task, **dict(params, deviceArn=GARNET))
+    assert attempt(client.get_quantum_task, quantumTaskArn=emu.tasks()[0]["quantumTaskArn"])
+    emu.reset_calls()
+    assert emu.throttled == {} and emu.calls == {}
 
 
 def test_calls_count_every_http_call_and_reset(braket, emu):

@@ -41,7 +41,9 @@ class Sandbox:
 
     @property
     def var_args(self) -> list[str]:
-        return [f"-var=endpoint={self.moto.url}", f"-state={self.workdir / 'terraform.tfstate'}"]
+        # native limits on: the plan holds every optional Lambda statement but KMS (IAM contract)
+        return [f"-var=endpoint={self.moto.url}", f"-state={self.workdir / 'terraform.tfstate'}",
+                "-var=native_limits=mirror_and_freeze"]
 
     @property
     def secret_args(self) -> list[str]:

@@ -558,3 +558,50 @@ run "no_alarms" {
     error_message = "Without alarms only the task forwarder role may put events on the bus."
   }
 }
+
+run "native_limits_on" {
+  command = plan
+
+  variables {
+    native_limits      = "mirror_and_freeze"
+    cancels_per_second = "1.5"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action if s.Sid == "NativeLimitsOwn"]) == ["braket:DeleteSpendingLimit", "braket:UpdateSpendingLimit"] && one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == "NativeLimitsOwn"]) == "braket-guard-ledger"
+    error_message = "Update and Delete of spending limits only on limits tagged with this guard's owner tag (its table name)."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "NativeLimitsOwn"]) == ["arn:aws:braket:us-east-1:123456789012:spending-limit/*"]
+    error_message = "Spending limits of the guarded regions only."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:RequestTag/braket-guard:owner"] if s.Sid == "NativeLimitsCreate"]) == "braket-guard-ledger" && contains(one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action if s.Sid == "NativeLimitsCreate"]), "braket:TagResource")
+    error_message = "Create (with the TagResource it needs) only with this guard's owner tag in the request."
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid if contains(s.Resource, "*")] == ["NativeLimitsSearch", "BraketSearch"]
+    error_message = "Only the two Search actions (no resource type in IAM) may use Resource \"*\"."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.guard["native-limits"].schedule_expression == "cron(0 0 * * ? *)" && aws_scheduler_schedule.guard["native-limits"].schedule_expression_timezone == "UTC" && jsondecode(aws_scheduler_schedule.guard["native-limits"].target[0].input).braket_guard == "native_limits"
+    error_message = "A schedule at every local midnight rolls the native limits."
+  }
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CANCELS_PER_SECOND"] == "1.5"
+    error_message = "cancels_per_second reaches the Lambda."
+  }
+}
+
+run "native_limits_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s if startswith(s.Sid, "NativeLimits")]) == 0 && !contains(keys(aws_scheduler_schedule.guard), "native-limits")
+    error_message = "With native_limits off the Lambda may not touch spending limits and no boundary schedule exists."
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_function.guard.environment[0].variables), "BRAKET_GUARD_NATIVE_LIMITS") && !contains(keys(aws_lambda_function.guard.environment[0].variables), "BRAKET_GUARD_CANCELS_PER_SECOND")
+    error_message = "native_limits (off) and cancels_per_second (2) are the Lambda's defaults: not rendered."
+  }
+}

@@ -1116,3 +1116,184 @@ run "parity_reservations_no_time_zone" {
   }
   expect_failures = [var.reservations]
 }
+
+run "parity_native_limits_off" {
+  command = plan
+
+  variables {
+    native_limits = "off"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_NATIVE_LIMITS", "off") == "off"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: native_limits: off"
+  }
+}
+
+run "parity_native_limits_freeze" {
+  command = plan
+
+  variables {
+    native_limits = "freeze"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_NATIVE_LIMITS", "off") == "freeze"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: native_limits: freeze"
+  }
+}
+
+run "parity_native_limits_mirror_and_freeze" {
+  command = plan
+
+  variables {
+    native_limits = "mirror_and_freeze"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_NATIVE_LIMITS", "off") == "mirror_and_freeze"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: native_limits: mirror and freeze"
+  }
+}
+
+run "parity_native_limits_upper_case" {
+  command = plan
+
+  variables {
+    native_limits = "FREEZE"
+  }
+  expect_failures = [var.native_limits]
+}
+
+run "parity_native_limits_surrounding_spaces" {
+  command = plan
+
+  variables {
+    native_limits = " freeze"
+  }
+  expect_failures = [var.native_limits]
+}
+
+run "parity_native_limits_mirror_alone" {
+  command = plan
+
+  variables {
+    native_limits = "mirror"
+  }
+  expect_failures = [var.native_limits]
+}
+
+run "parity_native_limits_boolean_word" {
+  command = plan
+
+  variables {
+    native_limits = "true"
+  }
+  expect_failures = [var.native_limits]
+}
+
+run "parity_cancels_per_second_default_quota" {
+  command = plan
+
+  variables {
+    cancels_per_second = "2"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "2"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: default quota"
+  }
+}
+
+run "parity_cancels_per_second_pacing_off" {
+  command = plan
+
+  variables {
+    cancels_per_second = "0"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "0"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: pacing off"
+  }
+}
+
+run "parity_cancels_per_second_half_a_cancel_a_second" {
+  command = plan
+
+  variables {
+    cancels_per_second = "0.5"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "0.5"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: half a cancel a second"
+  }
+}
+
+run "parity_cancels_per_second_the_maximum" {
+  command = plan
+
+  variables {
+    cancels_per_second = "100"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_CANCELS_PER_SECOND", "2") == "100"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: cancels_per_second: the maximum"
+  }
+}
+
+run "parity_cancels_per_second_above_the_maximum" {
+  command = plan
+
+  variables {
+    cancels_per_second = "100.5"
+  }
+  expect_failures = [var.cancels_per_second]
+}
+
+run "parity_cancels_per_second_negative" {
+  command = plan
+
+  variables {
+    cancels_per_second = "-1"
+  }
+  expect_failures = [var.cancels_per_second]
+}
+
+run "parity_cancels_per_second_exponent" {
+  command = plan
+
+  variables {
+    cancels_per_second = "1e1"
+  }
+  expect_failures = [var.cancels_per_second]
+}
+
+run "parity_cancels_per_second_not_a_number" {
+  command = plan
+
+  variables {
+    cancels_per_second = "fast"
+  }
+  expect_failures = [var.cancels_per_second]
+}
+
+run "parity_cancels_per_second_trailing_dot" {
+  command = plan
+
+  variables {
+    cancels_per_second = "2."
+  }
+  expect_failures = [var.cancels_per_second]
+}
+
+run "parity_cancels_per_second_surrounding_spaces" {
+  command = plan
+
+  variables {
+    cancels_per_second = " 2"
+  }
+  expect_failures = [var.cancels_per_second]
+}

@@ -61,6 +61,11 @@ def operations_by_method() -> dict[str, set[tuple[str, str]]]:
     return table
 
 
+# Operations that IAM also authorizes as another action (Service Authorization Reference for
+# Braket: CreateSpendingLimit with tags needs braket:TagResource as well).
+ALSO_AUTHORIZED_AS = {"braket:CreateSpendingLimit": {"braket:TagResource"}}
+
+
 def actions_called_by_package() -> set[str]:
     names, item_kinds = called_names_and_item_kinds(package_sources())
     table = operations_by_method()
@@ -72,6 +77,8 @@ def actions_called_by_package() -> set[str]:
                 actions.update(f"dynamodb:{TRANSACTION_ITEMS.get(k, k + 'Item')}" for k in kinds)
             else:
                 actions.add(f"{prefix}:{operation}")
+    for action in list(actions):
+        actions |= ALSO_AUTHORIZED_AS.get(action, set())
     return actions
 
 

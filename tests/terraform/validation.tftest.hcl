@@ -563,3 +563,47 @@ run "invalid_reconcile_alert_usd" {
   }
   expect_failures = [var.reconcile_alert_usd]
 }
+
+run "invalid_native_limits_value" {
+  command = plan
+
+  variables {
+    native_limits = "mirror"
+  }
+  expect_failures = [var.native_limits]
+}
+
+run "invalid_native_limits_with_a_static_limit_in_a_caps_scope" {
+  command = plan
+
+  variables {
+    native_limits   = "freeze"
+    caps            = [{ name = "daily-device", window = "day", group_by = "device", devices = ["qpu"], max_cost_usd = 100 }]
+    spending_limits = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", limit_usd = "100.00" }]
+  }
+  expect_failures = [var.native_limits]
+}
+
+run "native_limits_with_a_static_limit_outside_every_caps_scope" {
+  command = plan
+
+  variables {
+    native_limits   = "mirror_and_freeze"
+    caps            = [{ name = "forte-day", window = "day", group_by = "device", devices = ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"], max_cost_usd = 100 }, { name = "team", window = "month", group_by = "tag:team", max_cost_usd = 500 }]
+    spending_limits = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila", limit_usd = "100.00" }]
+  }
+
+  assert {
+    condition     = aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_NATIVE_LIMITS"] == "mirror_and_freeze"
+    error_message = "native_limits must reach the Lambda as BRAKET_GUARD_NATIVE_LIMITS"
+  }
+}
+
+run "invalid_cancels_per_second" {
+  command = plan
+
+  variables {
+    cancels_per_second = "2/s"
+  }
+  expect_failures = [var.cancels_per_second]
+}

@@ -1,0 +1,306 @@
+"""Wires the native-limit planner (``native_limits.py``) to the ledger and Braket: freezes are
+ledger items, limits are read with SearchSpendingLimits, the plan's calls are made here.
+
+Freezes live in the ledger (``NATIVE`` / ``FREEZE#<cap>#<window>#<group>``): the breach that
+first writes one (a conditional put) freezes; every other invocation of the same breach finds it
+and only repairs what is missing. A freeze is written once per cap, group and window, so an
+operator's ``unfreeze`` holds for the rest of the window (the guard goes on cancelling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import metrics
+from . import native_limits as N
+from .caps import counter_key
+from .config import Config
+from .logs import log_event
+from .money import micros_to_str
+from .spending_limits import LimitConflict, SpendingLimits
+from .windows import format_timestamp, parse_timestamp, window_for
+
+NATIVE_PK = "NATIVE"
+FREEZE_RETENTION = timedelta(days=40)
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    frozen: list[str] = field(default_factory=list)
+    foreign: list[dict[str, str]] = field(default_factory=list)
+    drift: list[dict[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"created": self.created, "updated": self.updated, "deleted": self.deleted,
+                "frozen": sorted(self.frozen), "foreign": self.foreign, "drift": self.drift,
+                "errors": self.errors}
+
+
+@dataclass(frozen=True)
+class BreachOutcome:
+    """What a breach did to Braket's limits, for the alert and the decision log."""
+
+    freeze: N.Freeze | None
+    frozen: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()
+    error: str = ""
+
+    def text(self) -> str:
+        from .messages import short_device
+        if self.freeze is None:
+            return ""
+        parts = []
+        until = format_timestamp(self.freeze.until) if self.freeze.until else "it is unfrozen"
+        if self.frozen:
+            parts.append(f"Braket now refuses new tasks at CreateQuantumTask on "
+                         f"{', '.join(short_device(d) for d in self.frozen)} (native spending limit of $0) "
+                         f"until {until}; `braket-guard unfreeze {self.freeze.cap}` lifts it early")
+        if self.foreign:
+            parts.append(f"{', '.join(short_device(d) for d in self.foreign)} already "
+                         f"{'has' if len(self.foreign) == 1 else 'have'} a spending limit the guard does "
+                         "not own: left alone, the guard keeps cancelling there")
+        if self.error:
+            parts.append(f"the freeze is not complete ({self.error[:200]}); reconciliation retries it")
+        return "; ".join(parts)
+
+
+def _freeze_item(freeze: N.Freeze, state: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}, "cap": {"S": freeze.cap},
+        "window_key": {"S": freeze.window_key}, "group": {"S": freeze.group},
+        "devices": {"SS": sorted(freeze.devices)}, "freeze_state": {"S": state},
+        "lifted": {"BOOL": freeze.lifted}, "frozen_at": {"S": format_timestamp(datetime.now(timezone.utc))}}
+    if freeze.until is not None:
+        item["until"] = {"S": format_timestamp(freeze.until)}
+        item["expires_at"] = {"N": str(int((freeze.until + FREEZE_RETENTION).timestamp()))}
+    return item
+
+
+def _parse_freeze(item: dict[str, Any]) -> N.Freeze:
+    until = item.get("until", {}).get("S")
+    return N.Freeze(item["cap"]["S"], item["window_key"]["S"], item["group"]["S"],
+                    frozenset(item.get("devices", {}).get("SS", [])),
+                    parse_timestamp(until) if until else None, item.get("lifted", {}).get("BOOL", False))
+
+
+class NativeLimiter:
+    """The guard's side of Braket's native spending limits for one deployment (owner = table)."""
+
+    def __init__(self, config: Config, ledger: Any, limits: SpendingLimits):
+        self.config, self.ledger, self.limits = config, ledger, limits
+        self.owner = config.table
+        self._ensured: set[tuple[str, str]] = set()  # (device, window) mirrored by this container
+
+    @property
+    def enabled(self) -> bool:
+        """Native limits are enforcement: monitor mode never freezes or mirrors."""
+        return self.config.native_limits != N.OFF and self.config.enforcing
+
+    # -- freezes in the ledger ---------------------------------------------------------------------
+    def freezes(self) -> list[tuple[N.Freeze, dict[str, Any]]]:
+        items = self.ledger._query(NATIVE_PK, "FREEZE#")
+        return [(_parse_freeze(i), i) for i in items]
+
+    def _get_freeze(self, freeze: N.Freeze) -> dict[str, Any]:
+        return self.ledger.backoff.call(lambda: self.ledger.client.get_item(
+            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}},
+            ConsistentRead=True)).get("Item") or {}
+
+    def _put_freeze(self, freeze: N.Freeze) -> bool:
+        try:
+            self.ledger.backoff.call(lambda: self.ledger.client.put_item(
+                TableName=self.ledger.table, Item=_freeze_item(freeze, "pending"),
+                ConditionExpression="attribute_not_exists(pk)"))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _set_freeze(self, freeze: N.Freeze, **values: dict[str, Any]) -> None:
+        names = {f"#{k}": k for k in values}
+        self.ledger.backoff.call(lambda: self.ledger.client.update_item(
+            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+            ExpressionAttributeNames=names, ExpressionAttributeValues={f":{k}": v for k, v in values.items()}))
+
+    def universe(self, extra: Iterable[str] = ()) -> set[str]:
+        priced = [arn for arn in self.config.prices.prices]
+        return N.known_qpus(self.config.caps, priced, self.config.regions, extra)
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def on_breach(self, cap: Any, group: str, window: Any, device_arn: str,
+                  now: datetime | None = None) -> BreachOutcome:
+        """An enforcing cap's group is full: freeze the QPUs of its scope (once per window)."""
+        if not self.enabled:
+            return BreachOutcome(None)
+        now = now or datetime.now(timezone.utc)
+        freeze = N.freeze_for_breach(cap, group, window, self.universe([device_arn]))
+        if freeze is None:
+            return BreachOutcome(None)
+        # Read first: in a runaway every rejected task lands here, and a read is cheaper than a
+        # conditional write that fails.
+        stored = self._get_freeze(freeze)
+        new = not stored and self._put_freeze(freeze)
+        if not new and not stored:
+            stored = self._get_freeze(freeze)
+        if stored:
+            freeze = _parse_freeze(stored)
+            if freeze.lifted:  # unfrozen by an operator: it stays lifted for the window
+                return BreachOutcome(freeze)
+            if stored.get("freeze_state", {}).get("S") == "applied":
+                return BreachOutcome(freeze, tuple(stored.get("frozen", {}).get("SS", [])),
+                                     tuple(stored.get("foreign", {}).get("SS", [])))
+        report = self.sync(now, devices=freeze.devices)
+        frozen = tuple(sorted(set(report.frozen) & freeze.devices))
+        foreign = tuple(sorted({f["device"] for f in report.foreign} & freeze.devices))
+        if not report.errors:
+            values: dict[str, Any] = {"freeze_state": {"S": "applied"}}
+            if frozen:
+                values["frozen"] = {"SS": list(frozen)}
+            if foreign:
+                values["foreign"] = {"SS": list(foreign)}
+            self._set_freeze(freeze, **values)
+        log_event("warning", "native_freeze", cap=freeze.cap, group=freeze.group, frozen=list(frozen),
+                  foreign=list(foreign), until=format_timestamp(freeze.until) if freeze.until else None,
+                  errors=report.errors)
+        return BreachOutcome(freeze, frozen, foreign, "; ".join(report.errors))
+
+    def ensure_mirror(self, device_arn: str, now: datetime | None = None) -> None:
+        """The first task this container sees on a mirrored QPU in a window makes sure the device
+        has its limit, so a limit exists within one event of deploying or of a boundary whose
+        schedule was missed. One search per container, device and window; never fails the event."""
+        if not self.enabled or self.config.native_limits != N.MIRROR or not N.is_qpu(device_arn):
+            return
+        now = now or datetime.now(timezone.utc)
+        caps = [c for c in N.mirror_caps(self.config.caps) if c.applies_to(device_arn)]
+        if not caps:
+            return
+        key = (device_arn, "|".join(sorted(window_for(c.window, now, self.config.zone).key for c in caps)))
+        if key in self._ensured:
+            return
+        try:
+            report = self.sync(now, devices=[device_arn])
+        except (ClientError, BotoCoreError) as exc:
+            log_event("warning", "native_mirror_not_ensured", device=device_arn, error=str(exc)[:300])
+            return
+        if not report.errors:
+            self._ensured.add(key)
+
+    def unfreeze(self, cap_name: str, group: str | None = None, now: datetime | None = None) -> list[N.Freeze]:
+        """Lift the active freezes of a cap (one group, or all) and give the devices their room back."""
+        now = now or datetime.now(timezone.utc)
+        lifted = []
+        for freeze, _item in self.freezes():
+            if freeze.cap != cap_name or (group is not None and freeze.group != group) or not freeze.active(now):
+                continue
+            self._set_freeze(freeze, lifted={"BOOL": True},
+                             lifted_at={"S": format_timestamp(now)})
+            lifted.append(freeze)
+        if lifted:
+            devices = set().union(*(f.devices for f in lifted))
+            self.sync(now, devices=devices)
+        return lifted
+
+    # -- the sync --------------------------------------------------------------------------------
+    def targets(self, devices: Iterable[str], now: datetime) -> dict[str, N.MirrorTarget]:
+        if self.config.native_limits != N.MIRROR:
+            return {}
+        caps = N.mirror_caps(self.config.caps)
+        devices = [d for d in devices if N.is_qpu(d)]
+        keys = {}
+        for cap in caps:
+            window = window_for(cap.window, now, self.config.zone)
+            for device in devices:
+                if cap.applies_to(device):
+                    keys[(cap.name, window.key, device)] = counter_key(cap.name, window.key, device)
+        counters = self.ledger.read_counters(keys.values()) if keys else {}
+        amounts = {k: counters[key].cost_micros for k, key in keys.items()}
+        return N.mirror_targets(self.config.caps, devices, amounts, now, self.config.zone)
+
+    def current_limits(self, regions: Iterable[str], devices: Iterable[str] | None = None) -> list[N.NativeLimit]:
+        out: list[N.NativeLimit] = []
+        wanted = sorted(set(devices)) if devices is not None else None
+        for region in sorted(set(regions)):
+            in_region = None if wanted is None else [d for d in wanted if N.device_region(d) == region]
+            if in_region == []:
+                continue
+            out += self.limits.search(region, in_region)
+        return out
+
+    def sync(self, now: datetime | None = None, devices: Iterable[str] | None = None) -> SyncReport:
+        """Bring Braket's limits to the plan: the whole deployment, or only ``devices``."""
+        now = now or datetime.now(timezone.utc)
+        report = SyncReport()
+        if self.config.native_limits == N.OFF:
+            return report
+        freezes = [f for f, _ in self.freezes()]
+        scope = set(devices) if devices is not None else None
+        universe = self.universe(scope or ())
+        regions = set(self.config.regions) or {N.device_region(d) for d in universe}
+        if scope is not None:
+            regions = {N.device_region(d) for d in scope if N.is_qpu(d)}
+        limits = self.current_limits(regions, scope)
+        targets = self.targets(scope if scope is not None else universe, now)
+        mode = self.config.native_limits if self.config.enforcing else N.OFF
+        for attempt in range(3):
+            result = N.plan(mode, self.owner, targets, freezes, limits, now, devices=scope)
+            conflict = self._execute(result, report)
+            if not conflict:
+                break
+            limits = self.current_limits(regions, scope)  # another invocation created one: plan again
+        report.frozen = sorted(result.frozen)
+        report.foreign = [{"device": f.device_arn, "limit": f.arn, "limit_usd": micros_to_str(f.amount_micros)}
+                          for f in result.foreign]
+        self._drift(targets, limits, report)
+        if report.created or report.updated or report.deleted or report.errors:
+            log_event("info", "native_limits_synced", **report.to_dict())
+        return report
+
+    def _execute(self, result: N.Plan, report: SyncReport) -> bool:
+        """Make the plan's calls; True when a create met a limit made meanwhile (plan again)."""
+        conflict = False
+        skip: set[str] = set()
+        for action in result.actions:
+            if action.device_arn in skip:
+                continue
+            try:
+                if isinstance(action, N.Delete):
+                    self.limits.delete(action.arn, action.device_arn)
+                    report.deleted += 1
+                elif isinstance(action, N.Update):
+                    self.limits.update(action.arn, action.device_arn, action.amount_micros, action.token)
+                    report.updated += 1
+                else:
+                    self.limits.create(action.device_arn, action.amount_micros, dict(action.tags), action.token)
+                    report.created += 1
+            except LimitConflict:
+                conflict = True
+            except (ClientError, BotoCoreError) as exc:  # the next sync (schedule, breach) retries
+                skip.add(action.device_arn)  # never create after a delete that failed
+                report.errors.append(f"{type(action).__name__} {action.device_arn}: {exc}"[:300])
+                log_event("error", "native_limit_call_failed", action=type(action).__name__,
+                          device=action.device_arn, error=str(exc)[:300])
+        return conflict
+
+    def _drift(self, targets: dict[str, N.MirrorTarget], limits: list[N.NativeLimit], report: SyncReport) -> None:
+        """Braket's spend since each mirrored limit existed against the guard's counter since then."""
+        for limit in limits:
+            target = targets.get(limit.device_arn)
+            if target is None or not limit.owned_by(self.owner) or limit.identity != (
+                    target.window_tag, target.caps_fingerprint):
+                continue
+            drift = N.drift_micros(limit, target.baseline_micros)  # the counter now
+            if drift is None:
+                continue
+            report.drift.append({"device": limit.device_arn, "drift_usd": micros_to_str(drift),
+                                 "braket_usd": micros_to_str(limit.total_micros + limit.queued_micros)})
+            metrics.emit({"NativeLimitDriftMicroUSD": abs(drift)}, {"Device": limit.device_arn})

@@ -1,0 +1,518 @@
+"""Native spending limits for the Braket emulator, and tagging of the emulator's resources.
+
+A mixin of :class:`braket_sandbox.emulator.BraketEmulator` (it uses the emulator's lock, devices,
+tasks and events), so that Braket's own per-device cost control lives beside tasks and jobs without
+changing them. Why it exists: the guard's freeze and mirror modes drive these limits, and the
+benchmark measures what a limit that rejects at ``CreateQuantumTask`` saves over cancelling. It
+follows the botocore ``braket`` 2019-09-01 model:
+
+====================  ===============================================  ====  =========================
+CreateSpendingLimit   POST   /spending-limit                           201   ``{spendingLimitArn}``
+UpdateSpendingLimit   PATCH  /spending-limit/{spendingLimitArn}/update 200   ``{}``
+DeleteSpendingLimit   DELETE /spending-limit/{spendingLimitArn}/delete 200   ``{}``
+SearchSpendingLimits  POST   /spending-limits                          200   ``{spendingLimits, nextToken?}``
+TagResource           POST   /tags/{resourceArn}                       200   ``{}``
+UntagResource         DELETE /tags/{resourceArn}?tagKeys=...           200   ``{}``
+ListTagsForResource   GET    /tags/{resourceArn}                       200   ``{tags}``
+====================  ===============================================  ====  =========================
+
+What the model and the API reference say, and the emulator does:
+
+- ``spendingLimit`` is a USD string matching ``\\d+(\\.\\d{1,2})?`` (whole string); ``clientToken``
+  1-64 characters (a repeated token in the region returns the first limit's ARN); ``deviceArn``
+  1-256 characters; ``timePeriod`` ``{startAt, endAt}`` in epoch seconds, both required when given;
+  ``tags`` a string map. ARNs: ``arn:aws:braket:<region>:<account>:spending-limit/<uuid>``.
+- One limit per QPU device, in that device's region. The errors CreateSpendingLimit may answer are
+  AccessDenied, Throttling, DeviceRetired, InternalService and Validation (no ConflictException in
+  the model), so a second limit for a device, a simulator, an unknown device or one of another region
+  is a ``ValidationException``; a retired device is ``DeviceRetiredException`` (410). An OFFLINE QPU
+  may get a limit.
+- Update changes ``spendingLimit`` and/or ``timePeriod`` "immediately"; Update and Delete of an
+  unknown ARN (or one of another region) are ``ResourceNotFoundException``; a malformed ARN is a
+  ``ValidationException``. After Delete the device is unrestricted.
+- Search: filters (0-10) only ``deviceArn`` with operator ``EQUAL`` (1-10 values); ``maxResults``
+  1-100, default 20 (the model's documentation); results in creation order with a keyset
+  ``nextToken``, so limits created while paging never repeat. Each summary carries
+  ``spendingLimitArn, deviceArn, timePeriod, spendingLimit, queuedSpend, totalSpend, createdAt,
+  updatedAt, tags``.
+- Tags: the CloudFormation resource ``AWS::Braket::SpendingLimit`` manages tags through
+  TagResource / UntagResource / ListTagsForResource, so those accept a spending-limit ARN; they also
+  accept quantum-task and job ARNs (their ``tags`` are what GetQuantumTask / GetJob return). Unknown
+  resource: ``ResourceNotFoundException``.
+
+At ``CreateQuantumTask`` (the developer guide and the launch blog): the task's estimated cost is the
+QPU list price times the requested shots; the request is refused with a ``ValidationException`` when
+that exceeds ``spendingLimit - totalSpend - queuedSpend``; with a time period, tasks are accepted only
+inside ``[startAt, endAt)``; a limit counts only tasks created during its period and after it existed
+(tasks already there when it is created are never counted). Covered: on-demand and hybrid-job QPU
+tasks; not covered: simulators (no limit possible) and tasks with a reservation association (not
+checked, not counted). ``queuedSpend`` = estimated cost of the counted tasks not yet ended;
+``totalSpend`` = cost of the counted tasks that COMPLETED (list price x ``numSuccessfulShots``, the
+blog says unused shots are given back); CANCELLED and FAILED tasks cost 0. Each change of a limit's
+spend by a task emits a "Braket Spending Limit Spend Change" event with ``quantumTaskArn, deviceArn,
+spendingLimit, spendingLimitArn, totalSpend, queuedSpend, timePeriod``.
+
+Uncertain, and chosen (configurable where it matters to the guard):
+
+- Whether the estimate includes the per-task fee: "list price and requested shots" does not say.
+  The emulator adds ``spending_task_fee`` (default 0.30 USD, the per-task fee of every QPU) to the
+  per-shot price x shots; set it to ``Decimal(0)`` for shot-only estimates.
+- Whether ``totalSpend`` restarts when ``timePeriod`` changes (the guard's rollover depends on it):
+  with ``spend_resets_on_new_period`` (default True) a limit counts only the tasks created inside its
+  current period, so a new period starts from zero; with False every task the limit once counted
+  stays counted.
+- A limit created without a time period reports ``timePeriod`` = {its creation time, 9999-12-31}
+  (the summary requires the member; Braket's own value is not documented).
+- ``endAt`` must be after ``startAt``; a period entirely in the past is accepted (then every task on
+  the device is refused).
+- Amounts are returned as plain decimal strings: ``spendingLimit`` as given, spends without exponent
+  and without trailing zeros beyond cents (``"12.5"`` -> ``"12.50"``, ``"0.000425"`` kept).
+- The refusal's wording is not published; the emulator's message names the estimate, the remaining
+  amount and the limit's ARN.
+- The Spend Change event's ``timePeriod`` carries ISO-8601 ``startAt`` / ``endAt``; no official
+  example gives the format.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import threading
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+__all__ = ["SPENDING_LIMIT_OPERATIONS", "SpendingLimitsMixin", "QPU_TASK_FEE", "format_usd"]
+
+SPENDING_LIMIT_OPERATIONS = (
+    "CreateSpendingLimit",
+    "UpdateSpendingLimit",
+    "DeleteSpendingLimit",
+    "SearchSpendingLimits",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+)
+
+QPU_TASK_FEE = Decimal("0.30")
+NO_END = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)
+DEFAULT_SEARCH_PAGE = 20
+SPEND_EVENT = "Braket Spending Limit Spend Change"
+
+_AMOUNT_RE = re.compile(r"^\d+(\.\d{1,2})?$")
+_LIMIT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]+):(\d{12}):spending-limit/(.+)$")
+_ANY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]*):(\d{12}):(quantum-task|job|spending-limit)/.+$")
+
+
+def format_usd(amount: Decimal) -> str:
+    """A spend as a plain string: at least cents, never an exponent (``Decimal('1E+1')`` -> ``10.00``)."""
+    if amount == amount.quantize(Decimal("0.01")):
+        return f"{amount.quantize(Decimal('0.01')):f}"
+    return f"{amount.normalize():f}"
+
+
+class SpendingLimitsMixin:
+    """Spending limits and tagging of the emulator (state in ``self._spending_limits``, guarded by
+    ``self._lock``)."""
+
+    _lock: threading.RLock
+    account_id: str
+    default_region: str
+    clock: Callable[[], dt.datetime]
+    _tasks: dict[str, dict]
+
+    def _init_spending_limits(self) -> None:
+        self._spending_limits: dict[str, dict] = {}
+        self._limit_tokens: dict[tuple[str, str], str] = {}
+        self._limit_of_task: dict[str, tuple[str, Decimal]] = {}  # task ARN -> (limit ARN, estimate)
+        self.spending_task_fee: Decimal = QPU_TASK_FEE
+        self.spend_resets_on_new_period: bool = True
+
+    def _reset_spending_limits(self) -> None:
+        self._spending_limits.clear()
+        self._limit_tokens.clear()
+        self._limit_of_task.clear()
+
+    # ----------------------------------------------------------------------------- Python API
+    def create_spending_limit(self, region: str, device_arn: str, spending_limit: str, *,
+                              time_period: tuple[Any, Any] | None = None, tags: dict[str, str] | None = None,
+                              created_at: Any = None) -> str:
+        """CreateSpendingLimit without HTTP (same checks); ``created_at`` backdates the limit."""
+        from braket_sandbox.emulator import parse_time
+
+        body: dict[str, Any] = {"deviceArn": device_arn, "spendingLimit": spending_limit, "tags": dict(tags or {})}
+        if time_period is not None:
+            body["timePeriod"] = {"startAt": parse_time(time_period[0]).timestamp(),
+                                  "endAt": parse_time(time_period[1]).timestamp()}
+        return self._create_limit(region, body, None, None if created_at is None else parse_time(created_at))
+
+    def spending_limit(self, arn: str) -> dict:
+        """The limit as SearchSpendingLimits reports it, amounts as Decimal, times as datetimes."""
+        with self._lock:
+            limit = self._spending_limits[arn]
+            total, queued = self._spend(limit)
+            out = copy.deepcopy({k: v for k, v in limit.items() if k != "counted"})
+            out.update(totalSpend=total, queuedSpend=queued, spendingLimit=Decimal(limit["spendingLimit"]))
+            return out
+
+    def spending_limits(self, region: str | None = None) -> list[dict]:
+        with self._lock:
+            arns = [a for a, lim in self._spending_limits.items() if region is None or lim["region"] == region]
+        return [self.spending_limit(a) for a in arns]
+
+    def estimated_cost(self, device_arn: str, shots: int) -> Decimal:
+        """What a spending limit charges a task at creation: per-task fee + per-shot price x shots."""
+        device = self._devices[device_arn]  # type: ignore[attr-defined]
+        return self.spending_task_fee + Decimal(str(device.price)) * shots
+
+    # ----------------------------------------------------------------------------- hooks for tasks
+    def _limit_admits(self, region: str, device: Any, shots: int, associations: list[dict],
+                      now: dt.datetime) -> tuple[str, Decimal] | None:
+        """Check a new task against its device's limit (lock held); raise the refusal, or return
+        (limit ARN, estimate) when the limit counts the task, None when no limit applies."""
+        from braket_sandbox.emulator import BraketApiError
+
+        if device.device_type != "QPU" or associations:
+            return None
+        limit = self._limit_for_device(region, device.arn)
+        if limit is None or now < limit["createdAt"]:  # a task backdated to before the limit existed
+            return None
+        start, end = limit["timePeriod"]
+        if not start <= now < end:
+            raise BraketApiError(
+                "ValidationException",
+                f"Quantum task creation on {device.arn} is outside the time period of spending limit "
+                f"{limit['spendingLimitArn']} ({_iso(start)} to {_iso(end)})")
+        estimate = self.spending_task_fee + Decimal(str(device.price)) * shots
+        total, queued = self._spend(limit)
+        remaining = Decimal(limit["spendingLimit"]) - total - queued
+        if estimate > remaining:
+            raise BraketApiError(
+                "ValidationException",
+                f"Quantum task estimated cost of ${format_usd(estimate)} exceeds the remaining spending limit of "
+                f"${format_usd(max(remaining, Decimal(0)))} for device {device.arn} "
+                f"(spending limit {limit['spendingLimitArn']})")
+        return limit["spendingLimitArn"], estimate
+
+    def _limit_counts(self, task: dict, counted: tuple[str, Decimal] | None) -> list[dict]:
+        """Attach a created task to the limit that counted it (lock held); its Spend Change event."""
+        if counted is None:
+            return []
+        limit_arn, estimate = counted
+        self._limit_of_task[task["quantumTaskArn"]] = (limit_arn, estimate)
+        limit = self._spending_limits[limit_arn]
+        limit["counted"].append(task["quantumTaskArn"])
+        return [self._spend_event(limit, task["quantumTaskArn"])]
+
+    def _limit_task_ended(self, task: dict) -> list[dict]:
+        """A counted task reached a terminal status (lock held): its Spend Change event."""
+        entry = self._limit_of_task.get(task["quantumTaskArn"])
+        if entry is None or entry[0] not in self._spending_limits:
+            return []
+        limit = self._spending_limits[entry[0]]
+        if not self._in_period(limit, task):
+            return []
+        return [self._spend_event(limit, task["quantumTaskArn"])]
+
+    # ----------------------------------------------------------------------------- state
+    def _limit_for_device(self, region: str, device_arn: str) -> dict | None:
+        for limit in self._spending_limits.values():
+            if limit["deviceArn"] == device_arn and limit["region"] == region:
+                return limit
+        return None
+
+    def _in_period(self, limit: dict, task: dict) -> bool:
+        if not self.spend_resets_on_new_period:
+            return True
+        start, end = limit["timePeriod"]
+        return start <= task["createdAt"] < end
+
+    def _task_cost(self, task: dict, estimate: Decimal) -> tuple[Decimal, Decimal]:
+        """(spent, queued) of one counted task."""
+        status = task["status"]
+        if status == "COMPLETED":
+            device = self._devices.get(task["deviceArn"])  # type: ignore[attr-defined]
+            shots = task["numSuccessfulShots"] if task["numSuccessfulShots"] is not None else task["shots"]
+            price = Decimal(str(device.price)) if device is not None else Decimal(0)
+            return self.spending_task_fee + price * shots, Decimal(0)
+        if status in ("CANCELLED", "FAILED"):
+            return Decimal(0), Decimal(0)
+        return Decimal(0), estimate
+
+    def _spend(self, limit: dict) -> tuple[Decimal, Decimal]:
+        """(totalSpend, queuedSpend) of a limit, from the tasks it counts (lock held)."""
+        total = queued = Decimal(0)
+        for arn in limit["counted"]:
+            task = self._tasks.get(arn)
+            if task is None or not self._in_period(limit, task):
+                continue
+            spent, waiting = self._task_cost(task, self._limit_of_task[arn][1])
+            total += spent
+            queued += waiting
+        return total, queued
+
+    def _spend_event(self, limit: dict, task_arn: str) -> dict:
+        from braket_sandbox.emulator import iso_s
+
+        total, queued = self._spend(limit)
+        start, end = limit["timePeriod"]
+        detail = {
+            "quantumTaskArn": task_arn,
+            "deviceArn": limit["deviceArn"],
+            "spendingLimit": limit["spendingLimit"],
+            "spendingLimitArn": limit["spendingLimitArn"],
+            "totalSpend": format_usd(total),
+            "queuedSpend": format_usd(queued),
+            "timePeriod": {"startAt": _iso(start), "endAt": _iso(end)},
+        }
+        return {"version": "0", "id": str(uuid.uuid4()), "detail-type": SPEND_EVENT, "source": "aws.braket",
+                "account": self.account_id, "time": iso_s(self.clock()), "region": limit["region"],
+                "resources": [limit["spendingLimitArn"]], "detail": detail}
+
+    @staticmethod
+    def _amount(value: Any, field: str) -> str:
+        from braket_sandbox.emulator import BraketApiError
+
+        if not isinstance(value, str) or not _AMOUNT_RE.match(value):
+            raise BraketApiError("ValidationException",
+                                 f"{field} must be a USD amount matching \\d+(\\.\\d{{1,2}})?, got {value!r}")
+        try:
+            Decimal(value)
+        except InvalidOperation:  # pragma: no cover - the pattern already excludes it
+            raise BraketApiError("ValidationException", f"{field} is not a number: {value!r}")
+        return value
+
+    @staticmethod
+    def _time_period(value: Any) -> tuple[dt.datetime, dt.datetime]:
+        from braket_sandbox.emulator import BraketApiError
+
+        if not isinstance(value, dict) or set(value) - {"startAt", "endAt"}:
+            raise BraketApiError("ValidationException", "timePeriod must be {startAt, endAt}")
+        out = []
+        for field in ("startAt", "endAt"):
+            number = value.get(field)
+            if number is None:
+                raise BraketApiError("ValidationException", f"timePeriod.{field} is required")
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise BraketApiError("ValidationException", f"timePeriod.{field} must be epoch seconds")
+            try:
+                out.append(dt.datetime.fromtimestamp(float(number), dt.timezone.utc))
+            except (OverflowError, OSError, ValueError):
+                raise BraketApiError("ValidationException", f"timePeriod.{field} is out of range")
+        start, end = out
+        if end <= start:
+            raise BraketApiError("ValidationException", "timePeriod.endAt must be after timePeriod.startAt")
+        return start, end
+
+    @staticmethod
+    def _tags(value: Any) -> dict[str, str]:
+        from braket_sandbox.emulator import BraketApiError
+
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise BraketApiError("ValidationException", "tags must map strings to strings")
+        return dict(value)
+
+    def _create_limit(self, region: str, body: dict, client_token: str | None,
+                      created_at: dt.datetime | None = None) -> str:
+        from braket_sandbox.emulator import BraketApiError, _to_ms
+
+        device_arn = body.get("deviceArn")
+        if not isinstance(device_arn, str) or not 1 <= len(device_arn) <= 256:
+            raise BraketApiError("ValidationException", "deviceArn is required (1-256 characters)")
+        if body.get("spendingLimit") is None:
+            raise BraketApiError("ValidationException", "Missing required field: spendingLimit")
+        amount = self._amount(body["spendingLimit"], "spendingLimit")
+        period = None if body.get("timePeriod") is None else self._time_period(body["timePeriod"])
+        tags = self._tags(body.get("tags"))
+        with self._lock:
+            if client_token is not None and (region, client_token) in self._limit_tokens:
+                return self._limit_tokens[(region, client_token)]
+            device = self._devices.get(device_arn)  # type: ignore[attr-defined]
+            if device is None or not device.visible_from(region):
+                raise BraketApiError("ValidationException", f"Device {device_arn} is not available in {region}")
+            if device.device_type != "QPU":
+                raise BraketApiError("ValidationException",
+                                     f"Spending limits are not supported for simulators: {device_arn}")
+            if device.status == "RETIRED":
+                raise BraketApiError("DeviceRetiredException", f"Device {device_arn} is retired")
+            existing = self._limit_for_device(region, device_arn)
+            if existing is not None:
+                raise BraketApiError("ValidationException",
+                                     f"A spending limit already exists for device {device_arn}: "
+                                     f"{existing['spendingLimitArn']}")
+            now = _to_ms(created_at or self.clock())
+            arn = f"arn:aws:braket:{region}:{self.account_id}:spending-limit/{uuid.uuid4()}"
+            self._spending_limits[arn] = {
+                "spendingLimitArn": arn, "region": region, "deviceArn": device_arn, "spendingLimit": amount,
+                "timePeriod": period or (now, NO_END), "tags": tags, "createdAt": now, "updatedAt": now,
+                "counted": [],
+            }
+            if client_token is not None:
+                self._limit_tokens[(region, client_token)] = arn
+            return arn
+
+    def _lookup_limit(self, region: str, arn: Any) -> dict:
+        from braket_sandbox.emulator import BraketApiError
+
+        if not isinstance(arn, str) or not _LIMIT_ARN_RE.match(arn):
+            raise BraketApiError("ValidationException", f"Invalid spending limit ARN: {arn!r}")
+        limit = self._spending_limits.get(arn)
+        if limit is None or limit["region"] != region:
+            raise BraketApiError("ResourceNotFoundException", f"Spending limit {arn} not found")
+        return limit
+
+    def _summary_of_limit(self, limit: dict) -> dict:
+        from braket_sandbox.emulator import iso_ms
+
+        total, queued = self._spend(limit)
+        start, end = limit["timePeriod"]
+        return {
+            "spendingLimitArn": limit["spendingLimitArn"], "deviceArn": limit["deviceArn"],
+            "timePeriod": {"startAt": int(start.timestamp()), "endAt": int(end.timestamp())},
+            "spendingLimit": limit["spendingLimit"], "queuedSpend": format_usd(queued),
+            "totalSpend": format_usd(total), "createdAt": iso_ms(limit["createdAt"]),
+            "updatedAt": iso_ms(limit["updatedAt"]), "tags": dict(limit["tags"]),
+        }
+
+    def _tagged(self, region: str, arn: Any) -> dict:
+        """The record whose ``tags`` TagResource & co. change (lock held)."""
+        from braket_sandbox.emulator import BraketApiError
+
+        match = _ANY_ARN_RE.match(arn) if isinstance(arn, str) else None
+        if match is None:
+            raise BraketApiError("ValidationException", f"Invalid resource ARN: {arn!r}")
+        kind = match.group(3)
+        store = {"quantum-task": self._tasks, "job": self._jobs,  # type: ignore[attr-defined]
+                 "spending-limit": self._spending_limits}[kind]
+        record = store.get(arn)
+        if record is None or record["region"] != region or match.group(2) != self.account_id:
+            raise BraketApiError("ResourceNotFoundException", f"Resource {arn} not found")
+        return record
+
+    # ----------------------------------------------------------------------------- routes
+    @staticmethod
+    def route_spending(method: str, path: str) -> tuple[str | None, str | None]:
+        if path == "/spending-limit" and method == "POST":
+            return "CreateSpendingLimit", None
+        if path == "/spending-limits" and method == "POST":
+            return "SearchSpendingLimits", None
+        if path.startswith("/spending-limit/"):
+            rest = path[len("/spending-limit/"):]
+            if rest.endswith("/update") and method == "PATCH":
+                return "UpdateSpendingLimit", rest[: -len("/update")]
+            if rest.endswith("/delete") and method == "DELETE":
+                return "DeleteSpendingLimit", rest[: -len("/delete")]
+        if path.startswith("/tags/") and len(path) > len("/tags/"):
+            operation = {"POST": "TagResource", "DELETE": "UntagResource", "GET": "ListTagsForResource"}.get(method)
+            if operation:
+                return operation, path[len("/tags/"):]
+        return None, None
+
+    def _op_spending(self, operation: str, region: str, arn: str, body: dict,
+                     query: dict) -> tuple[int, dict, list[dict]]:
+        from braket_sandbox.emulator import BraketApiError
+
+        if operation == "CreateSpendingLimit":
+            token = body.get("clientToken")
+            if not isinstance(token, str) or not 1 <= len(token) <= 64:
+                raise BraketApiError("ValidationException", "clientToken is required (1-64 characters)")
+            return 201, {"spendingLimitArn": self._create_limit(region, body, token)}, []
+        if operation == "UpdateSpendingLimit":
+            return self._op_update_limit(region, arn, body)
+        if operation == "DeleteSpendingLimit":
+            with self._lock:
+                limit = self._lookup_limit(region, arn)
+                del self._spending_limits[limit["spendingLimitArn"]]
+                for task_arn in limit["counted"]:
+                    self._limit_of_task.pop(task_arn, None)
+            return 200, {}, []
+        if operation == "SearchSpendingLimits":
+            return self._op_search_limits(region, body)
+        if operation == "TagResource":
+            if body.get("tags") is None:
+                raise BraketApiError("ValidationException", "Missing required field: tags")
+            tags = self._tags(body["tags"])
+            with self._lock:
+                self._tagged(region, arn)["tags"].update(tags)
+            return 200, {}, []
+        if operation == "UntagResource":
+            keys = query.get("tagKeys")
+            if not keys:
+                raise BraketApiError("ValidationException", "Missing required parameter: tagKeys")
+            with self._lock:
+                record = self._tagged(region, arn)
+                for key in keys:
+                    record["tags"].pop(key, None)
+            return 200, {}, []
+        with self._lock:
+            return 200, {"tags": dict(self._tagged(region, arn)["tags"])}, []
+
+    def _op_update_limit(self, region: str, arn: str, body: dict) -> tuple[int, dict, list[dict]]:
+        from braket_sandbox.emulator import BraketApiError, _to_ms
+
+        token = body.get("clientToken")
+        if not isinstance(token, str) or not 1 <= len(token) <= 64:
+            raise BraketApiError("ValidationException", "clientToken is required (1-64 characters)")
+        amount = None if body.get("spendingLimit") is None else self._amount(body["spendingLimit"], "spendingLimit")
+        period = None if body.get("timePeriod") is None else self._time_period(body["timePeriod"])
+        with self._lock:
+            limit = self._lookup_limit(region, arn)
+            if amount is not None:
+                limit["spendingLimit"] = amount
+            if period is not None:
+                limit["timePeriod"] = period
+            limit["updatedAt"] = _to_ms(self.clock())
+        return 200, {}, []
+
+    def _op_search_limits(self, region: str, body: dict) -> tuple[int, dict, list[dict]]:
+        from braket_sandbox.emulator import BraketApiError, _decode_token, _encode_token
+
+        size = body.get("maxResults", DEFAULT_SEARCH_PAGE)
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
+            raise BraketApiError("ValidationException", "maxResults must be an integer in [1, 100]")
+        filters = body.get("filters") or []
+        if not isinstance(filters, list) or len(filters) > 10:
+            raise BraketApiError("ValidationException", "filters must be a list of at most 10 filters")
+        wanted: list[set[str]] = []
+        for item in filters:
+            if not isinstance(item, dict) or not all(item.get(k) is not None for k in ("name", "values", "operator")):
+                raise BraketApiError("ValidationException", "each filter needs a name, values and an operator")
+            if item["name"] != "deviceArn":
+                raise BraketApiError("ValidationException",
+                                     f"Invalid filter name {item['name']!r}: only deviceArn is supported")
+            if item["operator"] != "EQUAL":
+                raise BraketApiError("ValidationException", f"Invalid operator {item['operator']!r}: only EQUAL")
+            values = item["values"]
+            if not isinstance(values, list) or not 1 <= len(values) <= 10 or not all(
+                    isinstance(v, str) and 1 <= len(v) <= 256 for v in values):
+                raise BraketApiError("ValidationException", "each filter needs 1-10 values of 1-256 characters")
+            wanted.append(set(values))
+        after = None
+        if body.get("nextToken"):
+            cursor = _decode_token(body["nextToken"])
+            if not (isinstance(cursor, list) and len(cursor) == 2):
+                raise BraketApiError("ValidationException", "Invalid nextToken")
+            after = (int(cursor[0]), str(cursor[1]))
+
+        def key(limit: dict) -> tuple[int, str]:
+            return (int(limit["createdAt"].timestamp() * 1000), limit["spendingLimitArn"])
+
+        with self._lock:
+            matching = sorted((lim for lim in self._spending_limits.values() if lim["region"] == region
+                               and all(lim["deviceArn"] in w for w in wanted)), key=key)
+            if after is not None:
+                matching = [lim for lim in matching if key(lim) > after]
+            page = matching[:size]
+            out: dict[str, Any] = {"spendingLimits": [self._summary_of_limit(lim) for lim in page]}
+            if len(matching) > size:
+                out["nextToken"] = _encode_token(list(key(page[-1])))
+        return 200, out, []
+
+
+def _iso(value: dt.datetime) -> str:
+    from braket_sandbox.emulator import iso_ms
+
+    return iso_ms(value)

@@ -1,0 +1,75 @@
+"""The spending-limit adapter against the emulator's API (real boto3 over HTTP)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from braket_guard import native_limits as N
+from braket_guard.spending_limits import LimitConflict, SpendingLimits
+
+from .conftest import AQUILA, FORTE, GARNET, REGION
+
+
+@pytest.fixture
+def adapter(harness):
+    clients = {}
+
+    def client_for(region):
+        if region not in clients:
+            clients[region] = boto3.client("braket", region_name=region,
+                                           config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        return clients[region]
+    return SpendingLimits(client_for)
+
+
+def test_create_search_update_delete_round_trip(harness, adapter):
+    arn = adapter.create(FORTE, 12_345_678, {N.OWNER_TAG: "me", N.WINDOW_TAG: "day:2026-12-02"}, "tok-1")
+    (limit,) = adapter.search(REGION, [FORTE])
+    assert (limit.arn, limit.device_arn, limit.amount_micros) == (arn, FORTE, 12_340_000)  # cents, rounded down
+    assert limit.owned_by("me") and limit.identity == ("day:2026-12-02", N.NONE)
+    adapter.update(arn, FORTE, 0, "tok-2")
+    assert adapter.search(REGION, [FORTE])[0].amount_micros == 0
+    adapter.delete(arn, FORTE)
+    adapter.delete(arn, FORTE)  # already gone: not an error
+    assert adapter.search(REGION, [FORTE]) == []
+    assert adapter.calls == {"CreateSpendingLimit": 1, "SearchSpendingLimits": 3, "UpdateSpendingLimit": 1,
+                             "DeleteSpendingLimit": 2}
+
+
+def test_a_second_limit_on_a_device_is_a_conflict(harness, adapter):
+    harness.emu.create_spending_limit(REGION, FORTE, "5.00")
+    with pytest.raises(LimitConflict):
+        adapter.create(FORTE, 0, {N.OWNER_TAG: "me"}, "tok-3")
+
+
+def test_each_limit_lives_in_its_devices_region(harness, adapter):
+    adapter.create(GARNET, 1_000_000, {N.OWNER_TAG: "me"}, "tok-4")
+    adapter.create(AQUILA, 2_000_000, {N.OWNER_TAG: "me"}, "tok-5")
+    assert [l.device_arn for l in adapter.search("eu-north-1")] == [GARNET]
+    assert [l.device_arn for l in adapter.search(REGION)] == [AQUILA]
+
+
+def test_search_pages_and_batches_the_device_filter(harness, adapter, monkeypatch):
+    for device, usd in ((FORTE, "1.00"), (AQUILA, "2.00")):
+        harness.emu.create_spending_limit(REGION, device, usd)
+    real = adapter.client_for_region
+
+    def small_pages(region):  # maxResults=1 makes the emulator page
+        client = real(region)
+        original = client.search_spending_limits
+
+        class Wrapped:
+            def search_spending_limits(self, **kwargs):
+                return original(**{**kwargs, "maxResults": 1})
+        return Wrapped()
+
+    monkeypatch.setattr(adapter, "client_for_region", small_pages)
+    assert sorted(l.amount_micros for l in adapter.search(REGION)) == [1_000_000, 2_000_000]
+    assert adapter.calls["SearchSpendingLimits"] >= 2
+    monkeypatch.setattr(adapter, "client_for_region", real)
+    many = [FORTE] + [f"arn:aws:braket:us-east-1::device/qpu/acme/X-{i}" for i in range(12)]
+    adapter.calls.clear()
+    found = adapter.search(REGION, many)  # the filter takes 10 values: two calls
+    assert [l.device_arn for l in found] == [FORTE] and adapter.calls == {"SearchSpendingLimits": 2}
