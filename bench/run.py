@@ -237,14 +237,16 @@ def method_text(meta: dict) -> str:
 
 def write_doc(meta: dict, results: list[dict], footprint: dict, path: Path = DOC, quota: dict | None = None) -> str:
     fp_text = footprint_text(footprint)
-    quota_text = ""
+    quota_text, quota_minutes = "", ""
     if quota:
+        minutes = quota.get("elapsed_min") or sum(r["duration_s"] for r in quota["results"]) / 60
+        quota_minutes = f" for the comparison, {minutes:.0f} more for the runaway at the quota"
         from bench.quota import section
         quota_text = section(quota, QUOTA_PLOT) + f"\nThis part: {quota.get('finished', meta['finished'])}.\n\n"
     body = f"""# Benchmark: braket-guard vs the original monitoring tool
 
-Reproduce with `make bench` (about {meta['elapsed_min']:.0f} minutes on this 2-core machine).
-Latest run: {meta['finished']} on {meta['machine']}, Python {meta['python']}.
+Reproduce with `make bench` (about {meta['elapsed_min']:.0f} minutes on this 2-core machine{quota_minutes}).
+Latest run of the comparison: {meta['finished']} on {meta['machine']}, Python {meta['python']}.
 
 ## Ratios (original tool ÷ braket-guard, same run)
 
@@ -296,7 +298,7 @@ def update_readme(meta: dict, results: list[dict], footprint: dict, quota: dict 
     section = f"""{BEGIN}
 ## Benchmark and reliability
 
-`make bench` (about {meta['elapsed_min']:.0f} minutes on 2 cores) replays the same runaway stream (N tasks created in
+`make bench` (about {meta['elapsed_min']:.0f} minutes on 2 cores, plus the runaway at the quota below) replays the same runaway stream (N tasks created in
 one UTC day on one QPU, 16 concurrent invocations) through braket-guard and through the original
 monitoring tool's algorithm, against the same Braket emulator and moto servers, and rewrites this
 section. Ratios are original tool ÷ braket-guard, measured in the same run ({meta['finished']}); handler
@@ -389,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"overshoot {usd(result.overshoot_micros)}, failed {result.failed_invocations}")
                 if args.scenario in ("all", "quota"):
                     from bench.quota import FULL, QUICK, run_all
+                    quota_started = time.time()
                     quota = run_all(servers, QUICK if args.quick else FULL, progress=log)
+                    quota["elapsed_min"] = (time.time() - quota_started) / 60
                     quota["finished"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
                     quota["quick"] = args.quick
         finally:

@@ -96,8 +96,6 @@ def render_environment(table: str, caps: list[dict], timezone: str, topic_arn: s
                        slack_parameter: str | None, native_limits: str = "off") -> dict[str, str]:
     """The Lambda environment the module renders (lambda.tf), for the boto3 path."""
     env = {
-        "BRAKET_GUARD_NATIVE_LIMITS": native_limits,
-        "BRAKET_GUARD_CANCELS_PER_SECOND": "2",
         "BRAKET_GUARD_TABLE": table,
         "BRAKET_GUARD_CAPS": json.dumps(caps, separators=(",", ":")),
         "BRAKET_GUARD_MODE": "enforce",
@@ -108,6 +106,8 @@ def render_environment(table: str, caps: list[dict], timezone: str, topic_arn: s
     }
     if slack_parameter:
         env["BRAKET_GUARD_SLACK_WEBHOOK_PARAMETER"] = slack_parameter
+    if native_limits != "off":  # lambda.tf renders it only when not the default (cancels: always "2" here)
+        env["BRAKET_GUARD_NATIVE_LIMITS"] = native_limits
     return env
 
 

@@ -29,13 +29,13 @@ def test_terraform_inputs_carry_native_limits_through_the_example_variable(tmp_p
 
 
 def test_boto3_environment_renders_what_lambda_tf_renders():
-    env = deploy.render_environment("t", [], "UTC", "arn:aws:sns:us-east-1:123456789012:x", None, "freeze")
-    assert env["BRAKET_GUARD_NATIVE_LIMITS"] == "freeze"
+    """lambda.tf sets each variable only when not its default; the boto3 path does the same."""
     lambda_tf = (ROOT / "lambda.tf").read_text()
-    for name in ("BRAKET_GUARD_NATIVE_LIMITS", "BRAKET_GUARD_CANCELS_PER_SECOND"):
-        assert re.search(rf"^\s*{name}\s*=", lambda_tf, re.M), f"lambda.tf no longer renders {name}"
-        assert name in env
-    default = re.search(r'variable "cancels_per_second".*?default\s*=\s*"([^"]+)"',
-                        (ROOT / "variables.tf").read_text(), re.S)
-    assert default and env["BRAKET_GUARD_CANCELS_PER_SECOND"] == default.group(1)
-    assert deploy.render_environment("t", [], "UTC", "x", None)["BRAKET_GUARD_NATIVE_LIMITS"] == "off"
+    assert re.search(r'var\.native_limits == "off" \? \{\} : \{ BRAKET_GUARD_NATIVE_LIMITS = var\.native_limits \}',
+                     lambda_tf), "lambda.tf no longer renders BRAKET_GUARD_NATIVE_LIMITS only when not off"
+    assert re.search(r'var\.cancels_per_second == "2" \? \{\} :', lambda_tf)
+    freeze = deploy.render_environment("t", [], "UTC", "arn:aws:sns:us-east-1:123456789012:x", None, "freeze")
+    assert freeze["BRAKET_GUARD_NATIVE_LIMITS"] == "freeze"
+    assert "BRAKET_GUARD_CANCELS_PER_SECOND" not in freeze  # the sandbox keeps the default 2/s
+    off = deploy.render_environment("t", [], "UTC", "x", None)
+    assert "BRAKET_GUARD_NATIVE_LIMITS" not in off and "BRAKET_GUARD_CANCELS_PER_SECOND" not in off
