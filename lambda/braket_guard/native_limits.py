@@ -180,8 +180,11 @@ class Plan:
 
 # -- what the caps ask for ----------------------------------------------------------------------
 def mirror_caps(caps: Iterable[Cap]) -> list[Cap]:
-    """Enforcing cost caps grouped by device: each device's group is what a native limit is."""
-    return [c for c in caps if c.enforcing and c.group_by == "device" and c.max_cost_micros is not None]
+    """Enforcing cost caps grouped by device that count tasks: each device's group is what a native
+    limit is (a native limit counts QPU tasks; a cap of hybrid-job instance time alone has no
+    native counterpart)."""
+    return [c for c in caps if c.enforcing and c.group_by == "device" and c.max_cost_micros is not None
+            and c.counts_tasks]
 
 
 def known_qpus(caps: Iterable[Cap], priced: Iterable[str], regions: Iterable[str], extra: Iterable[str] = ()) -> set[str]:

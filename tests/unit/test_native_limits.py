@@ -233,6 +233,13 @@ def test_mirror_takes_what_the_window_spent_before_the_limit_existed():
     assert create.tags[N.BASELINE_TAG] == "37.12" and create.tags[N.MIRROR_TAG] == "62.87"
 
 
+def test_a_cap_of_hybrid_job_time_alone_is_never_mirrored():
+    jobs_only = {**DAY_CAP, "name": "jobs", "kinds": ["job"]}
+    assert N.mirror_targets(caps_of(jobs_only), [FORTE], {}, NOON, UTC) == {}
+    both = {**DAY_CAP, "name": "both", "kinds": ["task", "job"]}
+    assert set(N.mirror_targets(caps_of(both), [FORTE], {}, NOON, UTC)) == {FORTE}
+
+
 def test_freeze_then_unfreeze_restores_the_mirrored_amount():
     caps = caps_of(DAY_CAP)
     goal = N.mirror_targets(caps, [FORTE], {}, NOON, UTC)
