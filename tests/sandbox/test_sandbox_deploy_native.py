@@ -31,7 +31,7 @@ def test_terraform_inputs_carry_native_limits_through_the_example_variable(tmp_p
 def test_boto3_environment_renders_what_lambda_tf_renders():
     """lambda.tf sets each variable only when not its default; the boto3 path does the same."""
     lambda_tf = (ROOT / "lambda.tf").read_text()
-    assert re.search(r'var\.native_limits == "off" \? \{\} : \{ BRAKET_GUARD_NATIVE_LIMITS = var\.native_limits \}',
+    assert re.search(r'var\.native_limits == "off" \? \{\} : \{\s*BRAKET_GUARD_NATIVE_LIMITS = var\.native_limits\s*\}',
                      lambda_tf), "lambda.tf no longer renders BRAKET_GUARD_NATIVE_LIMITS only when not off"
     assert re.search(r'var\.cancels_per_second == "2" \? \{\} :', lambda_tf)
     freeze = deploy.render_environment("t", [], "UTC", "arn:aws:sns:us-east-1:123456789012:x", None, "freeze")
