@@ -1,0 +1,225 @@
+"""Adversarial review of issue 11 (hybrid jobs and reservations): each test pins one defect found
+by driving the real handler (moto server + the Braket emulator, as in test_jobs.py) down a side
+road. Every test here fails on the code it was written against; its docstring says what a careful
+user expects and what happens instead.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from braket_guard import cli, handler, operations
+from braket_guard.config import ConfigError, load_config
+
+from .conftest import ACCOUNT, FORTE, REGION
+
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+GPU = "ml.p3.8xlarge"
+RATE = {GPU: {"per_hour_usd": "12.00"}}  # $12 an instance-hour: $0.20 a minute per instance
+
+
+def deliver(harness):
+    results = []
+    pending = harness.take_events()
+    while pending:
+        results += [harness.invoke(e) for e in pending]
+        pending = harness.take_events()
+    return results
+
+
+def start(harness, arn, minutes_ago: float):
+    """RUNNING, with startedAt ``minutes_ago`` before now (the emulator's clock set back)."""
+    real = harness.emu.clock
+    harness.emu.clock = lambda: datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    try:
+        harness.emu.advance_job(arn, "RUNNING")
+    finally:
+        harness.emu.clock = real
+
+
+def reconcile(now=None):
+    return operations.run_action(handler.runtime().guard, {"braket_guard": "reconcile"},
+                                 now=now or datetime.now(timezone.utc))
+
+
+def job_cap(usd, **extra):
+    return {"name": "jobs", "window": "total", "group_by": "account", "max_cost_usd": usd,
+            "kinds": ["job"], **extra}
+
+
+def cost_of(harness, cap="jobs", window="total", group=ACCOUNT) -> int:
+    return harness.counter(cap, window, group).get("cost_micros", 0)
+
+
+# -- stopping: wrongly stopped, or not stopped in time -------------------------------------------
+
+def test_a_queued_job_whose_max_runtime_fits_the_cap_is_not_stopped(harness):
+    """A careful user gives a short job (maxRuntimeInSeconds = 300: at most 5 minutes of one
+    $12/h instance, $1.00) a $2 job budget and expects it to run: it cannot cost more than the
+    budget. Instead the QUEUED event projects a full 15-minute horizon ($3), because
+    ``jobs.horizon_ms`` caps the horizon by the remaining runtime only once the job has started,
+    and the guard stops the job with CancelJob before it ever ran."""
+    harness.configure([job_cap("2")], prices=RATE)
+    arn = harness.emu.create_job(REGION, SV1, instance_type=GPU, max_runtime_seconds=300)
+    results = deliver(harness)
+    assert harness.emu.job(arn)["status"] == "QUEUED", (
+        f"a job that can cost at most $1.00 was stopped under a $2 cap: {results}")
+
+
+def test_many_jobs_running_at_once_never_take_an_enforcing_cap_past_its_limit(harness):
+    """README: "the projection adds 15 minutes of the job's instance time ... With reconciliation
+    every 15 minutes a running job therefore never takes a cap past its limit". A careful user
+    with a $10 account job budget starts three one-instance jobs ($0.20/min each). Each job's own
+    projection fits (each judged alone: counter + its own 15 minutes), none is stopped, and at
+    the next reconciliation the three together have spent $12: the budget is overshot by 20%
+    although every accrual was on time. The projection ignores the other running jobs of the
+    same group."""
+    harness.configure([job_cap("10")], prices=RATE)
+    arns = [harness.emu.create_job(REGION, SV1, instance_type=GPU, name=f"many-{i}") for i in range(3)]
+    for arn in arns:
+        start(harness, arn, minutes_ago=5)  # $1 each so far
+    deliver(harness)
+    assert [harness.emu.job(a)["status"] for a in arns] == ["RUNNING"] * 3
+    later = datetime.now(timezone.utc) + timedelta(minutes=15)
+    real = harness.emu.clock
+    harness.emu.clock = lambda: real() + timedelta(minutes=15)  # Braket's clock moves on too
+    try:
+        reconcile(later)  # the next scheduled accrual: exactly one horizon later
+        deliver(harness)  # the CANCELLED events of the jobs it stopped settle them
+    finally:
+        harness.emu.clock = real
+    spent = cost_of(harness)
+    assert spent <= 10_000_000, f"the $10 job budget holds ${spent / 1e6:.2f} of instance time"
+
+
+def test_a_job_stopped_at_a_cap_a_task_already_breached_is_still_alerted(harness):
+    """Issue 11: "A job whose accrued or projected cost breaches an enforcing cap is stopped with
+    CancelJob and alerted". A careful user has one "team-all-in" budget counting tasks and jobs.
+    A task breaches it first (its breach alert names the task). Later the guard stops a running
+    multi-GPU job at the same cap: nobody is told, because the job's breach alert uses the same
+    once-per-cap-group-window marker the task already took. The job is killed silently."""
+    harness.configure([{"name": "both", "window": "total", "group_by": "account", "max_cost_usd": 10,
+                        "kinds": ["task", "job"]}], prices=RATE)
+    harness.emu.create_task(REGION, FORTE, 100)  # $8.30: fits
+    harness.emu.create_task(REGION, FORTE, 100)  # $8.30 more: rejected, breach alert
+    deliver(harness)
+    assert any("both" in e["Subject"] for e in harness.emails())
+    arn = harness.emu.create_job(REGION, SV1, instance_type=GPU)
+    start(harness, arn, minutes_ago=10)  # $2 so far: $10.30 > $10
+    deliver(harness)
+    assert harness.emu.job(arn)["status"] == "CANCELLED"  # the guard stopped it
+    told = [e for e in harness.emails() if arn in e["Message"]]
+    assert told, "the guard stopped a hybrid job and no alert names it"
+
+
+# -- money: given back, charged wrongly ---------------------------------------------------------
+
+def test_a_reconciliation_with_an_older_clock_never_gives_back_a_running_jobs_charge(harness):
+    """A reconciliation takes its ``now`` once, at its start, then works through every task
+    (sweeps paced at 2 cancels/s can take minutes) before it accrues the jobs. A job event that
+    arrives meanwhile accrues the job up to a later moment. A careful user expects a running
+    job's charge to only grow (instance time used is money spent; test_jobs_properties states it
+    as an invariant). Instead the reconciliation's accrual computes a smaller total and gives the
+    difference back to the counters (a negative delta on a RUNNING job), so the cap briefly shows
+    less than was spent."""
+    harness.configure([job_cap("100")], prices=RATE)
+    arn = harness.emu.create_job(REGION, SV1, instance_type=GPU)
+    start(harness, arn, minutes_ago=30)
+    deliver(harness)  # accrued up to now: about $6
+    before = cost_of(harness)
+    assert before >= 6_000_000
+    reconcile(datetime.now(timezone.utc) - timedelta(minutes=5))  # a run that began 5 minutes ago
+    after = cost_of(harness)
+    assert harness.emu.job(arn)["status"] == "RUNNING"
+    assert after >= before, f"a running job's charge went down from {before} to {after} micro-dollars"
+
+
+# -- configuration: refused by one side, or silently useless -----------------------------------
+
+ENDS_AT = ["2026-12-24 18:00:00Z", "2026-12-24T18:00Z", "2026-12-24T18:00:00+0900",
+           "20261224T180000Z", "2026-12-24T18:00:00,5Z"]
+
+
+def _terraform_accepts(values: list[str]) -> dict[str, bool]:
+    """Terraform's own answer for variables.tf's ends_at rule (``can(formatdate("YYYY", v))``)."""
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.fail("terraform is not on PATH: this parity check needs it (Terraform 1.11)")
+    with tempfile.TemporaryDirectory() as work:
+        script = f"jsonencode([for v in {json.dumps(values)} : can(formatdate(\"YYYY\", v))])\n"
+        run = subprocess.run([terraform, "console"], input=script, capture_output=True, text=True,
+                             cwd=work, timeout=60)
+        assert run.returncode == 0, run.stderr
+        answers = json.loads(json.loads(run.stdout.strip()))
+        assert len(answers) == len(values), (run.stdout, run.stderr)
+    return dict(zip(values, answers))
+
+
+def test_reservation_ends_at_is_accepted_by_the_lambda_exactly_when_terraform_accepts_it():
+    """README: Terraform's validations and the Lambda's loader agree case by case. For
+    ``reservations[].ends_at`` Terraform (variables.tf, ``formatdate``) takes RFC 3339 only,
+    while the Lambda's ``parse_timestamp`` (Python's ``fromisoformat``) also takes a space
+    instead of ``T``, no seconds, ``+0900``, the basic format and a decimal comma. A careful user
+    who sets BRAKET_GUARD_RESERVATIONS directly (or reads the README's "ISO 8601") gets a value
+    Terraform would refuse; the parity table (config_cases.json) has no such case. Expected: the
+    two sides answer the same for every value."""
+    terraform = _terraform_accepts(ENDS_AT)
+    lambda_side = {}
+    for value in ENDS_AT:
+        env = {"BRAKET_GUARD_TABLE": "t-1",
+               "BRAKET_GUARD_CAPS": '[{"name":"a","window":"day","group_by":"account","max_shots":1}]',
+               "BRAKET_GUARD_RESERVATIONS": json.dumps([{"device_arn": FORTE, "ends_at": value}])}
+        try:
+            load_config(env)
+            lambda_side[value] = True
+        except ConfigError:
+            lambda_side[value] = False
+    differ = {v: (terraform[v], lambda_side[v]) for v in ENDS_AT if terraform[v] != lambda_side[v]}
+    assert not differ, f"(terraform accepts, lambda accepts) differ for: {differ}"
+
+
+def test_a_job_cap_with_only_max_shots_is_refused_instead_of_guarding_nothing():
+    """A hybrid job has no shots: a cap with ``kinds = ["job"]`` and only ``max_shots`` can never
+    count or stop anything (job_guard skips caps without max_cost_usd). A careful user who writes
+    {"kinds": ["job"], "max_shots": 1000} expects a clear validation error (the project's rule: a
+    cap that cannot be enforced is refused, naming the field). Both Terraform and the Lambda
+    accept it, and the job budget silently guards nothing."""
+    env = {"BRAKET_GUARD_TABLE": "t-1", "BRAKET_GUARD_CAPS": json.dumps(
+        [{"name": "jobs", "window": "month", "group_by": "account", "max_shots": 1000, "kinds": ["job"]}])}
+    with pytest.raises(ConfigError, match=r"BRAKET_GUARD_CAPS\[0\]"):
+        load_config(env)
+
+
+# -- status ----------------------------------------------------------------------------------
+
+def run_cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_status_lists_a_job_still_running_that_was_created_last_month(harness):
+    """A careful user runs ``braket-guard status`` on the 1st and sees the month's job budget
+    filling up, charged by a job created on the last evening of the previous month that still
+    runs (and accrues into this month's window). ``status`` lists only "Hybrid jobs created this
+    month", so the one job spending the budget is missing from the list."""
+    harness.configure([{"name": "jobs", "window": "month", "group_by": "account", "max_cost_usd": 1000,
+                        "kinds": ["job"]}], prices=RATE)
+    now = datetime.now(timezone.utc)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    arn = harness.emu.create_job(REGION, SV1, instance_type=GPU, created_at=month_start - timedelta(hours=2))
+    start(harness, arn, minutes_ago=10)
+    deliver(harness)
+    assert harness.emu.job(arn)["status"] == "RUNNING"
+    assert cost_of(harness, window=now.strftime("%Y-%m")) > 0  # it is charging this month
+    code, out, err = run_cli("status", "--json")
+    assert code == 0, err
+    listed = [row["job"] for row in json.loads(out)["jobs"]]
+    assert arn in listed, f"status lists {listed}, not the running job charging this month's cap"
