@@ -223,3 +223,59 @@ def test_status_lists_a_job_still_running_that_was_created_last_month(harness):
     assert code == 0, err
     listed = [row["job"] for row in json.loads(out)["jobs"]]
     assert arn in listed, f"status lists {listed}, not the running job charging this month's cap"
+
+
+# -- reservations ----------------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+DAY = "2026-11-28"
+RESERVATION = f"arn:aws:braket:{REGION}:{ACCOUNT}:reservation/0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+RESERVED = [{"arn": RESERVATION, "type": "RESERVATION_TIME_WINDOW_ARN"}]
+
+
+def declare(harness, reservations):
+    harness.monkeypatch.setenv("BRAKET_GUARD_RESERVATIONS", json.dumps(reservations))
+
+
+def test_shots_on_a_declared_device_count_when_get_quantum_task_is_denied(harness, fast_backoff):
+    """Declaring a reservation makes every task on that QPU need one GetQuantumTask. A careful
+    user whose role lacks braket:GetQuantumTask there (an IAM or SCP gap, which README says
+    "does not heal by retrying" and must not leave a task "to run uncounted") expects the shot
+    cap to hold: shots are in the event, whatever the reservation answer. Instead the guard
+    raises on every delivery and every reconciliation, both 100-shot tasks stay CREATED under a
+    150-shot cap, and the counter never sees their shots: the cap guards nothing on that device."""
+    harness.configure([{"name": "shots", "window": "day", "group_by": "account", "max_shots": 150}])
+    declare(harness, [{"device_arn": FORTE}])
+    harness.emu.fail_next("GetQuantumTask", 10_000, error="AccessDeniedException")
+    arns = [harness.emu.create_task(REGION, FORTE, 100, created_at=T0 + timedelta(seconds=i)) for i in range(2)]
+    for event in harness.take_events():
+        try:
+            harness.invoke(event)  # Lambda's two retries, then the event is dropped
+        except Exception:  # noqa: BLE001 - what a careful user sees is the outcome below
+            pass
+    reconcile(T0 + timedelta(minutes=15))
+    shots = harness.counter("shots", DAY, ACCOUNT).get("shots", 0)
+    statuses = [harness.emu.task(a)["status"] for a in arns]
+    assert shots >= 200 or "CANCELLED" in statuses, (
+        f"200 shots ran under a 150-shot cap uncounted: counter {shots} shots, tasks {statuses}")
+
+
+def test_report_does_not_price_reserved_tasks_at_list_price(harness):
+    """README: a task in a reservation costs $0 (the reservation is billed by the hour) and the
+    guard charges it $0. A careful user with Forte-1 declared reserved runs ``braket-guard report``
+    for the day and expects its estimate to agree with the guard: $0 for reserved work. Instead
+    ``report`` prices every COMPLETED task at the on-demand list price from SearchQuantumTasks
+    (it never looks at associations), so a day of reserved work shows as on-demand spend."""
+    harness.configure([{"name": "daily", "window": "day", "group_by": "account", "max_cost_usd": 100}])
+    declare(harness, [{"device_arn": FORTE}])
+    arns = [harness.emu.create_task(REGION, FORTE, 100, created_at=T0 + timedelta(seconds=i),
+                                    associations=RESERVED) for i in range(3)]
+    deliver(harness)
+    for arn in arns:
+        harness.emu.advance(arn, "COMPLETED")
+    deliver(harness)
+    assert harness.counter("daily", DAY, ACCOUNT)["cost_micros"] == 0  # the guard charged $0
+    code, out, err = run_cli("report", "--date", DAY, "--json")
+    assert code == 0, err
+    total = json.loads(out)["estimated_total_usd"]
+    assert total == "0.00", f"report estimates ${total} for three reserved tasks the guard charged $0"
