@@ -119,6 +119,35 @@ def test_a_job_stopped_at_a_cap_a_task_already_breached_is_still_alerted(harness
     assert told, "the guard stopped a hybrid job and no alert names it"
 
 
+def test_a_throttled_cancel_job_is_retried_by_redelivery_not_fifteen_minutes_later(harness, fast_backoff):
+    """A careful user's 2-GPU job ($0.40/min) has used $8 of a $10 job budget; the next 15
+    minutes would cost $6, so the guard calls CancelJob, which is throttled for a moment (five
+    answers, one invocation's retries). For tasks a throttled cancel raises so that Lambda
+    redelivers the event and the cancel is tried again within minutes (README, "Transient is
+    never a decision"). For a job the handler returns normally ("retried at the next accrual"):
+    the job runs until the next reconciliation, and the budget ends at $14, 40% over, although
+    Braket answered the very next call."""
+    harness.configure([job_cap("10")], prices=RATE)
+    arn = harness.emu.create_job(REGION, SV1, instance_type=GPU, instance_count=2)
+    harness.take_events()
+    start(harness, arn, minutes_ago=20)
+    harness.emu.fail_next("CancelJob", 5)  # throttled through one invocation's retries only
+    for event in harness.take_events():
+        try:
+            harness.invoke(event)  # with Lambda's own retries, as deployed
+        except Exception:  # noqa: BLE001 - the outcome below is what counts
+            pass
+    real = harness.emu.clock
+    harness.emu.clock = lambda: real() + timedelta(minutes=15)
+    try:
+        reconcile(datetime.now(timezone.utc) + timedelta(minutes=15))  # the next scheduled accrual
+        deliver(harness)
+    finally:
+        harness.emu.clock = real
+    spent = cost_of(harness)
+    assert spent <= 10_000_000, f"the $10 job budget holds ${spent / 1e6:.2f}: the stop waited 15 minutes"
+
+
 # -- money: given back, charged wrongly ---------------------------------------------------------
 
 def test_a_reconciliation_with_an_older_clock_never_gives_back_a_running_jobs_charge(harness):
