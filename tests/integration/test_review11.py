@@ -308,3 +308,47 @@ def test_report_does_not_price_reserved_tasks_at_list_price(harness):
     assert code == 0, err
     total = json.loads(out)["estimated_total_usd"]
     assert total == "0.00", f"report estimates ${total} for three reserved tasks the guard charged $0"
+
+
+# -- hybrid-job instance types ----------------------------------------------------------------
+
+def _model_instance_types() -> list[str]:
+    import botocore.loaders
+    model = botocore.loaders.Loader().load_service_model("braket", "service-2")
+    return list(model["shapes"]["InstanceType"]["enum"])
+
+
+def test_every_instance_type_braket_accepts_for_a_job_has_a_built_in_price():
+    """README (Rate card) says the built-in ``job_instances`` cover "the ML instance types jobs
+    run on", and a job on a type with no price is stopped by any enforcing job cost cap. The
+    botocore model's InstanceType enum (what CreateJob accepts) has 58 types; the table prices
+    20. A careful user whose job runs on ml.g6.xlarge, ml.p4d.24xlarge, ml.c5n.xlarge, ml.t3.large
+    ... (38 types) gets it killed at its first event by a job budget that has plenty of room, out
+    of the box. Expected: every type CreateJob accepts has a (labelled, overridable) default."""
+    config = load_config({"BRAKET_GUARD_TABLE": "t-1", "BRAKET_GUARD_CAPS": json.dumps([job_cap("100")])})
+    unpriced = [t for t in _model_instance_types() if config.prices.job_instance_price(t) is None]
+    assert not unpriced, f"{len(unpriced)} instance types CreateJob accepts have no price: {unpriced}"
+
+
+def test_the_emulator_refuses_an_instance_type_outside_the_model(emulator, monkeypatch):
+    """The project's rule: the emulator follows the botocore service model. ``instanceType`` is
+    an enum there (``InstanceType``); the real CreateJob refuses a value outside it. The emulator
+    accepts any ``ml.*`` string, so tests can create jobs Braket would refuse (test_jobs.py's
+    "unpriced" job uses ml.trn1.2xlarge, which is not in the enum) and pin behaviour that cannot
+    happen."""
+    import boto3
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert "ml.trn1.2xlarge" not in _model_instance_types()
+    client = boto3.client("braket", region_name=REGION, endpoint_url=emulator.url)
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as refused:
+        client.create_job(
+            clientToken="review11-enum", jobName="review11-enum",
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole",
+            algorithmSpecification={"scriptModeConfig": {"entryPoint": "a:main", "s3Uri": "s3://b/source.tar.gz"}},
+            instanceConfig={"instanceType": "ml.trn1.2xlarge", "volumeSizeInGb": 30, "instanceCount": 1},
+            outputDataConfig={"s3Path": "s3://b/out"}, deviceConfig={"device": SV1})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
