@@ -352,3 +352,29 @@ def test_the_emulator_refuses_an_instance_type_outside_the_model(emulator, monke
             instanceConfig={"instanceType": "ml.trn1.2xlarge", "volumeSizeInGb": 30, "instanceCount": 1},
             outputDataConfig={"s3Path": "s3://b/out"}, deviceConfig={"device": SV1})
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_report_keeps_a_regions_jobs_and_tasks_when_one_get_job_fails(harness, fast_backoff):
+    """``report`` reads each job with GetJob. A careful user whose account has two jobs, one of
+    which GetJob cannot read this minute (a 500 through every retry), expects the other job in
+    the table and, at most, a note about the one job. Instead the first failure ends the region's
+    job loop and is reported as "Region us-east-1 could not be searched ...: its tasks are
+    missing above" (exit 1), although every task of the region was searched and listed."""
+    harness.configure([job_cap("1000")], prices=RATE)
+    harness.monkeypatch.setenv("BRAKET_GUARD_PRICES", json.dumps(RATE))
+    now = datetime.now(timezone.utc)
+    older = harness.emu.create_job(REGION, SV1, instance_type=GPU, name="review-older",
+                                   created_at=now - timedelta(minutes=10))
+    newer = harness.emu.create_job(REGION, SV1, instance_type=GPU, name="review-newer",
+                                   created_at=now - timedelta(minutes=5))
+    harness.emu.create_task(REGION, FORTE, 100)
+    harness.take_events()
+    harness.emu.fail_next("GetJob", 5, error="InternalServiceException")  # the first job read, every retry
+    code, out, err = run_cli("report", "--month", now.strftime("%Y-%m"), "--json")
+    data = json.loads(out)
+    listed = {j["job"] for j in data["jobs"]}
+    assert listed & {older, newer}, f"no job of the region is reported: {data['jobs']}, errors {data['region_errors']}"
+    assert data["devices"], "the region's task was not listed"
+    harness.emu.fail_next("GetJob", 5, error="InternalServiceException")
+    code, text, err = run_cli("report", "--month", now.strftime("%Y-%m"))
+    assert "its tasks are missing above" not in text, text
