@@ -101,6 +101,10 @@ variable "caps" {
     )])
     error_message = "Every cap's kinds must be a non-empty list of distinct \"task\" and \"job\" (e.g. [\"job\"] for a hybrid-job budget); leave it unset to count tasks only."
   }
+  validation {
+    condition     = alltrue([for c in var.caps : !(try(toset(c.kinds) == toset(["job"]), false) && c.max_cost_usd == null)])
+    error_message = "A cap that counts only hybrid jobs (kinds = [\"job\"]) needs max_cost_usd: jobs have no shots, so max_shots alone would guard nothing."
+  }
 }
 
 variable "reservations" {

@@ -165,6 +165,9 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
     if (not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds)
             or len(set(kinds)) != len(kinds)):
         raise _fail(index, "kinds", f"must be a non-empty list of distinct 'task' and 'job', got {kinds!r}")
+    if kinds == [JOB] and max_cost is None:
+        raise _fail(index, "max_cost_usd", "a cap that counts only hybrid jobs needs max_cost_usd: jobs "
+                                           "have no shots, so max_shots alone would guard nothing")
     return Cap(name=name, window=window, group_by=group_by, devices=frozenset(devices),
                max_shots=int(max_shots) if max_shots is not None else None,
                max_cost_micros=max_cost_micros, warn_at=tuple(sorted(set(levels))),

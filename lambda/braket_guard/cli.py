@@ -226,7 +226,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                                  if kinds else "none")
     jobs = _job_rows(JobLedger(ledger), window_for(MONTH, now, zone).start)
     if jobs:
-        text += "\n\nHybrid jobs created this month:\n" + table(
+        text += "\n\nHybrid jobs created this month or still running:\n" + table(
             ["JOB", "STATUS", "INSTANCES", "INSTANCE COST", "GUARD"],
             [[r["job"].rsplit("/", 1)[-1], r["status"], r["instances"],
               "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']}", r["state"]] for r in jobs])
@@ -242,7 +242,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
 def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:
     """Hybrid jobs the guard charged, created since ``since``, newest first."""
     from .windows import format_timestamp
-    records = sorted(jobs.jobs_since(format_timestamp(since)), key=lambda r: r.created_at, reverse=True)
+    found = {r.job_arn: r for r in jobs.jobs_since(format_timestamp(since))}
+    # a job created earlier that still runs charges this month too
+    found.update(jobs.get_many(arn for arn in jobs.open_jobs() if arn not in found))
+    records = sorted(found.values(), key=lambda r: r.created_at, reverse=True)
     return [{"job": r.job_arn, "status": r.status, "state": r.state,
              "instances": f"{r.instance_count} x {r.instance_type}", "created_at": r.created_at,
              "cost_usd": micros_to_str(r.cost_micros) if r.cost_micros is not None else None,
@@ -306,7 +309,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
         text += ("\n\nHybrid jobs created in the same period (instance time; their tasks are counted above):\n"
                  + table(["JOB", "STATUS", "INSTANCES", "MINUTES", "EST. COST"],
                          [[j["job"].rsplit("/", 1)[-1], j["status"], j["instances"], f"{j['billed_ms'] / 60000:.1f}",
-                           "unpriced" if j["cost_micros"] is None else format_usd(j["cost_micros"])] for j in jobs]))
+                           ("not read: " + j["error"] if j.get("error") else "unpriced") if j["cost_micros"] is None
+                           else format_usd(j["cost_micros"])] for j in jobs]))
     text += f"\n\nEstimated total: {format_usd(total)}"
     for region, error in sorted(region_errors.items()):
         text += f"\nRegion {region} could not be searched ({error}): its tasks are missing above."
@@ -329,18 +333,25 @@ def _report_jobs(gateway: BraketGateway, regions: Sequence[str], window: Any, pr
     for region in regions:
         try:
             summaries = gateway.search_jobs(region, window.start) if window.start else []
-            for summary in summaries:
-                created = summary.get("createdAt")
-                if window.end is not None and isinstance(created, datetime) and created >= window.end:
-                    continue
+        except (ClientError, BotoCoreError) as exc:
+            region_errors.setdefault(region, "jobs: " + _aws_error_text(exc))
+            continue
+        for summary in summaries:
+            created = summary.get("createdAt")
+            if window.end is not None and isinstance(created, datetime) and created >= window.end:
+                continue
+            try:  # one job that cannot be read is shown as such; the others stay in the report
                 job = job_from_api(gateway.get_job(summary["jobArn"], region))
-                ms, _source = billed_ms(job, now) if job.ended else (billed_ms(job, now)[0], "")
-                rate = prices.job_instance_price(job.instance_type)
-                out.append({"job": job.job_arn, "status": job.status, "region": region,
-                            "instances": f"{job.instance_count} x {job.instance_type}", "billed_ms": ms,
-                            "cost_micros": None if rate is None else instance_cost_micros(rate, job.instance_count, ms)})
-        except (ClientError, BotoCoreError, ValueError) as exc:
-            region_errors.setdefault(region, _aws_error_text(exc))
+            except (ClientError, BotoCoreError, ValueError) as exc:
+                out.append({"job": summary["jobArn"], "status": str(summary.get("status", "")), "region": region,
+                            "instances": "?", "billed_ms": 0, "cost_micros": None,
+                            "error": _aws_error_text(exc)})
+                continue
+            ms, _source = billed_ms(job, now)
+            rate = prices.job_instance_price(job.instance_type)
+            out.append({"job": job.job_arn, "status": job.status, "region": region,
+                        "instances": f"{job.instance_count} x {job.instance_type}", "billed_ms": ms,
+                        "cost_micros": None if rate is None else instance_cost_micros(rate, job.instance_count, ms)})
     return sorted(out, key=lambda j: (-(j["cost_micros"] or 0), j["job"]))
 
 

@@ -29,11 +29,13 @@ from .messages import (Alert, TaskFacts, Usage, render_breach, render_cancel_fai
 from .money import micros_to_str
 from .pacing import by_cost
 from .reservations import may_be_reserved, reservation_of
+from .retry import error_code
 from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
 from .windows import Window, format_timestamp, parse_timestamp, window_for
 
 UNSTOPPED_ALERTS_PER_DAY = 10  # "ran despite cap" and "could not cancel" alerts, together
 CANCEL_FAILED_ALERTS_PER_DAY = UNSTOPPED_ALERTS_PER_DAY
+PERMANENT_TASK_ERRORS = frozenset({"AccessDeniedException", "ResourceNotFoundException", "ValidationException"})
 MAX_WALK = 6  # longest path through the table is three steps; more means a bug
 
 
@@ -183,7 +185,17 @@ class Guard:
         groups by a tag or the task may run in a declared reservation: it answers both."""
         tagged = needs_tags(self.config.caps, task.device_arn)
         maybe_reserved = may_be_reserved(self.config.reservations, task.device_arn, task.created_at)
-        details = self.braket.get_task(task.task_arn, task.region) if tagged or maybe_reserved else None
+        details = None
+        if tagged or maybe_reserved:
+            try:
+                details = self.braket.get_task(task.task_arn, task.region)
+            except ClientError as exc:
+                # Denied or not found is a permanent answer: a reservation that cannot be read is
+                # not assumed (the task is priced on demand, so its cost and shots count); tags
+                # that cannot be read still raise, as before (their group cannot be known).
+                if tagged or error_code(exc) not in PERMANENT_TASK_ERRORS:
+                    raise
+                log_event("warning", "reservation_unreadable", task=task.task_arn, error=str(exc)[:300])
         reservation = reservation_of(details) if maybe_reserved else None
         if reservation:  # paid for by the hour: no per-task or per-shot charge, shots still count
             task, cost = replace(task, reservation_arn=reservation), 0

@@ -116,8 +116,8 @@ class JobGuard:
         per_hour = self.config.prices.job_instance_price(job.instance_type)
         if step == J.SETTLE:
             ms, source = J.billed_ms(job, now)
-        else:
-            ms, source = J.run_ms(job, now), "accrued: startedAt to now"
+        else:  # never less than charged: an invocation with an older clock gives nothing back
+            ms, source = max(J.run_ms(job, now), record.charged_ms if record else 0), "accrued: startedAt to now"
         total = None if per_hour is None else instance_cost_micros(per_hour, job.instance_count, ms)
         charged = (record.cost_micros or 0) if record else 0
         delta = 0 if total is None else total - charged

@@ -175,7 +175,7 @@ def horizon_ms(job: Job, now: datetime) -> int:
     if job.ended:
         return 0
     ahead = ACCRUAL_HORIZON_SECONDS * 1000
-    if job.max_runtime_seconds is not None and job.started_at is not None:
+    if job.max_runtime_seconds is not None:  # a job never runs longer than its maxRuntimeInSeconds
         ahead = min(ahead, max(0, job.max_runtime_seconds * 1000 - run_ms(job, now)))
     return ahead
 

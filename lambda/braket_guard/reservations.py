@@ -10,6 +10,7 @@ declared reserved (``BRAKET_GUARD_RESERVATIONS``), and only until the declared e
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping
@@ -18,6 +19,8 @@ from .events import DEVICE_ARN
 from .windows import TimestampError, parse_timestamp
 
 RESERVATION_TYPE = "RESERVATION_TIME_WINDOW_ARN"
+# RFC 3339 with a time zone, as Terraform's validation (formatdate) accepts it: nothing looser.
+RFC3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})\Z")
 FIELDS = {"device_arn", "ends_at"}
 
 
@@ -60,6 +63,8 @@ def parse_reservations(text: str | None) -> tuple[Reservation, ...]:
         ends_at = entry.get("ends_at")
         if ends_at is not None:
             try:
+                if not isinstance(ends_at, str) or not RFC3339.match(ends_at):
+                    raise TimestampError(f"not an RFC 3339 timestamp: {ends_at!r}")
                 ends_at = parse_timestamp(ends_at)
             except TimestampError as exc:
                 raise ReservationError(f"{where}.ends_at: {exc} (ISO 8601 with a time zone, "

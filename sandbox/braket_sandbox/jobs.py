@@ -56,6 +56,19 @@ _S3_PATH_RE = re.compile(r"^(https|s3)://([^/]+)/?(.*)$")
 _JOB_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]+):(\d{12}):job/(.+)$")
 
 
+_INSTANCE_TYPES: frozenset[str] | None = None
+
+
+def model_instance_types() -> frozenset[str]:
+    """The botocore model's ``InstanceType`` enum: the instance types CreateJob accepts."""
+    global _INSTANCE_TYPES
+    if _INSTANCE_TYPES is None:
+        import botocore.session
+        model = botocore.session.get_session().get_service_model("braket")
+        _INSTANCE_TYPES = frozenset(model.shape_for("InstanceType").enum)
+    return _INSTANCE_TYPES
+
+
 class JobsMixin:
     """The jobs API of the emulator (state in ``self._jobs``, guarded by ``self._lock``)."""
 
@@ -174,9 +187,9 @@ class JobsMixin:
         if not isinstance(body["roleArn"], str) or not _ROLE_RE.match(body["roleArn"]):
             raise bad(f"roleArn is not an IAM role ARN: {body['roleArn']!r}")
         instance = body["instanceConfig"]
-        if not isinstance(instance, dict) or not isinstance(instance.get("instanceType"), str) \
-                or not instance["instanceType"].startswith("ml."):
-            raise bad("instanceConfig.instanceType must be an ml.* instance type")
+        if not isinstance(instance, dict) or instance.get("instanceType") not in model_instance_types():
+            raise bad(f"instanceConfig.instanceType {instance.get('instanceType') if isinstance(instance, dict) else None!r} "
+                      "is not one of the model's InstanceType values")
         count = instance.get("instanceCount", 1)
         volume = instance.get("volumeSizeInGb")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:

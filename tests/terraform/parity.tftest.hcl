@@ -325,6 +325,15 @@ run "parity_caps_repeated_kind" {
   expect_failures = [var.caps]
 }
 
+run "parity_caps_a_job_cap_with_shots_only" {
+  command = plan
+
+  variables {
+    caps = [{ name = "jobs", window = "month", max_shots = 1000, kinds = ["job"] }]
+  }
+  expect_failures = [var.caps]
+}
+
 run "parity_tag_keys_plain" {
   command = plan
 
@@ -1115,6 +1124,37 @@ run "parity_reservations_no_time_zone" {
     reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24T18:00:00" }]
   }
   expect_failures = [var.reservations]
+}
+
+run "parity_reservations_a_space_instead_of_t" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24 18:00:00Z" }]
+  }
+  expect_failures = [var.reservations]
+}
+
+run "parity_reservations_an_offset_without_a_colon" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24T18:00:00+0900" }]
+  }
+  expect_failures = [var.reservations]
+}
+
+run "parity_reservations_fractional_seconds" {
+  command = plan
+
+  variables {
+    reservations = [{ device_arn = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1", ends_at = "2026-12-24T18:00:00.500Z" }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_RESERVATIONS"]) == jsondecode("[{\"device_arn\": \"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\", \"ends_at\": \"2026-12-24T18:00:00.500Z\"}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reservations: fractional seconds"
+  }
 }
 
 run "parity_native_limits_off" {

@@ -155,6 +155,15 @@ run "invalid_caps_kinds" {
   expect_failures = [var.caps]
 }
 
+run "invalid_caps_job_shots_only" {
+  command = plan
+
+  variables {
+    caps = [{ name = "jobs", window = "month", max_shots = 1000, kinds = ["job"] }]
+  }
+  expect_failures = [var.caps]
+}
+
 run "invalid_reservations_device" {
   command = plan
 
