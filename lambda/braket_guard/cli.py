@@ -264,6 +264,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     prices = settings.prices()  # the deployed function's BRAKET_GUARD_PRICES with --function
     gateway = _gateway()
     devices: dict[str, dict[str, Any]] = {}
+    charged: list[tuple[Any, dict[str, Any], int]] = []
     region_errors: dict[str, str] = {}
     for region in settings.regions:
         progress = Progress(f"Searching {region}", sys.stderr, args.progress or sys.stderr.isatty())
@@ -293,6 +294,14 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                     row["priced"] = False
                 else:
                     row["cost_micros"] += task_cost_micros(price, task.shots)
+                    charged.append((task, row, task_cost_micros(price, task.shots)))
+    if settings.table and charged:  # tasks the guard found in a reservation cost nothing
+        records = _ledger(settings).get_tasks(task.task_arn for task, _row, _cost in charged)
+        for task, row, cost in charged:
+            record = records.get(task.task_arn)
+            if record is not None and record.reservation_arn:
+                row["cost_micros"] -= cost
+                row["reserved_tasks"] = row.get("reserved_tasks", 0) + 1
     jobs = _report_jobs(gateway, settings.regions, window, prices, region_errors)
     ordered = sorted(devices.values(), key=lambda r: (-r["cost_micros"], r["device"]))
     used_statuses = [s for s in STATUS_ORDER if any(r["by_status"][s]["tasks"] for r in ordered)] or ["COMPLETED"]
@@ -303,7 +312,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     job_total = sum(j["cost_micros"] or 0 for j in jobs)
     total = sum(r["cost_micros"] for r in ordered) + job_total
     text = (f"Tasks created {window.key} ({settings.timezone}) in {', '.join(settings.regions)}\n"
-            f"Counts are tasks (shots) by status; cost is estimated for tasks not cancelled or failed.\n\n"
+            f"Counts are tasks (shots) by status; cost is estimated for tasks not cancelled or failed "
+            f"(tasks the guard found in a reservation at $0).\n\n"
             + table(["DEVICE"] + used_statuses + ["TASKS", "SHOTS", "EST. COST"], text_rows))
     if jobs:
         text += ("\n\nHybrid jobs created in the same period (instance time; their tasks are counted above):\n"

@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import jobs as J
 from .caps import Cap, counter_key, warnings_reached
+from .guard import GuardRetry
 from .job_ledger import JobCharge, JobLedger, JobRecord
 from .logs import log_event
 from .messages import Usage, render_job_breach, render_job_stop_failed, render_warning
@@ -32,6 +33,7 @@ class JobGuard:
         self.guard = guard
         self.config, self.braket = guard.config, guard.braket
         self.ledger = JobLedger(guard.ledger)
+        self.throttled = False  # the last stop was throttled: the caller retries
 
     def now(self) -> datetime:
         return self.guard.ledger.clock()
@@ -41,7 +43,10 @@ class JobGuard:
         if self.config.regions and event.region not in self.config.regions:
             return {"decision": "ignored", "job": event.job_arn,
                     "reason": f"region {event.region} is not guarded"}
-        return self.handle(self._get_job(event.job_arn, event.region))
+        result = self.handle(self._get_job(event.job_arn, event.region))
+        if result.get("retry"):  # a throttled CancelJob is never a decision: Lambda redelivers
+            raise GuardRetry(f"{event.job_arn}: CancelJob throttled; the redelivered event stops it")
+        return result
 
     def _get_job(self, job_arn: str, region: str) -> J.Job:
         return J.job_from_api(self.braket.get_job(job_arn, region))
@@ -132,6 +137,21 @@ class JobGuard:
             elif delta < 0:  # billed less than accrued: give back, newest counter first
                 deltas += self._give_back(record, cap.name, -delta)
         merged = _merge(list(record.charges) if record else [], deltas)
+        # Burn: while a job runs, its rate is on each counter it charges (job_burn), so that every
+        # job's projection sees all the jobs running in its group, not itself alone.
+        burn = 0 if per_hour is None else per_hour * job.instance_count
+        burn_keys = list(record.burn_keys) if record else []
+        live = step != J.SETTLE and not job.ended and not (record and record.state == J.STOPPING)
+        if live and burn:
+            for cap in caps:
+                key = counter_key(cap.name, window_for(cap.window, when, self.config.zone).key, self._group(cap, job))
+                if key not in burn_keys:
+                    deltas.append(JobCharge(key, cap.name, 0, window_for(cap.window, when, self.config.zone).expires_at(),
+                                            burn=burn))
+                    burn_keys.append(key)
+        elif not live and record and record.burn_keys:
+            deltas += _burn_off(record)
+            burn_keys = []
         state = J.SETTLED if step == J.SETTLE else (record.state if record and record.state != J.NEW else J.OPEN)
         new = JobRecord(job_arn=job.job_arn, state=state, status=job.status, device=job.device, region=job.region,
                         account=job.account, instance_type=job.instance_type, instance_count=job.instance_count,
@@ -141,7 +161,8 @@ class JobGuard:
                         breached=record.breached if record else (),
                         stop_status=record.stop_status if record else "",
                         stop_error=record.stop_error if record else "", billed_source=source,
-                        reservation_arn=job.reservation_arn or "")
+                        reservation_arn=job.reservation_arn or "", burn=burn if burn_keys else 0,
+                        burn_keys=tuple(burn_keys))
         if not self.ledger.write(record, new, deltas):
             return None  # raced: read again
         new = replace(new, version=new.version + 1)  # as stored: the next write is conditioned on it
@@ -170,12 +191,16 @@ class JobGuard:
         keys = {cap.name: counter_key(cap.name, windows[cap.name].key, self._group(cap, job)) for cap in caps}
         counters = self.guard.ledger.read_counters(keys.values())
         ahead = 0 if per_hour is None else instance_cost_micros(per_hour, job.instance_count, J.horizon_ms(job, now))
+        own_burn = record.burn if keys and record.burn_keys else 0
         over: list[Cap] = []
         for cap in caps:
             counter = counters[keys[cap.name]]
             if cap.max_cost_micros is None:
                 continue
-            if per_hour is None or counter.cost_micros + (0 if job.ended else ahead) > cap.max_cost_micros:
+            # this job's own next minutes (bounded by its max runtime) plus the other running jobs'
+            others = instance_cost_micros(max(0, counter.job_burn - (own_burn if keys[cap.name] in record.burn_keys
+                                                                     else 0)), 1, J.ACCRUAL_HORIZON_SECONDS * 1000)
+            if per_hour is None or counter.cost_micros + (0 if job.ended else ahead + others) > cap.max_cost_micros:
                 over.append(cap)
         enforcing_over = [c for c in over if c.enforcing]
         stopped = False
@@ -190,7 +215,10 @@ class JobGuard:
         elif enforcing_over and record.state == J.STOPPING:
             stop_text = "stopped (CancelJob requested)"
         alerts = 0
+        stopping = stopped or self.throttled or record.state == J.STOPPING
         for cap in over:
+            if cap.enforcing and stopping:
+                continue  # a job the guard stops has an alert of its own, below (once per job)
             counter = counters[keys[cap.name]]
             action = stop_text if cap.enforcing else "not stopped (alert_only cap)"
             if cap.enforcing and not action:
@@ -202,6 +230,12 @@ class JobGuard:
                     record.cost_micros, a, self.config.mode, ahead),
                 detail=job.job_arn)
             alerts += int(sent)
+        if stopped:  # every job the guard stops is named in an alert, whatever told the cap's breach
+            first = enforcing_over[0]
+            counter = counters[keys[first.name]]
+            alerts += int(self._once_per_job(job, "STOPPED", lambda: render_job_breach(
+                first, self._group(first, job), windows[first.name].key, Usage(counter.shots, counter.cost_micros),
+                job, record.cost_micros, stop_text, self.config.mode, ahead), sent=True))
         for cap in caps:
             counter = counters[keys[cap.name]]
             levels = list(reversed(warnings_reached(cap, counter.shots, counter.cost_micros)))
@@ -219,18 +253,22 @@ class JobGuard:
                     if marker is not None:
                         self.guard.ledger.settle_alert(marker, (), done=True)
         decision = "job_settled" if step == J.SETTLE else ("job_stopped" if stopped else "job_accrued")
+        retry, self.throttled = self.throttled, False
         return self._summary(decision, job, record, stopped=stopped, alerts=alerts, delta=delta,
-                             breached=[c.name for c in over], reason=stop_text)
+                             breached=[c.name for c in over], reason=stop_text, retry=retry)
 
     def _stop(self, job: J.Job, record: JobRecord, caps: list[str]) -> tuple[bool, str, JobRecord]:
         result = self.braket.cancel_job(job.job_arn, job.region)
         outcome = result.outcome
-        if outcome == "throttled":  # the next event or reconciliation tries again
+        if outcome == "throttled":  # the event is redelivered (reconciliation: the next run)
             log_event("warning", "job_cancel_throttled", job=job.job_arn, error=result.error)
-            return False, "stop requested, throttled: retried at the next accrual", record
-        if result.ok:
+            self.throttled = True
+            return False, "stop requested, throttled: retried", record
+        burn_off: list[JobCharge] = []
+        if result.ok:  # a stopped job's rate leaves its counters: the other jobs may go on
             stopped = replace(record, state=J.STOPPING, stop_status=result.status or "CANCELLING",
-                              breached=tuple(sorted(set(record.breached) | set(caps))))
+                              breached=tuple(sorted(set(record.breached) | set(caps))), burn=0, burn_keys=())
+            burn_off = _burn_off(record)
             text = "stopped (CancelJob requested)"
         elif outcome == "ended":
             stopped = replace(record, breached=tuple(sorted(set(record.breached) | set(caps))))
@@ -243,15 +281,17 @@ class JobGuard:
                 log_event("warning", "job_stop_failed_alert_pending", job=job.job_arn)
         log_event("info" if result.ok else "error", "job_cancel", job=job.job_arn, outcome=outcome,
                   status=result.status, error=result.error, caps=caps)
-        if self.ledger.write(record, stopped, ()):
+        if self.ledger.write(record, stopped, burn_off):
             record = replace(stopped, version=record.version + 1)
         return result.ok, text, record
 
-    def _once_per_job(self, job: J.Job, name: str, render) -> bool:
+    def _once_per_job(self, job: J.Job, name: str, render, sent: bool = False) -> bool:
+        """One alert per job and kind (a marker on the job's record). Returns settled, or with
+        ``sent`` whether this call sent it."""
         key = (f"JOB#{job.job_arn}", "JOB")
-        settled, _sent = self.guard.send_once(key, name, self.guard.ledger.now() + 40 * 86400, render,
-                                              detail=job.job_arn)
-        return settled
+        settled, was_sent = self.guard.send_once(key, name, self.guard.ledger.now() + 40 * 86400, render,
+                                                 detail=job.job_arn)
+        return was_sent if sent else settled
 
     def _summary(self, decision: str, job: J.Job, record: JobRecord | None, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"decision": decision, "job": job.job_arn, "status": job.status,
@@ -265,6 +305,11 @@ class JobGuard:
             out["charged_usd"] = micros_to_str(delta)
         out.update({k: v for k, v in extra.items() if v not in (None, "", [], 0, False)})
         return out
+
+
+def _burn_off(record: JobRecord) -> list[JobCharge]:
+    """Take a job's rate off every counter it was put on."""
+    return [JobCharge(key, "", 0, None, burn=-record.burn) for key in record.burn_keys]
 
 
 def _merge(charges: list[JobCharge], deltas: list[JobCharge]) -> list[JobCharge]:

@@ -36,6 +36,7 @@ class JobCharge:
     cap: str
     cost_micros: int
     expires_at: int | None = None
+    burn: int = 0  # change to the counter's job_burn (micro-dollars an hour of running jobs)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class JobRecord:
     stop_error: str = ""
     billed_source: str = ""
     reservation_arn: str = ""
+    burn: int = 0  # this job's micro-dollars an hour, added to the counters in burn_keys
+    burn_keys: tuple[Key, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -76,7 +79,10 @@ def _parse(item: dict[str, Any]) -> JobRecord:
                      version=int(item.get("version", {}).get("N", "0")), created_at=text("created_at"),
                      charges=charges, breached=tuple(sorted(item.get("breached", {}).get("SS", []))),
                      stop_status=text("stop_status"), stop_error=text("stop_error"),
-                     billed_source=text("billed_source"), reservation_arn=text("reservation"), raw=item)
+                     billed_source=text("billed_source"), reservation_arn=text("reservation"),
+                     burn=int(item.get("burn", {}).get("N", "0")),
+                     burn_keys=tuple((k["M"]["c"]["S"], k["M"]["g"]["S"]) for k in item.get("burn_keys", {}).get("L", [])),
+                     raw=item)
 
 
 class JobLedger:
@@ -139,6 +145,9 @@ class JobLedger:
         }
         if record.cost_micros is not None:
             item["cost_micros"] = _n(record.cost_micros)
+        if record.burn_keys:
+            item["burn"] = _n(record.burn)
+            item["burn_keys"] = {"L": [{"M": {"c": _s(k[0]), "g": _s(k[1])}} for k in record.burn_keys]}
         for name, value in (("stop_status", record.stop_status), ("stop_error", record.stop_error[:1000]),
                             ("billed_source", record.billed_source), ("reservation", record.reservation_arn)):
             if value:
@@ -163,8 +172,14 @@ class JobLedger:
             items.append({"Put": {"TableName": self.table, "Item": {
                 **work_key, "work": {"SS": ["accrue"]}, "since": _s(format_timestamp(now)),
                 "expires_at": _n(self.ledger.now() + TASK_RETENTION_SECONDS)}}})
+        combined: dict[Key, JobCharge] = {}  # one operation per counter in a transaction
         for delta in deltas:
-            if delta.cost_micros:
+            old = combined.get(delta.counter_key)
+            combined[delta.counter_key] = delta if old is None else JobCharge(
+                delta.counter_key, old.cap or delta.cap, old.cost_micros + delta.cost_micros,
+                old.expires_at or delta.expires_at, old.burn + delta.burn)
+        for delta in combined.values():
+            if delta.cost_micros or delta.burn:
                 items.append(self._counter_add(delta, record.region))
         return self.ledger._transact(items) is None
 
@@ -172,12 +187,12 @@ class JobLedger:
         pk, sk = delta.counter_key
         cap, _, window = pk[len("CAP#"):].rpartition("#")
         values: dict[str, Any] = {":c": _n(delta.cost_micros), ":cap": _s(cap), ":grp": _s(sk[len("GROUP#"):]),
-                                  ":win": _s(window), ":r": {"SS": [region]}}
+                                  ":win": _s(window), ":r": {"SS": [region]}, ":b": _n(delta.burn)}
         sets = ["cap_name = :cap", "grp = :grp", "win = :win"]
         if delta.expires_at:
             sets.append("expires_at = if_not_exists(expires_at, :exp)")
             values[":exp"] = _n(delta.expires_at)
         return {"Update": {"TableName": self.table, "Key": _key(delta.counter_key),
-                           "UpdateExpression": f"ADD cost_micros :c, job_cost_micros :c, regions :r "
+                           "UpdateExpression": f"ADD cost_micros :c, job_cost_micros :c, job_burn :b, regions :r "
                                                f"SET {', '.join(sets)}",
                            "ExpressionAttributeValues": values}}

@@ -127,6 +127,7 @@ class Counter:
     rejected_cost_micros: int = 0
     overrun_tasks: int = 0
     overrun_cost_micros: int = 0
+    job_burn: int = 0  # micro-dollars an hour of the hybrid jobs running in this group now
 
     @property
     def group(self) -> str:
@@ -153,7 +154,7 @@ def _parse_counter(item: dict[str, Any]) -> Counter:
     return Counter((item["pk"]["S"], item["sk"]["S"]), num("shots"), num("cost_micros"), num("tasks"),
                    tuple(sorted(item.get("regions", {}).get("SS", []))), num("rejected_tasks"),
                    num("rejected_shots"), num("rejected_cost_micros"), num("overrun_tasks"),
-                   num("overrun_cost_micros"))
+                   num("overrun_cost_micros"), num("job_burn"))
 
 
 # Records written before the state machine (0.1) kept a rejected task's cancel in a field.

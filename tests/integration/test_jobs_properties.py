@@ -112,7 +112,9 @@ def test_a_jobs_charge_is_exact_whatever_the_schedule(harness, count, limit_usd,
         for _ in range(2):  # the end, delivered twice
             guard.handle(job, clock["now"])
         final = check(not job.ended, charged)
-        if job.ended:
+        if job.ended:  # an ended job's rate is off every counter (no phantom projection)
+            assert all(harness.counter(cap, window, run).get("job_burn", 0) == 0
+                       for cap, window in (("total", "total"), ("daily", "2026-11-28"), ("daily", "2026-11-29")))
             ms, _source = J.billed_ms(job, clock["now"])
             assert final == instance_cost_micros(RATE_MICROS, count, ms)
             assert harness.item("WORK", f"JOB#{arn}") is None
