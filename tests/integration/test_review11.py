@@ -1,7 +1,7 @@
 """Adversarial review of issue 11 (hybrid jobs and reservations): each test pins one defect found
 by driving the real handler (moto server + the Braket emulator, as in test_jobs.py) down a side
-road. Every test here fails on the code it was written against; its docstring says what a careful
-user expects and what happens instead.
+road. Every test here failed on the code it was written against (each was fixed in the same session);
+its docstring says what a careful user expects and what happened instead.
 """
 
 from __future__ import annotations
@@ -22,38 +22,8 @@ from braket_guard.config import ConfigError, load_config
 
 from .conftest import ACCOUNT, FORTE, REGION
 
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-GPU = "ml.p3.8xlarge"
-RATE = {GPU: {"per_hour_usd": "12.00"}}  # $12 an instance-hour: $0.20 a minute per instance
-
-
-def deliver(harness):
-    results = []
-    pending = harness.take_events()
-    while pending:
-        results += [harness.invoke(e) for e in pending]
-        pending = harness.take_events()
-    return results
-
-
-def start(harness, arn, minutes_ago: float):
-    """RUNNING, with startedAt ``minutes_ago`` before now (the emulator's clock set back)."""
-    real = harness.emu.clock
-    harness.emu.clock = lambda: datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
-    try:
-        harness.emu.advance_job(arn, "RUNNING")
-    finally:
-        harness.emu.clock = real
-
-
-def reconcile(now=None):
-    return operations.run_action(handler.runtime().guard, {"braket_guard": "reconcile"},
-                                 now=now or datetime.now(timezone.utc))
-
-
-def job_cap(usd, **extra):
-    return {"name": "jobs", "window": "total", "group_by": "account", "max_cost_usd": usd,
-            "kinds": ["job"], **extra}
+# the same helpers as the jobs tests: one way to drive a job through the emulator
+from .test_jobs import GPU, RATE, SV1, deliver, job_cap, reconcile, start  # noqa: E402
 
 
 def cost_of(harness, cap="jobs", window="total", group=ACCOUNT) -> int:
