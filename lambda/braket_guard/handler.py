@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import metrics
+from . import clients, metrics, retry
 from .braket_api import CANCEL_BACKOFF, BraketGateway
 from .config import Config, load_config
 from .events import EventError, parse_event
@@ -32,11 +31,6 @@ from .pacing import CountingSleep, PacedBraket, TokenBucket
 from .retry import Backoff
 from .spending_limits import SpendingLimits
 
-_AWS_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 4},
-                         connect_timeout=3, read_timeout=10)
-# Braket throttling is retried by BraketGateway's own backoff, which knows the 2/s cancel quota.
-_BRAKET_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1},
-                            connect_timeout=3, read_timeout=10)
 _ENV_PREFIXES = ("BRAKET_GUARD_", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 
 
@@ -55,20 +49,20 @@ class _RegionalClients:
     def __call__(self, region: str) -> Any:
         with self.lock:
             if region not in self.clients:
-                self.clients[region] = self.session.client("braket", region_name=region,
-                                                           config=_BRAKET_CONFIG)
+                self.clients[region] = clients.make_client(self.session, "braket", clients.LAMBDA_BRAKET,
+                                                                  region=region)
             return self.clients[region]
 
 
 def build_runtime(environ: Any = None) -> Runtime:
     config = load_config(os.environ if environ is None else environ)
     session = boto3.session.Session()
-    ledger = Ledger(session.client("dynamodb", config=_AWS_CONFIG), config.table)
+    ledger = Ledger(clients.make_client(session, "dynamodb", clients.LAMBDA), config.table)
     channels: list[Any] = []
     if config.sns_topic_arn:
-        channels.append(SnsChannel(session.client("sns", config=_AWS_CONFIG), config.sns_topic_arn))
+        channels.append(SnsChannel(clients.make_client(session, "sns", clients.LAMBDA), config.sns_topic_arn))
     if config.slack_webhook_parameter:
-        channels.append(SlackChannel(session.client("ssm", config=_AWS_CONFIG),
+        channels.append(SlackChannel(clients.make_client(session, "ssm", clients.LAMBDA),
                                      config.slack_webhook_parameter))
     regional = _RegionalClients(session)
     guard = Guard(config, ledger, _paced(config, session, regional), Notifier(channels),
@@ -80,7 +74,7 @@ def _paced(config: Config, session: boto3.session.Session, regional: _RegionalCl
     """The Braket gateway; its cancels share one token bucket per region unless the rate is 0."""
     retries = CountingSleep()
     gateway = BraketGateway(regional, cancel_backoff=Backoff(**CANCEL_BACKOFF, sleep=retries))
-    bucket = (TokenBucket(session.client("dynamodb", config=_AWS_CONFIG), config.table, config.cancels_per_second)
+    bucket = (TokenBucket(clients.make_client(session, "dynamodb", clients.LAMBDA), config.table, config.cancels_per_second)
               if config.cancels_per_second > 0 else None)
     return PacedBraket(gateway, bucket, retries)
 
@@ -98,8 +92,30 @@ def runtime() -> Runtime:
         return _cache[key]
 
 
+# Time kept back from Lambda's own timeout: the handler logs, emits metrics and answers in it.
+TIMEOUT_RESERVE_SECONDS = 10.0
+
+
+def time_budget(context: Any) -> float | None:
+    """Seconds this invocation may spend on AWS calls: Lambda's remaining time less a reserve.
+    None without a Lambda context (tests and scripts call the handler directly)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        millis = float(remaining())
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, millis / 1000 - TIMEOUT_RESERVE_SECONDS)
+
+
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Handle one EventBridge event; returns a JSON-able summary of the decision."""
+    with retry.deadline(time_budget(context), clients.LAMBDA.worst_call_seconds):
+        return _handle(event)
+
+
+def _handle(event: Any) -> dict[str, Any]:
     rt = runtime()  # a ConfigError here fails loudly, naming the bad variable and field
     if isinstance(event, dict) and "braket_guard" in event:
         try:

@@ -7,8 +7,10 @@ that Lambda redelivers the event, which the ledger makes safe.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 from botocore.exceptions import (ClientError, ConnectionClosedError, EndpointConnectionError,
                                  ReadTimeoutError, ConnectTimeoutError)
@@ -40,6 +42,48 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+_budget = threading.local()
+# Keep this much time in hand past the last attempt we start: the handler still logs and answers.
+DEADLINE_MARGIN_SECONDS = 2.0
+
+
+class DeadlineExceeded(RuntimeError):
+    """The time budget of this invocation or CLI run cannot hold another attempt."""
+
+
+@contextmanager
+def deadline(seconds: float | None, worst_attempt: float = 0.0) -> Iterator[None]:
+    """Within this block (this thread), ``Backoff`` starts no attempt that could end past
+    ``seconds`` from now, taking ``worst_attempt`` as the longest one attempt may last.
+
+    ``seconds`` None: no budget beyond each client's own timeouts. Nested blocks keep the
+    earlier end.
+    """
+    previous = getattr(_budget, "end", None)
+    end = None if seconds is None else time.monotonic() + seconds
+    if previous is not None and (end is None or previous < end):
+        end = previous
+    _budget.end, prior_worst = end, getattr(_budget, "worst", 0.0)
+    _budget.worst = max(worst_attempt, prior_worst)
+    try:
+        yield
+    finally:
+        _budget.end, _budget.worst = previous, prior_worst
+
+
+def remaining_seconds() -> float | None:
+    """Seconds left in the current budget (None: no budget)."""
+    end = getattr(_budget, "end", None)
+    return None if end is None else end - time.monotonic()
+
+
+def _room_for(delay: float) -> bool:
+    left = remaining_seconds()
+    if left is None:
+        return True
+    return left - delay - getattr(_budget, "worst", 0.0) > DEADLINE_MARGIN_SECONDS
+
+
 class Backoff:
     """Full-jitter exponential backoff; ``sleep`` and ``rand`` are injectable for tests."""
 
@@ -55,10 +99,16 @@ class Backoff:
 
     def call(self, fn: Callable[[], T], retryable: Callable[[BaseException], bool] = is_transient) -> T:
         for attempt in range(self.attempts):
+            if attempt == 0 and not _room_for(0.0):
+                raise DeadlineExceeded(f"no time left for another AWS call ({remaining_seconds():.1f} s left "
+                                       "in this run's budget)")
             try:
                 return fn()
             except Exception as exc:  # noqa: BLE001 - classified just below
                 if attempt + 1 >= self.attempts or not retryable(exc):
                     raise
-                self.sleep(self.delay(attempt))
+                pause = self.delay(attempt)
+                if not _room_for(pause):
+                    raise  # the budget cannot hold another attempt: the caller redelivers or reports
+                self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
