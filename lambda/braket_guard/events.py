@@ -86,7 +86,7 @@ def _shots(value: Any) -> int:
     else:
         raise EventError("detail.shots", f"must be a non-negative integer, got {brief(value)}")
     if shots < 0 or shots > MAX_SHOTS:
-        raise EventError("detail.shots", f"out of range: {shots}")
+        raise EventError("detail.shots", f"out of range (0 to {MAX_SHOTS:,}): {brief(shots)}")
     return shots
 
 
