@@ -1,0 +1,128 @@
+"""Adversarial review of issue 18 (the Lambda side): each test shows one defect and fails today.
+
+Real boto3 over HTTP to moto, the Braket emulator and the Slack sink (the ``harness`` fixture),
+as in test_boundary.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from braket_guard import handler
+
+from .conftest import ACCOUNT, FORTE, GARNET, REGION
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+DAY = "2026-11-28"
+GPU = "ml.p3.8xlarge"
+RATE = {GPU: {"per_hour_usd": "12.00"}}
+
+
+class FakeContext:
+    """A Lambda context whose get_remaining_time_in_millis counts down from ``seconds``."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def created(harness, device=FORTE, shots=100, region=REGION, created_at=T0, tags=None):
+    kwargs = {"created_at": created_at}
+    if tags is not None:
+        kwargs["tags"] = tags
+    arn = harness.emu.create_task(region, device, shots, **kwargs)
+    events = [e for e in harness.take_events() if e["detail"]["quantumTaskArn"] == arn]
+    return arn, events[0]
+
+
+def invoke_all(harness, event, lambda_retries: int = 2):
+    """Every delivery Lambda makes of one asynchronous event: the answers, or the errors."""
+    outcomes = []
+    for _ in range(lambda_retries + 1):
+        try:
+            outcomes.append(handler.lambda_handler(event, None))
+            break
+        except Exception as exc:  # noqa: BLE001 - what a redelivery loop looks like
+            outcomes.append(exc)
+    return outcomes
+
+
+# -- time budget ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("timeout", [15, 30])
+def test_a_lambda_timeout_terraform_accepts_still_guards_a_healthy_event(harness, timeout):
+    """variables.tf accepts lambda_timeout_seconds from 3 to 900, but the handler's budget is the
+    remaining time less a 10 s reserve and every Backoff.call first needs that budget to exceed
+    the worst call (LAMBDA.worst_call_seconds = 21 s) plus a 2 s margin: with a timeout of 33 s or
+    less the very first ledger read raises DeadlineExceeded, against endpoints that answer in
+    milliseconds. Every event fails and is redelivered; every cap is blind. Expected: a timeout
+    Terraform accepts guards events (or Terraform refuses that timeout)."""
+    harness.configure([{"name": "one", "window": "day", "group_by": "account", "max_shots": 1000}])
+    arn, event = created(harness, shots=100)
+    result = handler.lambda_handler(event, FakeContext(timeout))
+    assert result["decision"] == "admitted", result
+    assert harness.task_state(arn) is not None
+
+
+# -- job events: Python's own errors ---------------------------------------------------------------
+@pytest.mark.parametrize("status", [["QUEUED"], {"s": "QUEUED"}])
+def test_a_job_event_with_an_unhashable_status_is_dropped_not_a_type_error(harness, caplog, status):
+    """jobs.parse_job_event tests ``status not in STATUSES`` (a frozenset) without checking the
+    type first: a status that is a JSON list or object raises Python's TypeError (unhashable
+    type), which the handler does not catch, so Lambda retries a malformed event. Expected: dropped
+    with one event_dropped line, like every other malformed field."""
+    harness.configure([{"name": "jobs", "window": "total", "group_by": "account", "max_cost_usd": "10",
+                        "kinds": ["job"]}], prices=RATE)
+    event = {"version": "0", "id": "0d8e2f9a-1111-2222-3333-444455556666", "source": "aws.braket",
+             "detail-type": "Braket Job State Change", "account": ACCOUNT, "region": REGION,
+             "time": "2026-11-28T09:00:00Z", "resources": [],
+             "detail": {"jobArn": f"arn:aws:braket:{REGION}:{ACCOUNT}:job/j1", "status": status}}
+    with caplog.at_level(logging.INFO, logger="braket_guard"):
+        result = handler.lambda_handler(event, None)
+    assert result["decision"] == "dropped", result
+    assert len([r for r in caplog.records if '"event_dropped"' in r.getMessage()]) == 1
+
+
+# -- an unguarded region where the module's role is denied -----------------------------------------
+def test_a_tag_cap_on_an_unguarded_region_denied_get_task_is_not_a_redelivery_loop(harness, monkeypatch,
+                                                                                     fast_backoff):
+    """iam.tf grants GetQuantumTask/CancelQuantumTask only on quantum-task ARNs of var.regions, so
+    in a region outside BRAKET_GUARD_REGIONS every GetQuantumTask is AccessDenied. With a cap that
+    groups by a tag, guard._plan re-raises that denial on every delivery ("tags that cannot be
+    read still raise"): each event of the region fails, Lambda retries it and drops it, and no
+    shot or dollar of the region is ever counted, although issue 18 says such events are guarded
+    (never dropped on the floor). Expected: a permanent denial in an unguarded region is a
+    decision (e.g. charged to the (untagged) group, and said in the once-a-day alert), never
+    a redelivery."""
+    harness.configure([{"name": "team", "window": "day", "group_by": "tag:team", "max_shots": 1500}])
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    harness.emu.set_fault("GetQuantumTask", throttle_rate=1.0, error="AccessDeniedException")
+    arn, event = created(harness, GARNET, 1000, region="eu-north-1", tags={"team": "a"})
+    outcomes = invoke_all(harness, event)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert harness.task_state(arn) is not None, "the task's shots were never counted"
+
+
+def test_a_job_on_an_unguarded_region_denied_get_job_is_not_a_redelivery_loop(harness, monkeypatch,
+                                                                                fast_backoff):
+    """iam.tf grants GetJob/CancelJob only on job ARNs of var.regions. A hybrid job event from a
+    region outside BRAKET_GUARD_REGIONS now goes to JobGuard.handle_event (issue 18: guarded, not
+    ignored), whose first call is GetJob: AccessDenied there is raised by the handler on every
+    delivery (a GuardErrors alarm each time, Lambda retries, then drops it). Expected: the denial,
+    certain for that region by the module's own policy, is one decision (logged and told, e.g.
+    in the once-a-day unguarded-region alert), not a failure Lambda redelivers."""
+    harness.configure([{"name": "jobs", "window": "total", "group_by": "account", "max_cost_usd": "10",
+                        "kinds": ["job"]}], prices=RATE)
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    harness.emu.set_fault("GetJob", throttle_rate=1.0, error="AccessDeniedException")
+    harness.emu.create_job("eu-north-1", GARNET, instance_type=GPU)
+    events = [e for e in harness.take_events() if e.get("detail-type") == "Braket Job State Change"]
+    assert events, "the emulator emitted no job event"
+    outcomes = invoke_all(harness, events[0])
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
