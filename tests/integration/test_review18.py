@@ -126,3 +126,24 @@ def test_a_job_on_an_unguarded_region_denied_get_job_is_not_a_redelivery_loop(ha
     assert events, "the emulator emitted no job event"
     outcomes = invoke_all(harness, events[0])
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+
+
+# -- identifiers without a length bound ------------------------------------------------------------
+def test_a_task_arn_with_an_overlong_region_is_dropped_in_one_short_line(harness, monkeypatch, caplog):
+    """events.TASK_ARN bounds the task id (128) but not the region ([a-z]{2}(-[a-z]+)+-[0-9]) nor
+    the partition (aws[a-z-]*): an ARN whose region is 3,000 letters is parsed as a task of an
+    unguarded region. The handler then logs the whole region in unguarded_region_event,
+    unguarded_region_alert_failed and guard_error (3 lines of over 3,000 characters each: the
+    alert marker's key is over DynamoDB's limit), and the event raises a DynamoDB
+    ValidationException (hash key over 2,048 bytes), so Lambda retries a malformed event.
+    Expected: no AWS region is that long; the event is dropped with one event_dropped line of
+    bounded length, and the ledger is never asked."""
+    harness.configure([{"name": "one", "window": "day", "group_by": "account", "max_shots": 100_000}])
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    arn, event = created(harness, GARNET, 100, region="eu-north-1")
+    event["detail"]["quantumTaskArn"] = arn.replace("eu-north-1", "eu-" + "n" * 3000 + "-1")
+    with caplog.at_level(logging.INFO, logger="braket_guard"):
+        result = handler.lambda_handler(event, None)  # raises ClientError today
+    assert result["decision"] == "dropped", result
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("{")]
+    assert len(lines) == 1 and '"event_dropped"' in lines[0] and len(lines[0]) < 2000, [l[:120] for l in lines]
