@@ -147,3 +147,36 @@ def test_a_task_arn_with_an_overlong_region_is_dropped_in_one_short_line(harness
     assert result["decision"] == "dropped", result
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("{")]
     assert len(lines) == 1 and '"event_dropped"' in lines[0] and len(lines[0]) < 2000, [l[:120] for l in lines]
+
+
+# -- no guarded region at all ------------------------------------------------------------------------
+def test_with_no_guarded_region_every_region_is_reported_as_unguarded(harness, monkeypatch, capsys):
+    """A Lambda configured from the README's table (caps, table, topic) in a region where Braket
+    does not run (eu-central-1) and BRAKET_GUARD_REGIONS unset gets regions == () (config._regions).
+    Guard.is_unguarded is then False for every region (``bool(self.config.regions) and ...``), so
+    the us-east-1 burst it receives is never told as unguarded: no alert, no
+    UnguardedRegionEvents metric, nothing in the digest, while reconciliation searches no region
+    at all. README: "An event from any other region is still guarded ... and reported: metric
+    UnguardedRegionEvents, one alert per region and day". Expected: with no guarded region, every
+    region that sends an event is unguarded and reported."""
+    harness.configure([{"name": "big", "window": "day", "group_by": "account", "max_shots": 10**6}])
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # the Lambda's own region: not a Braket region
+    _arn, event = created(harness, FORTE, 10)
+    assert harness.invoke(event)["decision"] == "admitted"
+    assert handler.runtime().config.regions == ()  # the premise: no region is guarded
+    told = [m["Subject"] for m in harness.emails() if "unguarded" in m.get("Subject", "")]
+    assert told == ["braket-guard: tasks from unguarded region us-east-1"], told
+    assert '"UnguardedRegionEvents":1' in capsys.readouterr().out
+
+
+# -- action payloads matched loosely ---------------------------------------------------------------
+@pytest.mark.parametrize("value", ["true\n", " TRUE ", "False\t"])
+def test_an_action_flag_with_whitespace_or_capitals_is_dropped(harness, caplog, value):
+    """operations.flag accepts any string whose strip().lower() is "true" or "false": "true\\n"
+    and " TRUE " start a forced digest, although issue 18 asks every value of an action payload to
+    be matched whole (its own boundary test drops "2026-11-28\\n" as a date). Expected: only true,
+    false, "true" and "false" are flags; anything else is dropped in one action_dropped line."""
+    harness.configure([{"name": "big", "window": "day", "group_by": "account", "max_shots": 10**6}])
+    with caplog.at_level(logging.INFO, logger="braket_guard"):
+        result = handler.lambda_handler({"braket_guard": "digest", "date": DAY, "always": value}, None)
+    assert result.get("decision") == "dropped", result  # today: the digest ran

@@ -56,3 +56,26 @@ def test_an_sns_topic_arn_terraform_accepts_is_accepted_by_the_lambda(topic):
                           "BRAKET_GUARD_CAPS": '[{"name":"a","window":"day","max_shots":1}]',
                           "BRAKET_GUARD_SNS_TOPIC_ARN": topic})
     assert config.sns_topic_arn == topic
+
+
+BASE = {"BRAKET_GUARD_TABLE": "guard-table", "AWS_REGION": "us-east-1",
+        "BRAKET_GUARD_CAPS": '[{"name":"a","window":"day","max_shots":1}]'}
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("BRAKET_GUARD_MODE", "Monitor"),          # variables.tf: contains(["enforce", "monitor"], var.mode)
+    ("BRAKET_GUARD_MODE", "monitor\n"),
+    ("BRAKET_GUARD_TABLE", "guard-table\n"),
+    ("BRAKET_GUARD_TIMEZONE", " Asia/Tokyo"),  # variables.tf: ^(UTC|GMT|[A-Z][A-Za-z_]+(/...){1,2})$
+    ("BRAKET_GUARD_DIGEST_ALWAYS", "TRUE "),
+])
+def test_a_config_value_with_whitespace_or_capitals_is_refused_as_terraform_refuses_it(variable, value):
+    """load_config's get() strips every value and MODE/DIGEST_ALWAYS are lower-cased, so
+    "monitor\\n", "Monitor", "guard-table\\n" and " Asia/Tokyo" are accepted, while Terraform's
+    validation refuses each, and BRAKET_GUARD_NATIVE_LIMITS in the same loader is read "exactly
+    as given (no trimming): Terraform's validation sees the same text". Issue 18: every identifier
+    matched whole, one rule on both sides. Expected: a ConfigError naming the variable."""
+    from braket_guard.config import ConfigError
+    with pytest.raises(ConfigError) as raised:
+        load_config({**BASE, variable: value})
+    assert str(raised.value).startswith(variable)
