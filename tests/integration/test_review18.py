@@ -180,3 +180,30 @@ def test_an_action_flag_with_whitespace_or_capitals_is_dropped(harness, caplog, 
     with caplog.at_level(logging.INFO, logger="braket_guard"):
         result = handler.lambda_handler({"braket_guard": "digest", "date": DAY, "always": value}, None)
     assert result.get("decision") == "dropped", result  # today: the digest ran
+
+
+# -- sweeps in an unguarded region -----------------------------------------------------------------
+def _sweep_scenario(harness, monkeypatch, region, device):
+    harness.configure([{"name": "q", "window": "day", "group_by": "account", "max_shots": 1500,
+                        "on_breach": "cancel_queued"}])
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    monkeypatch.setenv("BRAKET_GUARD_CANCELS_PER_SECOND", "0")
+    first, first_event = created(harness, device, 1000, region=region)
+    backlog = harness.emu.create_task(region, device, 1000, created_at=T0 + timedelta(seconds=1))
+    harness.take_events()  # the backlog task's event is late (or lost): the sweep is what stops it
+    third, third_event = created(harness, device, 1000, region=region, created_at=T0 + timedelta(seconds=2))
+    assert harness.invoke(first_event)["decision"] == "admitted"
+    assert harness.invoke(third_event)["decision"] == "rejected"
+    return backlog
+
+
+def test_a_cancel_queued_cap_breached_in_an_unguarded_region_sweeps_that_region(harness, monkeypatch):
+    """guard._sweep intersects the regions to search with BRAKET_GUARD_REGIONS
+    (``regions &= set(self.config.regions)``), so a cancel_queued cap filled by a task of an
+    unguarded region never sweeps that region: its queued backlog runs on, although the task
+    that breached it is cancelled there (the same role cancels both) and the digest says such
+    tasks "were charged and enforced". In us-east-1 (guarded) the same scenario cancels the
+    backlog. Expected: the region of the task that filled the cap is swept too (a denied cancel
+    there is logged, as for the task itself)."""
+    backlog = _sweep_scenario(harness, monkeypatch, "eu-north-1", GARNET)
+    assert harness.emu.task(backlog)["status"] == "CANCELLED", harness.emu.task(backlog)["status"]
