@@ -240,3 +240,31 @@ def test_an_alert_to_stalled_channels_stays_inside_the_time_budget(harness, monk
     finally:
         silent.close()
     assert elapsed <= budget, f"the handler ran {elapsed:.1f} s, past its {budget:.0f} s budget"
+
+
+# -- endedAt without a range -----------------------------------------------------------------------
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+
+
+def test_a_completed_event_with_an_ended_at_in_year_9999_is_dropped_not_charged(harness):
+    """events.parse_event keeps createdAt within 2019-2999 ("far dates are garbage") but accepts
+    any endedAt, and guard._true_up charges a simulator endedAt - createdAt: one COMPLETED event
+    of an SV1 task with endedAt 9999-12-31 is trued up to about $314 million, so the account's
+    $100 cap is full and the next good task (a 100-shot Forte-1 task, $8.30) is rejected and
+    cancelled. Expected: an endedAt outside the plausible years (or before createdAt) is
+    malformed: the event is dropped with one line and changes nothing, and the good task runs."""
+    harness.configure([{"name": "daily", "window": "day", "group_by": "account", "max_cost_usd": "100"}])
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    sim, sim_event = created(harness, SV1, 100, created_at=now)
+    assert harness.invoke(sim_event)["decision"] == "admitted"
+    harness.emu.advance(sim, "RUNNING")
+    harness.emu.advance(sim, "COMPLETED")
+    done = [e for e in harness.take_events() if e["detail"]["status"] == "COMPLETED"][0]
+    done = json.loads(json.dumps(done))
+    done["detail"]["endedAt"] = "9999-12-31T23:59:59.000Z"
+    result = harness.invoke(done)
+    good, good_event = created(harness, FORTE, 100, created_at=now)
+    after = harness.invoke(good_event)
+    assert result["decision"] == "dropped", result
+    assert after["decision"] == "admitted", after
+    assert harness.emu.task(good)["status"] == "CREATED"
