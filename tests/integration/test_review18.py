@@ -268,3 +268,28 @@ def test_a_completed_event_with_an_ended_at_in_year_9999_is_dropped_not_charged(
     assert result["decision"] == "dropped", result
     assert after["decision"] == "admitted", after
     assert harness.emu.task(good)["status"] == "CREATED"
+
+
+@pytest.mark.parametrize("extra", [3_000, 100_000])
+def test_a_device_arn_of_thousands_of_characters_is_dropped_without_calling_braket(harness, caplog, extra):
+    """events.DEVICE_ARN bounds neither the provider nor the device name, so a deviceArn of
+    Forte-1's ARN plus 3,000 characters passes the boundary: the guard calls GetDevice with it,
+    admits the task as an unpriced device ($0 against cost caps), logs 3.4 KB lines, and the real
+    event of the same task is then a duplicate: its $8.30 never counts. With 100,000 characters
+    GetDevice answers HTTP 414, which is not a permanent error: the event raises (a 100 KB log
+    line) and Lambda retries it. issue 18's property (test_boundary MALFORMED has "arn of 100k
+    characters" for the task ARN only): a malformed input is dropped with one line and never
+    changes the ledger or Braket. Expected: dropped, no Braket call, no task record."""
+    harness.configure([{"name": "one", "window": "day", "group_by": "account", "max_cost_usd": "1000"}])
+    arn, event = created(harness, FORTE, 100)
+    bad = json.loads(json.dumps(event))
+    bad["detail"]["deviceArn"] = FORTE + "1" * extra
+    harness.emu.reset_calls()
+    with caplog.at_level(logging.INFO, logger="braket_guard"):
+        try:
+            result = handler.lambda_handler(bad, None)
+        except Exception as exc:  # noqa: BLE001 - a retried malformed event is the defect
+            result = {"decision": f"raised {type(exc).__name__}"}
+    calls = dict(harness.emu.calls)
+    state = harness.task_state(arn)
+    assert (result["decision"], calls, state) == ("dropped", {}, None), (result["decision"], calls, state)
