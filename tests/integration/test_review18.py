@@ -274,8 +274,10 @@ def test_a_completed_event_with_an_ended_at_in_year_9999_is_dropped_not_charged(
 def test_a_device_arn_of_thousands_of_characters_is_dropped_without_calling_braket(harness, caplog, extra):
     """events.DEVICE_ARN bounds neither the provider nor the device name, so a deviceArn of
     Forte-1's ARN plus 3,000 characters passes the boundary: the guard calls GetDevice with it,
-    admits the task as an unpriced device ($0 against cost caps), logs 3.4 KB lines, and the real
-    event of the same task is then a duplicate: its $8.30 never counts. With 100,000 characters
+    finds no price and, under this cost cap, rejects the task as unpriced and CANCELS it: a good
+    $8.30 task under a $1,000 cap is cancelled by one malformed event (under a shot-only cap it is
+    booked as an unknown device instead, and the real event is then a duplicate); log lines are
+    3.4 KB. With 100,000 characters
     GetDevice answers HTTP 414, which is not a permanent error: the event raises (a 100 KB log
     line) and Lambda retries it. issue 18's property (test_boundary MALFORMED has "arn of 100k
     characters" for the task ARN only): a malformed input is dropped with one line and never
