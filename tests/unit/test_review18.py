@@ -79,3 +79,29 @@ def test_a_config_value_with_whitespace_or_capitals_is_refused_as_terraform_refu
     with pytest.raises(ConfigError) as raised:
         load_config({**BASE, variable: value})
     assert str(raised.value).startswith(variable)
+
+
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("BRAKET_GUARD_RESERVATIONS", [{"device_arn": "x" * 3000}]),
+    ("BRAKET_GUARD_RESERVATIONS", [{"device_arn": FORTE, "ends_at": "y" * 3000}]),
+    ("BRAKET_GUARD_RESERVATIONS", [{"device_arn": FORTE, "ends_at": ["y" * 100] * 30}]),
+    ("BRAKET_GUARD_PRICES", {FORTE + "1" * 3000: "0.08"}),
+    ("BRAKET_GUARD_PRICES", {FORTE + "1" * 3000: {"per_hour_usd": "1"}}),
+])
+def test_a_config_error_never_echoes_thousands_of_characters_of_input(variable, value):
+    """strict.brief was introduced so that messages never echo unbounded input, and
+    test_boundary holds every out-of-range setting to one line under 400 characters; but
+    reservations.py still renders device_arn and ends_at with !r, and pricing.py the prices key
+    (any length passes events.DEVICE_ARN) with !r: each ConfigError above is over 3,000
+    characters (a whole list for ends_at), in the Lambda's error and every log line that carries it.
+    All fit Lambda's 4 KB environment. Expected: one line under 400 characters naming the
+    variable and field."""
+    import json
+    from braket_guard.config import ConfigError
+    with pytest.raises(ConfigError) as raised:
+        load_config({**BASE, variable: json.dumps(value)})
+    message = str(raised.value)
+    assert message.startswith(variable) and len(message) < 400, (len(message), message[:120])
