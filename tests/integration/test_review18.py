@@ -295,3 +295,29 @@ def test_a_device_arn_of_thousands_of_characters_is_dropped_without_calling_brak
     calls = dict(harness.emu.calls)
     state = harness.task_state(arn)
     assert (result["decision"], calls, state) == ("dropped", {}, None), (result["decision"], calls, state)
+
+
+# -- native limits in an unguarded region: calls on every event -------------------------------------
+def test_mirror_mode_makes_no_spending_limit_calls_per_event_in_an_unguarded_region(harness, monkeypatch,
+                                                                                      fast_backoff):
+    """The unguarded-region alert says native limits do not cover that region, and iam.tf grants
+    CreateSpendingLimit only on spending-limit ARNs of var.regions. Yet in mirror_and_freeze mode
+    every admitted task of an unguarded region's QPU runs NativeLimiter.ensure_mirror: a
+    SearchSpendingLimits and a denied CreateSpendingLimit (and an ERROR log line), and since the
+    sync had errors the device is never marked ensured, so the next event does it again: two
+    extra Braket calls per event for as long as the region sends tasks (in a runaway, hundreds a
+    minute against SearchSpendingLimits' quota). Expected: no spending-limit call for a region
+    outside BRAKET_GUARD_REGIONS (or at most one per container and window)."""
+    harness.configure([{"name": "dev", "window": "day", "group_by": "device", "devices": ["qpu"],
+                        "max_cost_usd": "1000"}])
+    monkeypatch.setenv("BRAKET_GUARD_NATIVE_LIMITS", "mirror_and_freeze")
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    harness.emu.set_fault("CreateSpendingLimit", throttle_rate=1.0, error="AccessDeniedException")
+    now = datetime.now(timezone.utc)
+    per_event = []
+    for i in range(4):
+        _arn, event = created(harness, GARNET, 10, region="eu-north-1", created_at=now + timedelta(seconds=i))
+        harness.emu.reset_calls()
+        assert harness.invoke(event)["decision"] == "admitted"
+        per_event.append({op: n for op, n in harness.emu.calls.items() if "SpendingLimit" in op})
+    assert all(not calls for calls in per_event[1:]), per_event
