@@ -321,3 +321,25 @@ def test_mirror_mode_makes_no_spending_limit_calls_per_event_in_an_unguarded_reg
         assert harness.invoke(event)["decision"] == "admitted"
         per_event.append({op: n for op, n in harness.emu.calls.items() if "SpendingLimit" in op})
     assert all(not calls for calls in per_event[1:]), per_event
+
+
+# -- reconciliation out of time -------------------------------------------------------------------
+def test_reconcile_out_of_time_reports_what_it_did_instead_of_raising(harness, fast_backoff):
+    """retry.Backoff raises DeadlineExceeded (a RuntimeError) once the budget cannot hold another
+    call, "the caller redelivers or reports". reconcile() catches it for a region's search and
+    _finish_open_work for GetQuantumTask, but _apply (which catches GuardRetry, ClientError,
+    BotoCoreError and TransientLedgerError only) does not: a reconciliation with more work than
+    its budget holds (here 60 tasks whose cancel was refused, a 34 s Lambda) raises out of the
+    scheduled action from guard.handle (reconcile.py _apply -> ledger.get_task). Its report, its
+    "reconciled" line and its reconcile alert are lost, and the next run starts over with the same
+    work. Expected: out of time, reconcile stops, counts the rest as left for the next run and
+    returns its report.
+    """
+    harness.configure([{"name": "none", "window": "day", "group_by": "account", "max_shots": 0}])
+    harness.emu.set_fault("CancelQuantumTask", throttle_rate=1.0, error="AccessDeniedException")
+    now = datetime.now(timezone.utc)
+    for i in range(60):
+        _arn, event = created(harness, FORTE, 10, created_at=now - timedelta(seconds=i))
+        assert harness.invoke(event)["decision"] == "rejected"
+    result = handler.lambda_handler({"braket_guard": "reconcile"}, FakeContext(34))  # raises today
+    assert isinstance(result, dict), result
