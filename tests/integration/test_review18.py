@@ -343,3 +343,22 @@ def test_reconcile_out_of_time_reports_what_it_did_instead_of_raising(harness, f
         assert harness.invoke(event)["decision"] == "rejected"
     result = handler.lambda_handler({"braket_guard": "reconcile"}, FakeContext(34))  # raises today
     assert isinstance(result, dict), result
+
+
+def test_a_job_event_from_an_unguarded_region_counts_in_the_unguarded_metric(harness, monkeypatch, capsys):
+    """README (Configuration, BRAKET_GUARD_REGIONS): an event from any other region is guarded
+    and reported with the metric UnguardedRegionEvents. Guard.handle emits it for task events,
+    but JobGuard.handle_event only calls note_unguarded: a hybrid job's events from eu-north-1
+    are charged and alerted once, yet never counted in UnguardedRegionEvents, so a dashboard or
+    alarm on that metric misses them. Expected: the metric for job events too."""
+    harness.configure([{"name": "jobs", "window": "total", "group_by": "account", "max_cost_usd": "10",
+                        "kinds": ["job"]}], prices=RATE)
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    harness.emu.create_job("eu-north-1", GARNET, instance_type=GPU)
+    events = [e for e in harness.take_events() if e.get("detail-type") == "Braket Job State Change"]
+    capsys.readouterr()
+    result = harness.invoke(events[0])
+    assert result["decision"] == "job_accrued", result
+    out = capsys.readouterr().out
+    assert [m for m in harness.emails() if "unguarded region eu-north-1" in m.get("Subject", "")]  # holds
+    assert '"UnguardedRegionEvents":1' in out, out[-600:]
