@@ -362,3 +362,42 @@ def test_a_job_event_from_an_unguarded_region_counts_in_the_unguarded_metric(har
     out = capsys.readouterr().out
     assert [m for m in harness.emails() if "unguarded region eu-north-1" in m.get("Subject", "")]  # holds
     assert '"UnguardedRegionEvents":1' in out, out[-600:]
+
+
+# -- the hot path while another sender holds the unguarded-region alert -----------------------------
+def _ledger_calls(harness, event):
+    import collections
+    calls = collections.Counter()
+    client = handler.runtime().guard.ledger.client
+
+    def hook(model, **_kwargs):
+        calls[model.name] += 1
+    client.meta.events.register("before-call.dynamodb.*", hook)
+    try:
+        decision = harness.invoke(event)["decision"]
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.*", hook)
+    return decision, dict(calls)
+
+
+def test_events_of_an_unguarded_region_cost_no_extra_ledger_calls_while_its_alert_is_claimed(harness,
+                                                                                           monkeypatch):
+    """Guard.note_unguarded remembers a region only once send_once says "settled"; while another
+    sender holds the alert's claim (up to ALERT_LEASE_SECONDS = 300 s: a slow sender, or one that
+    timed out mid-send as in the stalled-channel test above) it is not settled, so every event of
+    that region in every container makes a claim UpdateItem and two GetItems before its own
+    work: 5 DynamoDB calls instead of a guarded event's 2, for every task of a runaway in that
+    region. Expected: the unguarded-region check costs no extra ledger call per event once a
+    container knows the alert is being handled (one attempt per container and lease at most)."""
+    from braket_guard.guard import UNGUARDED_PK
+    harness.configure([{"name": "big", "window": "day", "group_by": "account", "max_shots": 10**6}])
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    assert harness.invoke(created(harness, FORTE, 10)[1])["decision"] == "admitted"  # warm
+    guard = handler.runtime().guard
+    day = guard.ledger.clock().astimezone(guard.config.zone).date().isoformat()
+    held = guard.ledger.claim_alert((f"{UNGUARDED_PK}#{day}", "REGION#eu-north-1"), "ALERT", None, "eu-north-1")
+    assert held is not None  # another sender holds the alert, as a slow or dead one would
+    _d, guarded = _ledger_calls(harness, created(harness, FORTE, 10, created_at=T0 + timedelta(seconds=1))[1])
+    unguarded = [_ledger_calls(harness, created(harness, GARNET, 10, region="eu-north-1",
+                                                created_at=T0 + timedelta(seconds=2 + i))[1])[1] for i in range(3)]
+    assert all(calls == guarded for calls in unguarded[1:]), (guarded, unguarded)
