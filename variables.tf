@@ -71,7 +71,7 @@ variable "caps" {
   }
   validation {
     condition = alltrue([for c in var.caps : c.devices == null ? true : (
-      length(c.devices) > 0 && alltrue([for d in c.devices : can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)$", d))])
+      length(c.devices) > 0 && alltrue([for d in c.devices : length(d) <= 256 && can(regex("^(qpu|simulator|arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)$", d))])
     )])
     error_message = "Every entry of a cap's devices must be \"qpu\", \"simulator\" or a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>); leave devices unset (not empty) to match every device."
   }
@@ -116,7 +116,7 @@ variable "reservations" {
   default = []
 
   validation {
-    condition     = alltrue([for r in var.reservations : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", r.device_arn))])
+    condition     = alltrue([for r in var.reservations : length(r.device_arn) <= 256 && can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", r.device_arn))])
     error_message = "Every reservations device_arn must be a QPU device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name>): reservations are for QPUs."
   }
   validation {
@@ -168,8 +168,8 @@ variable "sns_topic_arn" {
   default     = null
 
   validation {
-    condition     = var.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$", var.sns_topic_arn))
-    error_message = "sns_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>) or null."
+    condition     = var.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.sns_topic_arn))
+    error_message = "sns_topic_arn must be the ARN of a standard SNS topic (arn:aws:sns:<region>:<account>:<name>, the name of letters, digits, - and _) or null. FIFO topics (.fifo) cannot deliver email and are refused."
   }
 }
 
@@ -249,7 +249,7 @@ variable "prices" {
   default = {}
 
   validation {
-    condition     = alltrue([for key, p in var.prices : can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", key)) || can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", key))])
+    condition     = alltrue([for key, p in var.prices : length(key) <= 256 && can(regex("^arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", key)) || can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", key))])
     error_message = "Every prices key must be a Braket device ARN (arn:aws:braket:<region>::device/qpu/<provider>/<name> or arn:aws:braket:::device/quantum-simulator/<provider>/<name>) or an ML instance type such as ml.m5.large."
   }
   validation {
@@ -378,8 +378,8 @@ variable "lambda_timeout_seconds" {
   default     = 120
 
   validation {
-    condition     = var.lambda_timeout_seconds >= 3 && var.lambda_timeout_seconds <= 900 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
-    error_message = "lambda_timeout_seconds must be a whole number from 3 to 900."
+    condition     = var.lambda_timeout_seconds >= 20 && var.lambda_timeout_seconds <= 900 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
+    error_message = "lambda_timeout_seconds must be a whole number from 20 to 900 (the guard needs room for one AWS call that hits its timeouts, about 14 s, inside the Lambda timeout)."
   }
 }
 
@@ -493,7 +493,7 @@ variable "spending_limits" {
   default = []
 
   validation {
-    condition     = alltrue([for l in var.spending_limits : can(regex("^arn:aws[a-z-]*:braket:[a-z]{2}(?:-[a-z]+)+-[0-9]::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", l.device_arn))])
+    condition     = alltrue([for l in var.spending_limits : length(l.device_arn) <= 256 && can(regex("^arn:aws[a-z-]*:braket:[a-z]{2}(?:-[a-z]+)+-[0-9]::device/qpu/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", l.device_arn))])
     error_message = "Every spending_limits device_arn must be a QPU device ARN with a region (arn:aws:braket:<region>::device/qpu/...): simulators have no spending limits."
   }
   validation {

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from .events import DEVICE_ARN, TaskEvent
+from .events import TaskEvent, is_device_arn
 from . import strict
 from .strict import brief
 from .pricing import QPU, SIMULATOR, device_kind
@@ -129,7 +129,7 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
     if "devices" in raw and raw["devices"] == []:
         raise _fail(index, "devices", "is empty; leave devices out to match every device")
     for position, device in enumerate(devices):
-        if not isinstance(device, str) or not (device in (QPU, SIMULATOR) or DEVICE_ARN.match(device)):
+        if not isinstance(device, str) or not (device in (QPU, SIMULATOR) or is_device_arn(device)):
             raise _fail(index, f"devices[{position}]", f"not a device ARN, 'qpu' or 'simulator': {brief(device)}")
 
     max_shots = raw.get("max_shots")

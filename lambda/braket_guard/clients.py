@@ -30,13 +30,16 @@ class ClientBudget:
 
 
 # Lambda: DynamoDB, SNS and SSM answer in milliseconds; 5 s is a stall, not a slow answer.
-LAMBDA = ClientBudget(connect_timeout=2, read_timeout=5, attempts=3)
+LAMBDA = ClientBudget(connect_timeout=2, read_timeout=5, attempts=2)
 # Braket throttling is retried by our own backoff (it knows the 2/s cancel quota): one attempt here.
 LAMBDA_BRAKET = ClientBudget(connect_timeout=2, read_timeout=5, attempts=1)
 # The CLI gives up in well under 30 s on an endpoint that never answers (retry.deadline in cli.main).
 CLI = ClientBudget(connect_timeout=2, read_timeout=5, attempts=2)
 CLI_BRAKET = ClientBudget(connect_timeout=2, read_timeout=5, attempts=1)
 CLI_SECONDS = 25  # the CLI's whole time budget for AWS calls
+# The shortest Lambda timeout under which one worst-case call still fits the handler's budget
+# (handler.time_budget: the remaining time less its reserve); Terraform's validation says the same.
+MIN_LAMBDA_TIMEOUT_SECONDS = 20
 
 
 def boto_config(budget: ClientBudget) -> BotoConfig:

@@ -62,8 +62,9 @@ class Config:
 
 def load_config(environ: Mapping[str, str]) -> Config:
     def get(name: str) -> str | None:
+        # Exactly as given, as Terraform's validation sees it: no trimming, no case folding.
         value = environ.get(ENV_PREFIX + name)
-        return value.strip() if value and value.strip() else None
+        return value if value else None
 
     table = get("TABLE")
     if not table:
@@ -74,7 +75,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         caps = parse_caps(environ.get(ENV_PREFIX + "CAPS"))
     except CapError as exc:
         raise ConfigError(str(exc)) from None
-    mode = (get("MODE") or ENFORCE).lower()
+    mode = get("MODE") or ENFORCE
     if mode not in MODES:
         raise ConfigError(f"BRAKET_GUARD_MODE: must be 'enforce' or 'monitor', got {brief(mode)}")
     zone_name = get("TIMEZONE") or "UTC"
@@ -105,7 +106,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         threshold = strict.limit_micros(threshold_text, allow_plain_string_only=True)
     except ValueError as exc:
         raise ConfigError(f"BRAKET_GUARD_RECONCILE_ALERT_USD: {exc}") from None
-    always = (get("DIGEST_ALWAYS") or "false").lower()
+    always = get("DIGEST_ALWAYS") or "false"
     if always not in ("true", "false"):
         raise ConfigError(f"BRAKET_GUARD_DIGEST_ALWAYS: must be true or false, got {brief(always)}")
     try:

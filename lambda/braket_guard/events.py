@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .strict import brief
-from .windows import TimestampError, parse_timestamp
+from .windows import TimestampError, format_timestamp, parse_timestamp
 
 SOURCE = "aws.braket"
 DETAIL_TYPE = "Braket Task State Change"
@@ -39,8 +39,17 @@ DEVICE_ARN = re.compile(
 JOB_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):braket:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
                      r"(?P<account>[0-9]{12}):job/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{0,127})\Z")
 EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,128}\Z")  # EventBridge ids are UUIDs
+MAX_ARN_CHARS = 256  # Braket's ARNs are far shorter; Terraform's validation bounds device ARNs the same
 MAX_SHOTS = 10**9
 EARLIEST, LATEST = 2019, 2999  # plausible createdAt years
+
+
+ENDED_BEFORE_CREATED_SLACK = timedelta(minutes=5)  # clocks of Braket's services may differ a little
+
+
+def is_device_arn(value: Any) -> bool:
+    """A Braket device ARN, whole and of bounded length (events, caps, prices, reservations)."""
+    return isinstance(value, str) and len(value) <= MAX_ARN_CHARS and bool(DEVICE_ARN.match(value))
 
 
 class EventError(ValueError):
@@ -103,14 +112,14 @@ def parse_event(event: Any) -> TaskEvent:
         raise EventError("detail", "missing or not an object")
 
     arn = detail.get("quantumTaskArn")
-    match = TASK_ARN.match(arn) if isinstance(arn, str) else None
+    match = TASK_ARN.match(arn) if isinstance(arn, str) and len(arn) <= MAX_ARN_CHARS else None
     if not match:
         raise EventError("detail.quantumTaskArn", f"not a quantum task ARN: {brief(arn)}")
     status = detail.get("status")
     if not isinstance(status, str) or status not in STATUSES:
         raise EventError("detail.status", f"unknown status {brief(status)}")
     device = detail.get("deviceArn")
-    if not isinstance(device, str) or not DEVICE_ARN.match(device):
+    if not is_device_arn(device):
         raise EventError("detail.deviceArn", f"not a Braket device ARN: {brief(device)}")
     shots = _shots(detail.get("shots"))
     try:
@@ -121,7 +130,8 @@ def parse_event(event: Any) -> TaskEvent:
         # Braket started in 2019; far dates are garbage and would break window arithmetic.
         raise EventError("detail.createdAt", f"year {created_at.year} is outside {EARLIEST}-{LATEST}")
     job_arn = detail.get("jobArn")
-    if job_arn is not None and (not isinstance(job_arn, str) or not JOB_ARN.match(job_arn)):
+    if job_arn is not None and (not isinstance(job_arn, str) or len(job_arn) > MAX_ARN_CHARS
+                                or not JOB_ARN.match(job_arn)):
         raise EventError("detail.jobArn", f"not a hybrid job ARN: {brief(job_arn)}")
     event_id = event.get("id")
     if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
@@ -132,6 +142,10 @@ def parse_event(event: Any) -> TaskEvent:
             ended_at = parse_timestamp(detail.get("endedAt"))
         except TimestampError as exc:
             raise EventError("detail.endedAt", str(exc)[:200]) from None
+        if not EARLIEST <= ended_at.year <= LATEST or ended_at < created_at - ENDED_BEFORE_CREATED_SLACK:
+            # A simulator is trued up from endedAt - createdAt: a far date would charge millions.
+            raise EventError("detail.endedAt", f"{format_timestamp(ended_at)} is not a plausible end of a task "
+                                               f"created {format_timestamp(created_at)}")
     return TaskEvent(
         task_arn=arn,
         region=match.group("region"),

@@ -10,6 +10,7 @@ next delivery of any event of that task, or by reconciliation.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 
@@ -20,7 +21,7 @@ from typing import Any
 from . import states as S
 from .caps import CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
 from .config import Config
-from .events import DEVICE_ARN, TASK_ARN, TaskEvent
+from .events import DEVICE_ARN, TASK_ARN, TaskEvent, is_device_arn
 from .ledger import (MARKER_RETENTION_SECONDS, WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP,
                      WORK_THRESHOLDS, ALERT_MAX_ATTEMPTS, Ledger, TaskRecord, charge_record)
 from .logs import log_event
@@ -115,13 +116,14 @@ class _Walk:
 
 
 UNGUARDED_PK = "UNGUARDED"  # UNGUARDED#<local day> / ALERT#REGION#<region>#ALERT: once a day
+UNGUARDED_RECHECK_SECONDS = 60
 
 
 class Guard:
     def __init__(self, config: Config, ledger: Ledger, braket: Any, notifier: Any, native: Any = None):
         self.config, self.ledger, self.braket, self.notifier = config, ledger, braket, notifier
         self.native = native  # native_guard.NativeLimiter, or None: the guard only cancels
-        self._unguarded_told: set[tuple[str, str]] = set()  # (region, day) alerts settled
+        self._unguarded_told: dict[tuple[str, str], float] = {}  # (region, day) -> next look (monotonic)
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, task: TaskEvent) -> Decision:
@@ -134,15 +136,16 @@ class Guard:
         return decision
 
     def is_unguarded(self, region: str) -> bool:
-        """A region outside BRAKET_GUARD_REGIONS. Its events are guarded all the same (an event
-        that reached us proves a forwarder sends it); only the scheduled work misses it."""
-        return bool(self.config.regions) and region not in self.config.regions
+        """A region outside BRAKET_GUARD_REGIONS (every region when none is guarded). Its events
+        are guarded all the same (an event that reached us proves a forwarder sends it); only
+        the scheduled work misses it."""
+        return region not in self.config.regions
 
     def note_unguarded(self, region: str) -> None:
         """Alert once per region and local day that this region is not reconciled. Remembered per
         container once settled, so a runaway there costs no extra call per event."""
         day = self.ledger.clock().astimezone(self.config.zone).date().isoformat()
-        if (region, day) in self._unguarded_told:
+        if self._unguarded_told.get((region, day), 0.0) > time.monotonic():
             return
         log_event("warning", "unguarded_region_event", region=region, guarded=list(self.config.regions))
         try:
@@ -154,8 +157,9 @@ class Guard:
         except (ClientError, BotoCoreError) as exc:  # the next event of the region tries again
             log_event("warning", "unguarded_region_alert_failed", region=region, error=str(exc)[:300])
             return
-        if settled:
-            self._unguarded_told.add((region, day))
+        # Settled: not again today in this container. Claimed by another sender: look again in
+        # a minute, so the region's events meanwhile cost no extra ledger call.
+        self._unguarded_told[(region, day)] = time.monotonic() + (86_400 if settled else UNGUARDED_RECHECK_SECONDS)
 
     def _handle(self, task: TaskEvent) -> Decision:
         walk = _Walk(task, self.ledger.get_task(task.task_arn))
@@ -226,10 +230,15 @@ class Guard:
             except ClientError as exc:
                 # Denied or not found is a permanent answer: a reservation that cannot be read is
                 # not assumed (the task is priced on demand, so its cost and shots count); tags
-                # that cannot be read still raise, as before (their group cannot be known).
-                if tagged or error_code(exc) not in PERMANENT_TASK_ERRORS:
+                # that cannot be read still raise in a guarded region (their group cannot be
+                # known, and the role should allow it). In a region outside BRAKET_GUARD_REGIONS
+                # the module's role is denied for certain: the task counts as untagged there
+                # rather than being redelivered until it dead-letters with its spend uncounted.
+                permanent = error_code(exc) in PERMANENT_TASK_ERRORS
+                if not permanent or (tagged and not self.is_unguarded(task.region)):
                     raise
-                log_event("warning", "reservation_unreadable", task=task.task_arn, error=str(exc)[:300])
+                log_event("warning", "tags_unreadable" if tagged else "reservation_unreadable",
+                          task=task.task_arn, error=str(exc)[:300])
         reservation = reservation_of(details) if maybe_reserved else None
         if reservation:  # paid for by the hour: no per-task or per-shot charge, shots still count
             task, cost = replace(task, reservation_arn=reservation), 0
@@ -533,13 +542,20 @@ class Guard:
             regions = set(counter.regions)
             # reserved tasks cost nothing: only a cap whose shots filled may sweep them
             shots_full = cap.max_shots is not None and counter.shots + task.shots > cap.max_shots
-            regions.add(task.region)
-            if self.config.regions:
-                regions &= set(self.config.regions)
+            # The guarded regions the group has used, and the task's own (its event proves it is
+            # watched, guarded or not); other unguarded regions are not searched.
+            regions = (regions & set(self.config.regions)) | {task.region}
             device = task.device_arn if cap.group_by == "device" else None
             for region in sorted(regions):
-                for summary in by_cost(self.braket.backlog(region, window.start, window.end, device),
-                                       self.config.prices):  # most expensive first: the budget is 2/s
+                try:
+                    backlog = self.braket.backlog(region, window.start, window.end, device)
+                except ClientError as exc:
+                    if not (self.is_unguarded(region) and error_code(exc) in PERMANENT_TASK_ERRORS):
+                        raise
+                    log_event("warning", "backlog_unreadable", region=region, task=task.task_arn,
+                              error=str(exc)[:300])  # the role may not search there: no retry loop
+                    continue
+                for summary in by_cost(backlog, self.config.prices):  # most expensive first: the budget is 2/s
                     other = summary_event(summary, task)
                     if other is None or other.task_arn == task.task_arn or not cap.applies_to(other.device_arn):
                         continue
@@ -823,7 +839,7 @@ def summary_event(summary: dict[str, Any], offender: TaskEvent | None = None) ->
     """A SearchQuantumTasks summary (or GetQuantumTask answer) as a TaskEvent; None if unusable."""
     arn, device = summary.get("quantumTaskArn", ""), summary.get("deviceArn", "")
     match = TASK_ARN.match(arn or "")
-    if not match or not DEVICE_ARN.match(device or ""):
+    if not match or not is_device_arn(device):
         return None
     try:
         created_at = _as_utc(summary.get("createdAt"))

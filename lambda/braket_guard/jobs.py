@@ -66,11 +66,11 @@ def parse_job_event(event: Any) -> JobEvent:
     if not isinstance(detail, dict):
         raise JobEventError("detail", "missing or not an object")
     arn = detail.get("jobArn")
-    match = JOB_ARN.match(arn) if isinstance(arn, str) else None
+    match = JOB_ARN.match(arn) if isinstance(arn, str) and len(arn) <= 256 else None
     if not match:
         raise JobEventError("detail.jobArn", f"not a hybrid job ARN: {brief(arn)}")
     status = detail.get("status")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise JobEventError("detail.status", f"unknown job status {brief(status)}")
     event_id = event.get("id")
     return JobEvent(arn, match.group("region"), match.group("account"), status,
@@ -123,7 +123,7 @@ def job_from_api(response: Mapping[str, Any]) -> Job:
     arn = response.get("jobArn")
     match = JOB_ARN.match(arn) if isinstance(arn, str) else None
     if not match:
-        raise ValueError(f"GetJob: not a job ARN: {arn!r}")
+        raise ValueError(f"GetJob: not a job ARN: {brief(arn)}")
     instance = response.get("instanceConfig") or {}
     instance_type = instance.get("instanceType")
     if not isinstance(instance_type, str) or not instance_type:

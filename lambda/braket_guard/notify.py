@@ -16,6 +16,7 @@ import requests
 
 from .logs import log_event
 from .messages import Alert
+from .retry import room_for_a_call
 
 SLACK_URL_CACHE_SECONDS = 300
 SLACK_TIMEOUT = (2.0, 4.0)  # connect, read
@@ -34,6 +35,15 @@ class UncertainDelivery(RuntimeError):
     """The channel may have delivered: do not send again."""
 
 
+class OutOfTime(RuntimeError):
+    """The invocation's time budget cannot hold another call: the alert is sent later."""
+
+
+def _in_time(what: str) -> None:
+    if not room_for_a_call():
+        raise OutOfTime(f"no time left in this invocation for {what}; it is sent again later")
+
+
 class SnsChannel:
     name = "email"
 
@@ -41,6 +51,7 @@ class SnsChannel:
         self.client, self.topic_arn = client, topic_arn
 
     def send(self, alert: Alert) -> None:
+        _in_time("SNS Publish")
         self.client.publish(TopicArn=self.topic_arn, Subject=alert.subject, Message=alert.text)
 
 
@@ -59,6 +70,7 @@ class SlackChannel:
             cached = _url_cache.get(self.parameter)
             if cached and cached[0] > now:
                 return cached[1]
+        _in_time("SSM GetParameter")
         response = self.ssm.get_parameter(Name=self.parameter, WithDecryption=True)
         url = response["Parameter"]["Value"].strip()
         if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
@@ -71,6 +83,8 @@ class SlackChannel:
         url = self.webhook_url()
         last = ""
         for attempt in range(SLACK_ATTEMPTS):
+            if attempt:
+                _in_time("a Slack retry")
             try:
                 response = self.session.post(url, json=alert.slack, timeout=SLACK_TIMEOUT)
             except requests.ReadTimeout:

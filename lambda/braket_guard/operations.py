@@ -46,8 +46,8 @@ def flag(event: dict[str, Any], name: str) -> bool:
     value = event.get(name, False)
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
     raise ActionError(f"{name}: expected true or false, got {brief(value)}")
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any, Mapping
 
-from .events import DEVICE_ARN
+from .events import is_device_arn
 from . import strict
 from .money import usd_to_micros_ceil
 from .strict import brief
@@ -99,19 +99,19 @@ class PriceBook:
 def _check_fields(key: str, entry: Any, known: set[str], where: str, builtin: bool) -> None:
     """An entry is an object of known fields; built-in entries must say where they come from."""
     if not isinstance(entry, dict):
-        raise PriceError(f"{where}[{key!r}]: must be an object, got {type(entry).__name__}")
+        raise PriceError(f"{where}[{brief(key)}]: must be an object, got {type(entry).__name__}")
     allowed = known | set(PROVENANCE) if builtin else known
     unknown = sorted(set(entry) - allowed)
     if unknown:
-        raise PriceError(f"{where}[{key!r}]: unknown field(s) {', '.join(unknown)}; "
+        raise PriceError(f"{where}[{brief(key)}]: unknown field(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(sorted(allowed))}")
     if builtin:
         for name in PROVENANCE:
             if not isinstance(entry.get(name), str) or not entry[name].strip():
-                raise PriceError(f"{where}[{key!r}].{name}: every built-in price says its {name} "
+                raise PriceError(f"{where}[{brief(key)}].{name}: every built-in price says its {name} "
                                  "(a non-empty string)")
         if not AS_OF.match(entry["as_of"]):
-            raise PriceError(f"{where}[{key!r}].as_of: must be a date YYYY-MM-DD, got {entry['as_of']!r}")
+            raise PriceError(f"{where}[{brief(key)}].as_of: must be a date YYYY-MM-DD, got {brief(entry['as_of'])}")
 
 
 def _usd(key: str, entry: Mapping[str, Any], name: str, where: str) -> int:
@@ -125,7 +125,7 @@ def _entry_to_instance_price(instance_type: str, entry: Any, where: str, builtin
     """An ML instance type's ``{"per_hour_usd": ...}`` as micro-dollars per instance-hour."""
     _check_fields(instance_type, entry, {"per_hour_usd"}, where, builtin)
     if "per_hour_usd" not in entry:
-        raise PriceError(f"{where}[{instance_type!r}]: an instance type needs per_hour_usd")
+        raise PriceError(f"{where}[{brief(instance_type)}]: an instance type needs per_hour_usd")
     return _usd(instance_type, entry, "per_hour_usd", where)
 
 
@@ -133,7 +133,7 @@ def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], wh
                     builtin: bool = False) -> Price:
     known = {"per_task_usd", "per_shot_usd", "per_minute_usd", "minimum_seconds"}
     if isinstance(entry, dict) and "per_hour_usd" in entry:
-        raise PriceError(f"{where}[{device_arn!r}].per_hour_usd: only ML instance types (ml.*) "
+        raise PriceError(f"{where}[{brief(device_arn)}].per_hour_usd: only ML instance types (ml.*) "
                          "are priced per hour; a device takes per_shot_usd or per_minute_usd")
     _check_fields(device_arn, entry, known, where, builtin)
 
@@ -142,7 +142,7 @@ def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], wh
 
     if "per_minute_usd" in entry:
         if "per_shot_usd" in entry or "per_task_usd" in entry:
-            raise PriceError(f"{where}[{device_arn!r}]: give per_minute_usd (simulator) "
+            raise PriceError(f"{where}[{brief(device_arn)}]: give per_minute_usd (simulator) "
                              "or per_task_usd/per_shot_usd (QPU), not both")
         seconds = entry.get("minimum_seconds", defaults["default_simulator_minimum_seconds"])
         if (isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or not 0 <= seconds <= MAX_MINIMUM_SECONDS):
@@ -151,7 +151,7 @@ def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], wh
         return Price(per_minute_micros=usd("per_minute_usd"),
                      minimum_ms=int(Decimal(seconds) * 1000))
     if "per_shot_usd" not in entry:
-        raise PriceError(f"{where}[{device_arn!r}]: needs per_shot_usd (QPU) or per_minute_usd (simulator)")
+        raise PriceError(f"{where}[{brief(device_arn)}]: needs per_shot_usd (QPU) or per_minute_usd (simulator)")
     per_task = usd("per_task_usd") if "per_task_usd" in entry else usd_to_micros_ceil(
         defaults["default_qpu_per_task_usd"])
     return Price(per_task_micros=per_task, per_shot_micros=usd("per_shot_usd"))
@@ -183,7 +183,7 @@ def build_price_book(overrides_json: str | None = None) -> PriceBook:
         for key, entry in overrides.items():
             if INSTANCE_TYPE.match(key):
                 instances[key] = _entry_to_instance_price(key, entry, "BRAKET_GUARD_PRICES")
-            elif DEVICE_ARN.match(key):
+            elif is_device_arn(key):
                 prices[key] = _entry_to_price(key, entry, table, "BRAKET_GUARD_PRICES")
             else:
                 raise PriceError(f"BRAKET_GUARD_PRICES[{brief(key)}]: key must be a Braket device ARN "
@@ -212,4 +212,4 @@ def price_from_device_cost(book: PriceBook, device_arn: str, capabilities_json: 
         return Price(per_task_micros=book.default_qpu_per_task_micros, per_shot_micros=micros)
     if unit == "minute":
         return Price(per_minute_micros=micros, minimum_ms=book.default_simulator_minimum_ms)
-    raise PriceError(f"{device_arn}: unknown deviceCost unit {unit!r}")
+    raise PriceError(f"{device_arn}: unknown deviceCost unit {brief(unit)}")

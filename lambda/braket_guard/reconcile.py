@@ -21,6 +21,7 @@ from .ledger import TaskRecord, TransientLedgerError
 from .logs import log_event
 from .money import micros_to_str
 from .pricing import SIMULATOR, device_kind
+from .retry import DeadlineExceeded
 from .windows import MONTH, TOTAL, format_timestamp, window_for
 
 SEARCHED_STATUSES = sorted(CHARGING | UNCHARGED_END)  # CANCELLING resolves to CANCELLED later
@@ -66,6 +67,7 @@ class ReconcileReport:
     correction_micros: int = 0  # sum of the absolute changes made to the counters
     corrected_tasks: list[str] = field(default_factory=list)
     region_errors: dict[str, str] = field(default_factory=dict)
+    out_of_time: bool = False  # the invocation's budget ended first: the next run goes on
 
     @property
     def corrections(self) -> int:
@@ -85,6 +87,18 @@ def reconcile(guard: Guard, now: datetime,
     config = guard.config
     since = lookback_start(config.caps, now, config.zone)
     report = ReconcileReport(since=format_timestamp(since), regions=list(config.regions))
+    try:
+        _reconcile(guard, since, report, progress)
+    except DeadlineExceeded as exc:  # what was done stays done and is reported; the rest waits
+        report.out_of_time = True
+        log_event("warning", "reconcile_out_of_time", error=str(exc)[:300])
+    log_event("info", "reconciled", **report.to_dict())
+    return report
+
+
+def _reconcile(guard: Guard, since: datetime, report: ReconcileReport,
+               progress: Callable[[int], None] | None) -> None:
+    config = guard.config
     _finish_open_work(guard, report)
     try:  # alerts a channel did not take: sent again once their retry delay is over
         report.alerts_waiting, report.alerts_resent = guard.resend_outbox()
@@ -95,6 +109,8 @@ def reconcile(guard: Guard, now: datetime,
         try:
             summaries += guard.braket.search(region, since, None, SEARCHED_STATUSES,
                                              on_page=(lambda page: progress(len(page))) if progress else None)
+        except DeadlineExceeded:
+            raise
         except Exception as exc:  # noqa: BLE001 - reported per region, the run goes on
             report.region_errors[region] = f"{type(exc).__name__}: {exc}"[:300]
             log_event("error", "region_failed", operation="reconcile", region=region,
@@ -109,8 +125,6 @@ def reconcile(guard: Guard, now: datetime,
         for task in batch:
             if needs_attention(records.get(task.task_arn), task):
                 _apply(guard, task, report)
-    log_event("info", "reconciled", **report.to_dict())
-    return report
 
 
 def _finish_open_work(guard: Guard, report: ReconcileReport) -> None:

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from . import strict
-from .events import DEVICE_ARN
+from .strict import brief
+from .events import DEVICE_ARN, is_device_arn
 from .windows import TimestampError, parse_timestamp
 
 RESERVATION_TYPE = "RESERVATION_TIME_WINDOW_ARN"
@@ -56,15 +57,15 @@ def parse_reservations(text: str | None) -> tuple[Reservation, ...]:
         if unknown:
             raise ReservationError(f"{where}.{unknown[0]}: unknown field; allowed: device_arn, ends_at")
         device = entry.get("device_arn")
-        match = DEVICE_ARN.match(device) if isinstance(device, str) else None
+        match = DEVICE_ARN.match(device) if is_device_arn(device) else None
         if not match or match.group("kind") != "qpu":
             raise ReservationError(f"{where}.device_arn: must be a QPU device ARN (reservations are "
-                                   f"for QPUs), got {device!r}")
+                                   f"for QPUs), got {brief(device)}")
         ends_at = entry.get("ends_at")
         if ends_at is not None:
             try:
                 if not isinstance(ends_at, str) or not RFC3339.match(ends_at):
-                    raise TimestampError(f"not an RFC 3339 timestamp: {ends_at!r}")
+                    raise TimestampError(f"not an RFC 3339 timestamp: {brief(ends_at)}")
                 ends_at = parse_timestamp(ends_at)
             except TimestampError as exc:
                 raise ReservationError(f"{where}.ends_at: {exc} (ISO 8601 with a time zone, "

@@ -44,7 +44,7 @@ def is_transient(exc: BaseException) -> bool:
 
 _budget = threading.local()
 # Keep this much time in hand past the last attempt we start: the handler still logs and answers.
-DEADLINE_MARGIN_SECONDS = 2.0
+DEADLINE_MARGIN_SECONDS = 1.0
 
 
 class DeadlineExceeded(RuntimeError):
@@ -82,6 +82,12 @@ def _room_for(delay: float) -> bool:
     if left is None:
         return True
     return left - delay - getattr(_budget, "worst", 0.0) > DEADLINE_MARGIN_SECONDS
+
+
+def room_for_a_call() -> bool:
+    """Whether one more worst-case AWS call fits the current budget (always, without one): for
+    callers outside ``Backoff.call`` (alert channels), which then give up for now instead."""
+    return _room_for(0.0)
 
 
 class Backoff:

@@ -20,7 +20,11 @@ MAX_USD = Decimal(1_000_000_000)  # one billion dollars; Terraform's validation 
 # One range for every count of shots a cap may hold (DynamoDB numbers keep 38 digits; the
 # counters add task shots, each at most events.MAX_SHOTS, to this).
 MAX_CAP_SHOTS = 10**15
-MAX_NUMBER_CHARS = 40  # a number's text, sign, point and exponent included
+MAX_NUMBER_CHARS = 40  # a number written as a string (Terraform validates the same length)
+# A number literal in JSON may be longer: Terraform's jsonencode writes 100/3 with about 155
+# digits. Its magnitude is bounded by the ranges below; this bounds the work and Python's own
+# integer-digit limit (4,300).
+MAX_JSON_NUMBER_CHARS = 400
 MAX_JSON_CHARS = 1_000_000
 MAX_JSON_DEPTH = 32
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
@@ -35,14 +39,14 @@ def _reject_constant(name: str) -> Any:
 
 
 def _bounded_int(text: str) -> int:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise StrictError(f"a number of {len(text)} digits is out of range (at most {MAX_NUMBER_CHARS})")
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise StrictError(f"a number of {len(text)} digits is out of range (at most {MAX_JSON_NUMBER_CHARS})")
     return int(text)
 
 
 def _bounded_decimal(text: str) -> Decimal:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise StrictError(f"a number of {len(text)} characters is out of range (at most {MAX_NUMBER_CHARS})")
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise StrictError(f"a number of {len(text)} characters is out of range (at most {MAX_JSON_NUMBER_CHARS})")
     return Decimal(text)
 
 
@@ -110,7 +114,7 @@ def usd(value: Any, *, allow_plain_string_only: bool = False) -> Decimal:
         except InvalidOperation:
             raise StrictError(f"not a number: {brief(value)}") from None
     elif isinstance(value, int):
-        if abs(value) > 10**MAX_NUMBER_CHARS:
+        if abs(value) > 10**MAX_JSON_NUMBER_CHARS:
             raise StrictError(f"out of range: from 0 to {MAX_USD:,} US dollars")
         amount = Decimal(value)
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from braket_guard.caps import parse_caps
-from braket_guard.config import load_config
+from braket_guard.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,17 +45,17 @@ def _terraform_sns_pattern() -> re.Pattern:
 
 @pytest.mark.parametrize("topic", ["arn:aws:sns:us-east-1:123456789012:team.alerts",
                                    "arn:aws:sns:us-east-1:123456789012:alerts.fifo"])
-def test_an_sns_topic_arn_terraform_accepts_is_accepted_by_the_lambda(topic):
-    """var.sns_topic_arn is validated with [A-Za-z0-9_.-]{1,256} (a '.' anywhere, a .fifo topic
+def test_an_sns_topic_arn_the_lambda_refuses_is_refused_by_terraform_too(topic):
+    """var.sns_topic_arn was validated with [A-Za-z0-9_.-]{1,256} (a '.' anywhere, a .fifo topic
     too), config.SNS_ARN with [A-Za-z0-9_-]{1,256}(\\.fifo)? and a separate refusal of FIFO
-    topics: `terraform apply` succeeds with either ARN and every invocation then fails with
-    BRAKET_GUARD_SNS_TOPIC_ARN: ConfigError. Expected: Terraform refuses what the Lambda refuses
-    (a dotted name, which SNS does not allow either, and a FIFO topic, which cannot email)."""
-    assert _terraform_sns_pattern().fullmatch(topic), "the test's premise: Terraform accepts it"
-    config = load_config({"BRAKET_GUARD_TABLE": "guard-table", "AWS_REGION": "us-east-1",
-                          "BRAKET_GUARD_CAPS": '[{"name":"a","window":"day","max_shots":1}]',
-                          "BRAKET_GUARD_SNS_TOPIC_ARN": topic})
-    assert config.sns_topic_arn == topic
+    topics: `terraform apply` succeeded with either ARN and every invocation then failed with
+    BRAKET_GUARD_SNS_TOPIC_ARN: ConfigError. Now Terraform refuses what the Lambda refuses (a
+    dotted name, which SNS does not allow either, and a FIFO topic, which cannot email)."""
+    assert not _terraform_sns_pattern().fullmatch(topic), "Terraform must refuse what the Lambda refuses"
+    with pytest.raises(ConfigError, match="BRAKET_GUARD_SNS_TOPIC_ARN"):
+        load_config({"BRAKET_GUARD_TABLE": "guard-table", "AWS_REGION": "us-east-1",
+                     "BRAKET_GUARD_CAPS": '[{"name":"a","window":"day","max_shots":1}]',
+                     "BRAKET_GUARD_SNS_TOPIC_ARN": topic})
 
 
 BASE = {"BRAKET_GUARD_TABLE": "guard-table", "AWS_REGION": "us-east-1",
