@@ -478,3 +478,72 @@ def test_control_plane_lists_limits_for_subprocess_users(braket, emu):
     listed = requests.get(f"{emu.url}/_sandbox/spending-limits", timeout=5).json()
     assert [(x["spendingLimitArn"], x["spendingLimit"], x["totalSpend"]) for x in listed] == [(arn, "3", "0.00")]
     assert emu.calls["SearchSpendingLimits"] == 0  # the control plane is not counted
+
+
+# ----------------------------------------------------------------------------- knobs (uncertain answers)
+def test_knob_default_period_is_assigned_when_none_is_sent(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["default_period_1h"]
+    client = braket()
+    new_limit(client)
+    period = only_limit(client)["timePeriod"]
+    assert period["endAt"] - period["startAt"] == dt.timedelta(hours=1)
+
+
+def test_knob_zero_refused(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["zero_refused"]
+    client = braket()
+    with pytest.raises(ClientError) as excinfo:
+        new_limit(client, amount="0.00")
+    assert error_of(excinfo)[:2] == ("ValidationException", 400)
+    assert new_limit(client, amount="0.01").startswith(LIMIT_ARN_PREFIX)
+
+
+def test_knob_update_below_spend_refused(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["update_below_spend_refused"]
+    client = braket()
+    arn = new_limit(client, amount="50")
+    create(client, FORTE, shots=10)  # $1.10 queued on the limit
+    with pytest.raises(ClientError) as excinfo:
+        client.update_spending_limit(spendingLimitArn=arn, spendingLimit="1.00", clientToken="t-1")
+    assert error_of(excinfo)[0] == "ValidationException" and "below the current spend" in error_of(excinfo)[2]
+    client.update_spending_limit(spendingLimitArn=arn, spendingLimit="1.10", clientToken="t-2")
+    assert only_limit(client)["spendingLimit"] == "1.10"
+
+
+def test_knob_no_tags_in_search_keeps_them_in_list_tags(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["no_tags_in_search"]
+    client = braket()
+    arn = new_limit(client, tags={"braket-guard:owner": "g"})
+    assert "tags" not in only_limit(client)
+    assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"braket-guard:owner": "g"}
+
+
+@pytest.mark.parametrize("variant,code,word", [("exists_other_wording", "ValidationException", False),
+                                               ("exists_conflict", "ConflictException", False),
+                                               ("documented", "ValidationException", True)])
+def test_knob_exists_error_wording(braket, emu, variant, code, word):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS[variant]
+    client = braket()
+    new_limit(client)
+    with pytest.raises(ClientError) as excinfo:
+        new_limit(client)
+    got_code, _status, message = error_of(excinfo)
+    assert got_code == code and ("already" in message.lower()) == word
+
+
+def test_knob_outside_period_unlimited(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    client = braket()
+    past = (dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 2, tzinfo=UTC))
+    new_limit(client, amount="0", timePeriod={"startAt": past[0], "endAt": past[1]})
+    with pytest.raises(Exception, match="outside the time period"):
+        create(client, FORTE, shots=1)
+    emu.limit_knobs = KNOB_VARIANTS["outside_period_unlimited"]
+    assert create(client, FORTE, shots=1)  # the limit is not active: the task is created
+    emu.reset()
+    assert emu.limit_knobs == KNOB_VARIANTS["documented"], "reset() restores the documented answers"
