@@ -16,6 +16,7 @@ for the container (:class:`NativeUnavailable`), never the event.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -382,8 +383,11 @@ class NativeLimiter:
                     raise AssertionError("the planner never updates a limit")
                 else:
                     self._mark_owner()
-                    self.limits.create(action.device_arn, action.amount_micros, dict(action.tags), action.token,
-                                       action.period)
+                    # A fresh token per call: Braket silently ignores a repeated one, so a limit
+                    # deleted since (window end, unfreeze) would never be made again. One limit per
+                    # device already makes a second create impossible (a conflict, then a search).
+                    self.limits.create(action.device_arn, action.amount_micros, dict(action.tags),
+                                       f"{action.token[:36]}-{uuid.uuid4().hex[:24]}", action.period)
                     report.created += 1
             except LimitConflict:
                 conflict = True

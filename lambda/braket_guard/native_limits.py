@@ -295,8 +295,8 @@ def plan(mode: str, owner: str, targets: Mapping[str, MirrorTarget], freezes: It
     if devices is not None:
         scope &= set(devices)
     result = Plan()
-    # Braket ignores a repeated clientToken without an error: a token is unique to the intent and
-    # the minute, so a second freeze or unfreeze later in a window is never swallowed.
+    # The token names the intent; native_guard adds a fresh suffix per call (Braket ignores a
+    # repeated clientToken without an error, which would swallow a create after a delete).
     minute = now.strftime("%Y%m%d%H%M")
     for device in sorted(scope):
         frozen = mode != OFF and is_qpu(device) and device in frozen_ids
