@@ -16,7 +16,9 @@ Invariants:
 - after uninstall, or a schedule run in monitor mode or with native limits off, no limit of the
   guard's remains;
 - after the schedule run at a window's end, no limit of the guard's refuses a one-shot task
-  created at that moment.
+  created at that moment;
+- after a schedule run that Braket answered, enforcing, every freeze in force is on Braket (on
+  each of its devices but the one with the hand-made limit).
 
 The test runs once per knob, ``NATIVE_EXAMPLES`` examples each (default 4: 32 examples of 30 steps
 in CI, about a minute); a fixed seed per knob gives CI the same programs every run and different
@@ -174,6 +176,14 @@ class NativeMachine(RuleBasedStateMachine):
             RUNS["checked_off_or_monitor"] += 1
             assert owner_limits(self.rig.emu, self.rig.table) == [], \
                 f"{self.mode}/{self.native}: a schedule run left limits of the guard"
+        elif clean:  # enforcing: every freeze in force is on Braket (but where a hand-made limit is)
+            RUNS["checked_enforce"] += 1
+            now = datetime.now(timezone.utc)
+            frozen = {l["deviceArn"] for l in owner_limits(self.rig.emu, self.rig.table)
+                      if l["spendingLimit"] <= N.FREEZE_FLOOR_MICROS / 1_000_000}
+            for freeze, _item in self._runtime().guard.native.freezes():
+                if freeze.active(now):
+                    assert freeze.devices - {AQUILA} <= frozen, (freeze, frozen)
 
     @rule(recovered=st.booleans())
     def window_ends(self, recovered):
