@@ -177,10 +177,11 @@ class SpendingLimitsMixin:
         self._limit_of_task: dict[str, tuple[str, Decimal]] = {}  # task ARN -> (limit ARN, estimate)
         self.spending_task_fee: Decimal = QPU_TASK_FEE
         self.spend_resets_on_new_period: bool = True
-        self.limit_knobs = SpendingKnobs()
+        self.default_limit_knobs = SpendingKnobs()  # what reset() restores (the CLI may choose it)
+        self.limit_knobs = self.default_limit_knobs
 
     def _reset_spending_limits(self) -> None:
-        self.limit_knobs = SpendingKnobs()
+        self.limit_knobs = self.default_limit_knobs
         self._spending_limits.clear()
         self._limit_tokens.clear()
         self._limit_of_task.clear()

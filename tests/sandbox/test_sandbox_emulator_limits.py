@@ -547,3 +547,31 @@ def test_knob_outside_period_unlimited(braket, emu):
     assert create(client, FORTE, shots=1)  # the limit is not active: the task is created
     emu.reset()
     assert emu.limit_knobs == KNOB_VARIANTS["documented"], "reset() restores the documented answers"
+
+
+def test_knobs_are_set_over_the_control_plane_and_by_the_command_line(braket, emu):
+    """A subprocess emulator (the demo, deploy) picks a variant with --spending-limit-variant or
+    POST /_sandbox/spending-knobs; reset() restores the variant it was started with."""
+    import argparse
+
+    from braket_sandbox import emulator as emulator_module
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    answer = requests.post(f"{emu.url}/_sandbox/spending-knobs", json={"variant": "no_tags_in_search"}, timeout=5)
+    assert answer.status_code == 200 and emu.limit_knobs == KNOB_VARIANTS["no_tags_in_search"]
+    client = braket()
+    new_limit(client, tags={"braket-guard:owner": "g"})
+    assert "tags" not in only_limit(client)
+    emu.reset()
+    assert emu.limit_knobs == KNOB_VARIANTS["documented"]
+    parser = argparse.ArgumentParser()
+    emulator_module._configure_cli(parser)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    started = emulator_module._start_cli(parser.parse_args(["--spending-limit-variant", "zero_refused"]))
+    try:
+        started.reset()
+        assert started.limit_knobs == KNOB_VARIANTS["zero_refused"], "reset() keeps the variant it started with"
+    finally:
+        started.stop()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--spending-limit-variant", "guessed"])
