@@ -79,3 +79,38 @@ def test_search_pages_and_batches_the_device_filter(harness, adapter, monkeypatc
     found = adapter.search(REGION, many)  # the filter takes 10 values: two calls
     assert [l.device_arn for l in found] == [FORTE]
     assert adapter.calls == {"SearchSpendingLimits": 2, "ListTagsForResource": 1}  # an untagged limit
+
+
+def test_a_refused_zero_becomes_the_one_cent_floor(harness, adapter):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    harness.emu.limit_knobs = KNOB_VARIANTS["zero_refused"]
+    adapter.create(FORTE, 0, {N.OWNER_TAG: "me"}, "tok-z")
+    (limit,) = adapter.search(REGION, [FORTE])
+    assert limit.amount_micros == N.FREEZE_FLOOR_MICROS and limit.frozen
+    assert adapter.calls["CreateSpendingLimit"] == 2
+
+
+@pytest.mark.parametrize("variant", ["exists_other_wording", "exists_conflict"])
+def test_any_create_error_with_a_limit_on_the_device_is_a_conflict(harness, adapter, variant):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    harness.emu.limit_knobs = KNOB_VARIANTS[variant]
+    harness.emu.create_spending_limit(REGION, FORTE, "5.00")
+    with pytest.raises(LimitConflict):
+        adapter.create(FORTE, 0, {N.OWNER_TAG: "me"}, "tok-c")
+
+
+def test_a_create_error_without_a_limit_on_the_device_is_raised(harness, adapter):
+    from botocore.exceptions import ClientError
+    harness.emu.fail_next("CreateSpendingLimit", 1, "AccessDeniedException")
+    with pytest.raises(ClientError):
+        adapter.create(FORTE, 1_000_000, {N.OWNER_TAG: "me"}, "tok-d")
+    assert adapter.search(REGION, [FORTE]) == []
+
+
+def test_ownership_comes_from_list_tags_when_search_has_none(harness, adapter):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    harness.emu.limit_knobs = KNOB_VARIANTS["no_tags_in_search"]
+    adapter.create(FORTE, 1_000_000, {N.OWNER_TAG: "me"}, "tok-t")
+    (limit,) = adapter.search(REGION, [FORTE])
+    assert limit.owned_by("me") and adapter.calls["ListTagsForResource"] == 1
+

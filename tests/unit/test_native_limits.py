@@ -334,3 +334,15 @@ def test_drift_compares_braket_since_creation_with_the_counter_since_creation():
     assert N.drift_micros(limit, 40_000_000) == 0
     assert N.drift_micros(limit, 41_500_000) == -1_500_000
     assert N.drift_micros(N.NativeLimit("arn", FORTE, 0, tags={N.BASELINE_TAG: "none"}), 1) is None
+
+
+def test_a_client_without_the_spending_limit_methods_is_native_unavailable():
+    """The adapter's own guard (a stand-in client; the real one, a boto3 client on a model without
+    the operations, is tests/integration/test_native_unavailable.py)."""
+    from braket_guard.spending_limits import NativeUnavailable, SpendingLimits
+
+    class OldClient:  # no ``meta``: only the missing method can tell
+        def __getattr__(self, name):
+            raise AttributeError(f"'Braket' object has no attribute '{name}'")
+    with pytest.raises(NativeUnavailable):
+        SpendingLimits(lambda region: OldClient()).search("us-east-1", [FORTE])
