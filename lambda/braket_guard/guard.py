@@ -625,7 +625,11 @@ class Guard:
     def _native_breach(self, charges: list, task: TaskEvent | None, quick: bool = False) -> str:
         """Freeze the QPUs of each full cap's group (native_guard.py); what it did, for the alert.
         Never fails the event: a freeze that did not take is retried by reconciliation."""
-        if self.native is None or task is None or not self.native.enabled:
+        if self.native is None or task is None:
+            return ""
+        if not self.native.enabled:
+            if self.native.unavailable and not quick:  # the alert this container owes, after the cancel
+                self._native_work(lambda: None)
             return ""
         texts = []
         for charge in charges:
@@ -650,7 +654,8 @@ class Guard:
         except (ClientError, BotoCoreError) as exc:
             log_event("error", "native_freeze_failed", error=f"{type(exc).__name__}: {exc}"[:300])
         finally:
-            alert_degraded(self, self.native)
+            if not quick:  # before a cancel nothing is sent; the alerts step after it sends
+                alert_degraded(self, self.native)
         return None
 
     def _thresholds(self, walk: _Walk) -> bool:

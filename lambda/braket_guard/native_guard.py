@@ -424,9 +424,12 @@ def _alert(title: str, lines: list[str], mode: str) -> Any:
     return Alert("warning", _subject(f"braket-guard: {title}"), text, _slack(title, lines, title, _footer(mode)))
 
 
-def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = None) -> None:
+def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = None,
+                   from_ledger: bool = False) -> None:
     """The alerts native work owes, through the guard's once-only machinery: one a day while the
-    runtime lacks the API; one per device and day for a permanent refusal. Never raises."""
+    runtime lacks the API; one per device and day for a permanent refusal (``from_ledger``: for
+    every device recorded, so a refusal whose alert a crash lost is told by the next schedule
+    run). Never raises."""
     from .ledger import MARKER_RETENTION_SECONDS
     now = now or datetime.now(timezone.utc)
     day = now.astimezone(guard.config.zone).date().isoformat()
@@ -441,7 +444,13 @@ def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = No
                 "The guard goes on counting and cancelling; it makes no native limit and cannot remove any.",
                 "Limits it made before stay on Braket: remove them with `aws braket delete-spending-limit` "
                 f"(tag braket-guard:owner = {limiter.owner}) or a runtime with a newer boto3."], mode)))
-    for entry in limiter.broken_found:
+    found = list(limiter.broken_found)
+    if from_ledger:
+        try:
+            found = [{"device": d, **why} for d, why in limiter.broken(now).items()]
+        except (ClientError, BotoCoreError) as exc:
+            log_event("error", "native_alert_failed", key="BROKEN", error=f"{type(exc).__name__}: {exc}"[:300])
+    for entry in found:
         planned.append(((NATIVE_PK, f"BROKEN#{entry['device']}#{day}"), lambda e=entry: _alert(
             f"Braket refuses a native limit on {e['device'].split('/')[-1]}", [
                 f"Device: {e['device']}", f"Answer: {e['code']}: {e['error'][:200]}",

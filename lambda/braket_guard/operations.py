@@ -105,7 +105,7 @@ def native_sync(guard: Guard, now: datetime) -> dict[str, Any]:
     except (ClientError, BotoCoreError) as exc:  # the next run tries again
         log_event("error", "native_sync_failed", error=f"{type(exc).__name__}: {exc}"[:300])
         return {"native_limits": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
-    alert_degraded(guard, native, now)
+    alert_degraded(guard, native, now, from_ledger=True)
     if native.mode == "off" and not (report.deleted or report.errors):
         return {"native_limits": "off"}
     metrics.emit({"DevicesFrozen": len(report.frozen), "NativeLimitForeign": len(report.foreign),

@@ -341,3 +341,14 @@ def test_a_transient_error_before_the_cancel_is_tried_once_and_retried_after_it(
     _b, second = create_and_invoke(harness)
     assert second["decision"] == "rejected" and second["cancelled"] is True
     assert len(owned(harness)) == 1, "the alerts step retried the freeze after the cancel"
+
+
+def test_a_refusal_whose_alert_a_crash_lost_is_told_by_the_next_schedule_run_once(harness):
+    configure(harness, [device_cap()])
+    guard = handler.runtime().guard
+    guard.native._record_broken(FORTE, "DeviceRetiredException", "Device is retired", datetime.now(timezone.utc))
+    guard.native.broken_found.clear()  # the process died before its alert
+    for _ in range(2):
+        handler.lambda_handler({"braket_guard": "native_limits"}, None)
+    told = [m for m in harness.emails() if "refuses a native limit" in m["Subject"]]
+    assert len(told) == 1 and FORTE in told[0]["Message"]
