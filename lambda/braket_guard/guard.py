@@ -282,8 +282,10 @@ class Guard:
                     return "raced"
                 outcome = replace(outcome, outcome="admitted")  # our own write; its response was lost
             if outcome.outcome == "admitted":
-                if self.native is not None:  # mirror mode: the device's native limit exists
-                    self.native.ensure_mirror(task.device_arn)
+                if self.native is not None and not self.is_unguarded(task.device_region):
+                    # mirror mode: the device's native limit exists (not outside the guarded
+                    # regions: the role may not set limits there, and the region's alert says so)
+                    self._native_work(lambda: self.native.ensure_mirror(task.device_arn))
                 walk.record = _new_record(task, S.ADMITTED, cost, charges, attempt, work)
                 walk.decide("admitted", cost_micros=cost, caps=names,
                             emitted=[({"TasksAdmitted": 1, "ShotsAdmitted": task.shots,
@@ -310,7 +312,9 @@ class Guard:
             walk.holds_lease = True
             walk.decide("rejected", cost_micros=cost, caps=names, breached=over_names,
                         emitted=[({"TasksRejected": 1}, {"Cap": n}) for n in over_names])
-            self._native_breach(breached, task)  # freeze before the (paced) cancel; alerts repeat it
+            # freeze before the (paced) cancel, one try per call and never for a device Braket
+            # refused for good; the alerts step (after the cancel) and reconciliation retry it
+            self._native_breach(breached, task, quick=True)
             return outcome
         reason = "monitor" if monitor else "first_seen_running"
         work = ({WORK_ALERTS} | ({WORK_THRESHOLDS} if _watched(charges) else set())
@@ -670,23 +674,41 @@ class Guard:
         walk.alerts += int(sent)
         return settled
 
-    def _native_breach(self, charges: list, task: TaskEvent | None) -> str:
+    def _native_breach(self, charges: list, task: TaskEvent | None, quick: bool = False) -> str:
         """Freeze the QPUs of each full cap's group (native_guard.py); what it did, for the alert.
         Never fails the event: a freeze that did not take is retried by reconciliation."""
-        if self.native is None or task is None or not self.native.enabled:
+        if self.native is None or task is None:
+            return ""
+        if not self.native.enabled:
+            if self.native.unavailable and not quick:  # the alert this container owes, after the cancel
+                self._native_work(lambda: None)
             return ""
         texts = []
         for charge in charges:
             window = window_for(charge.cap.window, task.created_at, self.config.zone)
-            try:
-                outcome = self.native.on_breach(charge.cap, charge.group, window, task.device_arn)
-            except (ClientError, BotoCoreError) as exc:
-                log_event("error", "native_freeze_failed", cap=charge.cap.name, error=str(exc)[:300])
+            outcome = self._native_work(lambda: self.native.on_breach(charge.cap, charge.group, window,
+                                                                      task.device_arn), quick=quick)
+            if outcome is None:
                 texts.append("the native freeze failed; reconciliation retries it")
-                continue
-            if outcome.text():
+            elif outcome.text():
                 texts.append(outcome.text())
         return "; ".join(dict.fromkeys(texts))
+
+    def _native_work(self, work, quick: bool = False) -> Any:
+        """Run native-limit work so that it can never fail or stop the event: None when it failed
+        (a runtime without the API turns native limits off for the container, alerted once)."""
+        from .native_guard import NativeUnavailable, alert_degraded
+        try:
+            with self.native.limits.quick(quick):
+                return work()
+        except NativeUnavailable as exc:
+            self.native.disable(exc)
+        except (ClientError, BotoCoreError) as exc:
+            log_event("error", "native_freeze_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            if not quick:  # before a cancel nothing is sent; the alerts step after it sends
+                alert_degraded(self, self.native)
+        return None
 
     def _thresholds(self, walk: _Walk) -> bool:
         """After a charge: warnings (once per cap, group, window and level) and the breach alert

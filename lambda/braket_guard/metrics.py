@@ -24,7 +24,7 @@ UNITS = {
     # cancels under the shared budget (pacing.py) and native limits (native_guard.py)
     "CancelCalls": COUNT, "CancelRetries": COUNT, "CancelPaceWaitMs": "Milliseconds", "CancelThrottled": COUNT,
     "NativeLimitDriftMicroUSD": NONE, "DevicesFrozen": COUNT, "NativeLimitChanges": COUNT,
-    "NativeLimitForeign": COUNT,
+    "NativeLimitForeign": COUNT, "NativeLimitsUnavailable": COUNT, "NativeLimitBroken": COUNT,
     "UnguardedRegionEvents": COUNT,  # events from a region outside BRAKET_GUARD_REGIONS (guarded all the same)
 }
 

@@ -5,10 +5,18 @@ Freezes live in the ledger (``NATIVE`` / ``FREEZE#<cap>#<window>#<group>``): the
 first writes one (a conditional put) freezes; every other invocation of the same breach finds it
 and only repairs what is missing. A freeze is written once per cap, group and window, so an
 operator's ``unfreeze`` holds for the rest of the window (the guard goes on cancelling).
+
+Safety (README "The safety rule for native limits"): ``NATIVE`` / ``OWNS`` is written before the
+guard's first CreateSpendingLimit and never removed, so a sync in monitor mode or with native
+limits off searches Braket only where the guard may own limits and then deletes all of them;
+``NATIVE`` / ``BROKEN#<device>`` records a permanent refusal (retired device, denied, invalid)
+for a day, so the hot path stops retrying it; a botocore without the API turns native limits off
+for the container (:class:`NativeUnavailable`), never the event.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -21,11 +29,19 @@ from .caps import counter_key
 from .config import Config
 from .logs import log_event
 from .money import micros_to_str
-from .spending_limits import LimitConflict, SpendingLimits
+from .retry import error_code
+from .spending_limits import LimitConflict, NativeUnavailable, SpendingLimits
 from .windows import format_timestamp, parse_timestamp, window_for
 
 NATIVE_PK = "NATIVE"
+OWNS_SK = "OWNS"
+BROKEN_PREFIX = "BROKEN#"
 FREEZE_RETENTION = timedelta(days=40)
+BROKEN_FOR = timedelta(days=1)  # a permanent refusal is not retried on the hot path for this long
+# Answers that the same call will get again: recorded per device, not retried on the hot path.
+PERMANENT_ERRORS = frozenset({"DeviceRetiredException", "AccessDeniedException", "ValidationException",
+                              "ResourceNotFoundException", "UnrecognizedClientException"})
+NATIVE_ERRORS = (ClientError, BotoCoreError, NativeUnavailable)  # what native work may raise
 
 
 @dataclass
@@ -98,11 +114,66 @@ class NativeLimiter:
         self.config, self.ledger, self.limits = config, ledger, limits
         self.owner = config.table
         self._ensured: set[tuple[str, str]] = set()  # (device, window) mirrored by this container
+        self._marked = False  # NATIVE / OWNS written (or read) by this container
+        self.unavailable = ""  # why this container cannot drive native limits ("" if it can)
+        self.broken_found: list[dict[str, str]] = []  # permanent refusals recorded by the last calls
+        self.unavailable_alerted = ""  # the local day this container last claimed that alert
 
     @property
     def enabled(self) -> bool:
         """Native limits are enforcement: monitor mode never freezes or mirrors."""
-        return self.config.native_limits != N.OFF and self.config.enforcing
+        return self.config.native_limits != N.OFF and self.config.enforcing and not self.unavailable
+
+    @property
+    def mode(self) -> str:
+        """The planner's mode: OFF (delete all of ours) unless native limits drive enforcement."""
+        return self.config.native_limits if self.enabled else N.OFF
+
+    def disable(self, exc: BaseException) -> None:
+        """The runtime cannot call the API: native limits are off for this container."""
+        if not self.unavailable:
+            self.unavailable = str(exc)[:300] or type(exc).__name__
+            log_event("error", "native_limits_unavailable", error=self.unavailable)
+            metrics.emit({"NativeLimitsUnavailable": 1}, {"Operation": "native_limits"})
+
+    # -- ownership marker and broken devices ----------------------------------------------------------
+    def may_own(self) -> bool:
+        """Whether the guard ever created a limit (NATIVE / OWNS): if not, there is nothing to remove."""
+        if self._marked:
+            return True
+        item = self.ledger.backoff.call(lambda: self.ledger.client.get_item(
+            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": OWNS_SK}},
+            ConsistentRead=True)).get("Item")
+        self._marked = item is not None
+        return self._marked
+
+    def _mark_owner(self) -> None:
+        """Written before the first CreateSpendingLimit: a crash after it errs toward searching."""
+        if self._marked:
+            return
+        self.ledger.backoff.call(lambda: self.ledger.client.put_item(
+            TableName=self.ledger.table, Item={"pk": {"S": NATIVE_PK}, "sk": {"S": OWNS_SK},
+                                               "at": {"S": format_timestamp(datetime.now(timezone.utc))}}))
+        self._marked = True
+
+    def broken(self, now: datetime | None = None) -> dict[str, dict[str, str]]:
+        """Devices whose last create got a permanent refusal, still within BROKEN_FOR."""
+        now = now or datetime.now(timezone.utc)
+        out = {}
+        for item in self.ledger._query(NATIVE_PK, BROKEN_PREFIX):
+            if int(item.get("expires_at", {}).get("N", "0")) > now.timestamp():
+                out[item["sk"]["S"][len(BROKEN_PREFIX):]] = {
+                    "code": item.get("code", {}).get("S", ""), "error": item.get("error", {}).get("S", ""),
+                    "at": item.get("at", {}).get("S", "")}
+        return out
+
+    def _record_broken(self, device: str, code: str, error: str, now: datetime) -> None:
+        self.ledger.backoff.call(lambda: self.ledger.client.put_item(TableName=self.ledger.table, Item={
+            "pk": {"S": NATIVE_PK}, "sk": {"S": BROKEN_PREFIX + device}, "code": {"S": code},
+            "error": {"S": error[:300]}, "at": {"S": format_timestamp(now)},
+            "expires_at": {"N": str(int((now + BROKEN_FOR).timestamp()))}}))
+        self.broken_found.append({"device": device, "code": code, "error": error[:300]})
+        metrics.emit({"NativeLimitBroken": 1}, {"Device": device})
 
     # -- freezes in the ledger ---------------------------------------------------------------------
     def freezes(self) -> list[tuple[N.Freeze, dict[str, Any]]]:
@@ -159,7 +230,8 @@ class NativeLimiter:
             if stored.get("freeze_state", {}).get("S") == "applied":
                 return BreachOutcome(freeze, tuple(stored.get("frozen", {}).get("SS", [])),
                                      tuple(stored.get("foreign", {}).get("SS", [])))
-        report = self.sync(now, devices=freeze.devices)
+        broken = set(self.broken(now)) & freeze.devices
+        report = self.sync(now, devices=freeze.devices - broken) if freeze.devices - broken else SyncReport()
         frozen = tuple(sorted(set(report.frozen) & freeze.devices))
         foreign = tuple(sorted({f["device"] for f in report.foreign} & freeze.devices))
         if not report.errors:
@@ -168,11 +240,15 @@ class NativeLimiter:
                 values["frozen"] = {"SS": list(frozen)}
             if foreign:
                 values["foreign"] = {"SS": list(foreign)}
+            if broken:
+                values["broken"] = {"SS": sorted(broken)}
             self._set_freeze(freeze, **values)
         log_event("warning", "native_freeze", cap=freeze.cap, group=freeze.group, frozen=list(frozen),
                   foreign=list(foreign), until=format_timestamp(freeze.until) if freeze.until else None,
                   errors=report.errors)
-        return BreachOutcome(freeze, frozen, foreign, "; ".join(report.errors))
+        errors = report.errors + [f"{d}: permanently refused, not retried before "
+                                  f"{format_timestamp(now + BROKEN_FOR)}" for d in sorted(broken)]
+        return BreachOutcome(freeze, frozen, foreign, "; ".join(errors))
 
     def ensure_mirror(self, device_arn: str, now: datetime | None = None) -> None:
         """The first task this container sees on a mirrored QPU in a window makes sure the device
@@ -188,7 +264,12 @@ class NativeLimiter:
         if key in self._ensured:
             return
         try:
+            if device_arn in self.broken(now):  # a permanent refusal: the schedule retries it
+                self._ensured.add(key)
+                return
             report = self.sync(now, devices=[device_arn])
+        except NativeUnavailable:
+            raise
         except (ClientError, BotoCoreError) as exc:
             log_event("warning", "native_mirror_not_ensured", device=device_arn, error=str(exc)[:300])
             return
@@ -234,26 +315,48 @@ class NativeLimiter:
             if in_region == []:
                 continue
             out += self.limits.search(region, in_region)
+        if not self._marked and any(l.owned_by(self.owner) for l in out):
+            self._mark_owner()  # limits of an earlier version, made before the marker existed
         return out
+
+    def guarded_regions(self) -> set[str]:
+        return set(self.config.regions) or {N.device_region(d) for d in self.universe()}
+
+    def cleanup(self) -> dict[str, Any]:
+        """Delete every limit this guard owns in every guarded region, whatever the mode or the
+        native-limits setting (uninstall, or by hand); then search again: what is left is listed."""
+        regions = self.guarded_regions()
+        errors: list[str] = []
+        deleted = 0
+        for limit in self.current_limits(regions):
+            if not limit.owned_by(self.owner):
+                continue
+            try:
+                self.limits.delete(limit.arn, limit.device_arn)
+                deleted += 1
+            except (ClientError, BotoCoreError) as exc:
+                errors.append(f"DeleteSpendingLimit {limit.arn}: {exc}"[:300])
+        remaining = sorted(l.arn for l in self.current_limits(regions) if l.owned_by(self.owner))
+        return {"deleted": deleted, "remaining": remaining, "errors": errors}
 
     def sync(self, now: datetime | None = None, devices: Iterable[str] | None = None) -> SyncReport:
         """Bring Braket's limits to the plan: the whole deployment, or only ``devices``."""
         now = now or datetime.now(timezone.utc)
         report = SyncReport()
-        if self.config.native_limits == N.OFF:
+        mode = self.mode
+        if mode == N.OFF and not self.may_own():  # never created a limit: nothing to remove
             return report
         freezes = [f for f, _ in self.freezes()]
         scope = set(devices) if devices is not None else None
         universe = self.universe(scope or ())
-        regions = set(self.config.regions) or {N.device_region(d) for d in universe}
+        regions = self.guarded_regions()
         if scope is not None:
             regions = {N.device_region(d) for d in scope if N.is_qpu(d)}
         limits = self.current_limits(regions, scope)
-        targets = self.targets(scope if scope is not None else universe, now)
-        mode = self.config.native_limits if self.config.enforcing else N.OFF
+        targets = self.targets(scope if scope is not None else universe, now) if mode != N.OFF else {}
         for attempt in range(3):
             result = N.plan(mode, self.owner, targets, freezes, limits, now, devices=scope)
-            conflict = self._execute(result, report)
+            conflict = self._execute(result, report, now)
             if not conflict:
                 break
             limits = self.current_limits(regions, scope)  # another invocation created one: plan again
@@ -265,7 +368,7 @@ class NativeLimiter:
             log_event("info", "native_limits_synced", **report.to_dict())
         return report
 
-    def _execute(self, result: N.Plan, report: SyncReport) -> bool:
+    def _execute(self, result: N.Plan, report: SyncReport, now: datetime) -> bool:
         """Make the plan's calls; True when a create met a limit made meanwhile (plan again)."""
         conflict = False
         skip: set[str] = set()
@@ -276,19 +379,27 @@ class NativeLimiter:
                 if isinstance(action, N.Delete):
                     self.limits.delete(action.arn, action.device_arn)
                     report.deleted += 1
-                elif isinstance(action, N.Update):
-                    self.limits.update(action.arn, action.device_arn, action.amount_micros, action.token)
-                    report.updated += 1
+                elif isinstance(action, N.Update):  # pragma: no cover - the planner makes none
+                    raise AssertionError("the planner never updates a limit")
                 else:
-                    self.limits.create(action.device_arn, action.amount_micros, dict(action.tags), action.token)
+                    self._mark_owner()
+                    # A fresh token per call: Braket silently ignores a repeated one, so a limit
+                    # deleted since (window end, unfreeze) would never be made again. One limit per
+                    # device already makes a second create impossible (a conflict, then a search).
+                    self.limits.create(action.device_arn, action.amount_micros, dict(action.tags),
+                                       f"{action.token[:36]}-{uuid.uuid4().hex[:24]}", action.period)
                     report.created += 1
             except LimitConflict:
                 conflict = True
+            except NativeUnavailable:
+                raise
             except (ClientError, BotoCoreError) as exc:  # the next sync (schedule, breach) retries
                 skip.add(action.device_arn)  # never create after a delete that failed
                 report.errors.append(f"{type(action).__name__} {action.device_arn}: {exc}"[:300])
                 log_event("error", "native_limit_call_failed", action=type(action).__name__,
                           device=action.device_arn, error=str(exc)[:300])
+                if isinstance(action, N.Create) and error_code(exc) in PERMANENT_ERRORS:
+                    self._record_broken(action.device_arn, error_code(exc), str(exc), now)
         return conflict
 
     def _drift(self, targets: dict[str, N.MirrorTarget], limits: list[N.NativeLimit], report: SyncReport) -> None:
@@ -304,3 +415,50 @@ class NativeLimiter:
             report.drift.append({"device": limit.device_arn, "drift_usd": micros_to_str(drift),
                                  "braket_usd": micros_to_str(limit.total_micros + limit.queued_micros)})
             metrics.emit({"NativeLimitDriftMicroUSD": abs(drift)}, {"Device": limit.device_arn})
+
+
+# -- degrading loudly ----------------------------------------------------------------------------
+def _alert(title: str, lines: list[str], mode: str) -> Any:
+    from .messages import Alert, _footer, _slack, _subject
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("warning", _subject(f"braket-guard: {title}"), text, _slack(title, lines, title, _footer(mode)))
+
+
+def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = None,
+                   from_ledger: bool = False) -> None:
+    """The alerts native work owes, through the guard's once-only machinery: one a day while the
+    runtime lacks the API; one per device and day for a permanent refusal (``from_ledger``: for
+    every device recorded, so a refusal whose alert a crash lost is told by the next schedule
+    run). Never raises."""
+    from .ledger import MARKER_RETENTION_SECONDS
+    now = now or datetime.now(timezone.utc)
+    day = now.astimezone(guard.config.zone).date().isoformat()
+    expires = int(now.timestamp()) + MARKER_RETENTION_SECONDS
+    mode = guard.config.mode
+    planned = []
+    if limiter.unavailable and limiter.unavailable_alerted != day:
+        limiter.unavailable_alerted = day  # this container asks the ledger once a day, not per event
+        planned.append(((NATIVE_PK, f"UNAVAILABLE#{day}"), lambda: _alert(
+            "Native spending limits are off: this runtime cannot call them", [
+                f"The Lambda's botocore lacks Braket's spending-limit API ({limiter.unavailable}).",
+                "The guard goes on counting and cancelling; it makes no native limit and cannot remove any.",
+                "Limits it made before stay on Braket: remove them with `aws braket delete-spending-limit` "
+                f"(tag braket-guard:owner = {limiter.owner}) or a runtime with a newer boto3."], mode)))
+    found = list(limiter.broken_found)
+    if from_ledger:
+        try:
+            found = [{"device": d, **why} for d, why in limiter.broken(now).items()]
+        except (ClientError, BotoCoreError) as exc:
+            log_event("error", "native_alert_failed", key="BROKEN", error=f"{type(exc).__name__}: {exc}"[:300])
+    for entry in found:
+        planned.append(((NATIVE_PK, f"BROKEN#{entry['device']}#{day}"), lambda e=entry: _alert(
+            f"Braket refuses a native limit on {e['device'].split('/')[-1]}", [
+                f"Device: {e['device']}", f"Answer: {e['code']}: {e['error'][:200]}",
+                f"Not retried on the task path for {BROKEN_FOR}; reconciliation tries again.",
+                "The guard keeps cancelling tasks over a cap on this device."], mode)))
+    limiter.broken_found = []
+    for key, render in planned:
+        try:
+            guard.send_once(key, "SENT", expires, render)
+        except Exception as exc:  # noqa: BLE001 - an alert must not fail the event or the schedule
+            log_event("error", "native_alert_failed", key=key[1], error=f"{type(exc).__name__}: {exc}"[:300])

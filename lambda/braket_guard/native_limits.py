@@ -11,13 +11,14 @@ when a limit's time period changes:
   new one created. A new limit counts only tasks created after it existed, so its ``totalSpend``
   starts at zero whatever Braket does with time periods; what the window spent before it existed
   is taken off its amount (the cap's room at creation, rounded down to the cent).
-- Guard limits carry no ``timePeriod``. Between the boundary and the guard's rollover the old
-  limit still holds the previous window's leftover room, which is never more than the new
-  window's full limit: the stale limit errs strict, and never refuses a task for being outside
-  a period (a guard that stopped running cannot leave a device refusing everything forever
-  because a period ended).
-- A freeze sets the amount to zero. Unfreezing restores the amount the limit was created with
-  (its ``mirror`` tag), so Braket's own accounting since creation stays the reference.
+- Every guard limit is created with an explicit ``timePeriod`` (from a minute before its creation
+  to the end of its window, or :data:`FAR_END` for ``total``), and the period Braket reports back
+  is what counts: a limit whose period has ended is deleted (and made again if still wanted),
+  whichever way Braket treats tasks outside a period (refused, or not limited) and whatever
+  default it would have assigned.
+- A limit is never updated, only deleted and created again: a freeze is a new limit of $0 (or the
+  one-cent floor where Braket refuses ``0.00``; a new limit has no spend, so neither relies on an
+  update below spend); unfreezing deletes it and creates the mirror again from the counters.
 - Ownership is the ``braket-guard:owner`` tag. A limit without our tag is foreign: it is never
   updated or deleted, and its device falls back to cancelling.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,9 @@ BASELINE_TAG = "braket-guard:baseline-usd"  # the window's counter when the limi
 CAPS_TAG = "braket-guard:caps"  # fingerprint of the caps the limit mirrors
 NONE = "none"
 CENT = 10_000  # micro-dollars; Braket's amounts have at most two decimals
+FREEZE_FLOOR_MICROS = CENT  # the freeze amount where Braket refuses 0.00: below any task's fee
+PERIOD_LEAD = timedelta(minutes=1)  # a period starts before the limit: clocks differ
+FAR_END = datetime(2099, 12, 31, tzinfo=timezone.utc)  # the period of a limit with no window end
 FREEZE_SCOPES = ("account", "region", "device")
 
 
@@ -78,6 +82,17 @@ class NativeLimit:
     total_micros: int = 0
     queued_micros: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+    def ended(self, now: datetime) -> bool:
+        """Its period is over (or has not begun): Braket may refuse every task, so it goes."""
+        return ((self.period_end is not None and self.period_end <= now)
+                or (self.period_start is not None and self.period_start > now + PERIOD_LEAD))
+
+    @property
+    def frozen(self) -> bool:
+        return self.amount_micros <= FREEZE_FLOOR_MICROS
 
     def owned_by(self, owner: str) -> bool:
         return self.tags.get(OWNER_TAG) == owner
@@ -142,10 +157,11 @@ class Create:
     amount_micros: int
     tags: Mapping[str, str]
     token: str
+    period: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)
-class Update:
+class Update:  # no longer planned (a limit is deleted and made again); kept for ``apply``
     arn: str
     device_arn: str
     amount_micros: int
@@ -251,17 +267,26 @@ def _token(*parts: str) -> str:
     return "braket-guard-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:48]
 
 
+def period_for(now: datetime, end: datetime | None) -> tuple[datetime, datetime]:
+    """The ``timePeriod`` a new limit is sent with: from a minute ago to its window's end."""
+    start = now.replace(microsecond=0) - PERIOD_LEAD
+    return start, (end if end is not None and end > now else FAR_END)
+
+
 def plan(mode: str, owner: str, targets: Mapping[str, MirrorTarget], freezes: Iterable[Freeze],
          limits: Iterable[NativeLimit], now: datetime, devices: Iterable[str] | None = None) -> Plan:
     """The calls that bring Braket's limits to what the guard wants.
 
+    ``mode`` OFF (native limits off, or the guard only monitors) deletes every limit of ours.
     ``devices``: only these devices are planned (a breach plans its own scope); None plans every
     device that is mirrored, frozen or carries one of our limits."""
-    active = [f for f in freezes if f.active(now)]
+    active = [f for f in freezes if f.active(now)] if mode != OFF else []
     frozen_ids: dict[str, list[str]] = {}
+    ends: dict[str, list[datetime | None]] = {}
     for f in active:
         for d in f.devices:
             frozen_ids.setdefault(d, []).append(f.key)
+            ends.setdefault(d, []).append(f.until)
     by_device: dict[str, list[NativeLimit]] = {}
     for limit in limits:
         by_device.setdefault(limit.device_arn, []).append(limit)
@@ -270,20 +295,21 @@ def plan(mode: str, owner: str, targets: Mapping[str, MirrorTarget], freezes: It
     if devices is not None:
         scope &= set(devices)
     result = Plan()
-    # Braket ignores a repeated clientToken without an error: a token is unique to the intent and
-    # the minute, so a second freeze or unfreeze later in a window is never swallowed.
+    # The token names the intent; native_guard adds a fresh suffix per call (Braket ignores a
+    # repeated clientToken without an error, which would swallow a create after a delete).
     minute = now.strftime("%Y%m%d%H%M")
     for device in sorted(scope):
-        if mode == OFF or not is_qpu(device):
-            want = None
-        elif device in mirrored:
-            t = mirrored[device]
-            want = (t.window_tag, t.caps_fingerprint)
-        elif device in frozen_ids:
-            want = (NONE, NONE)
+        frozen = mode != OFF and is_qpu(device) and device in frozen_ids
+        target = mirrored.get(device) if mode != OFF and is_qpu(device) else None
+        if frozen:
+            want, amount = (NONE, NONE), 0
+            # several freezes: the one that lasts longest decides the period (None: until lifted)
+            end = None if None in ends[device] else max(e for e in ends[device] if e is not None)
+        elif target is not None:
+            want, amount = (target.window_tag, target.caps_fingerprint), target.amount_micros
+            end = target.window_end
         else:
-            want = None
-        frozen = mode != OFF and device in frozen_ids
+            want, amount, end = None, 0, None
         present = by_device.get(device, [])
         foreign = [l for l in present if not l.owned_by(owner)]
         ours = [l for l in present if l.owned_by(owner)]
@@ -294,26 +320,24 @@ def plan(mode: str, owner: str, targets: Mapping[str, MirrorTarget], freezes: It
             continue
         keep = None
         for limit in ours:
-            if want is not None and keep is None and limit.identity == want:
+            # a mirror keeps the amount it was made with (its mirror tag): Braket counts from there
+            made = 0 if frozen else (limit.mirror_micros or 0)
+            fits = (want is not None and limit.identity == want and not limit.ended(now)
+                    and (limit.frozen if made < FREEZE_FLOOR_MICROS else limit.amount_micros == made))
+            if fits and keep is None:
                 keep = limit
             else:
                 result.actions.append(Delete(limit.arn, device))
         if want is None:
             continue
-        if keep is not None:
-            amount = 0 if frozen else (keep.mirror_micros or 0)
-            if keep.amount_micros != amount:
-                result.actions.append(Update(keep.arn, device, amount,
-                                             _token(owner, keep.arn, str(amount), minute, *sorted(frozen_ids.get(device, [])))))
-        else:
-            target = mirrored.get(device)
+        if keep is None:
             tags = {OWNER_TAG: owner, WINDOW_TAG: want[0], CAPS_TAG: want[1],
                     MIRROR_TAG: usd_text(target.amount_micros) if target else NONE,
                     BASELINE_TAG: usd_text(target.baseline_micros) if target else NONE}
-            amount = 0 if frozen else (target.amount_micros if target else 0)
             result.actions.append(Create(device, amount, tags,
                                          _token(owner, device, *[f"{k}={v}" for k, v in sorted(tags.items())],
-                                                str(amount), minute, *sorted(frozen_ids.get(device, [])))))
+                                                str(amount), minute, *sorted(frozen_ids.get(device, []))),
+                                         period_for(now, end)))
         if frozen:
             result.frozen.add(device)
     return result
@@ -328,10 +352,11 @@ def apply(plan_: Plan, limits: Iterable[NativeLimit], arn_for=lambda c: f"create
         elif isinstance(action, Update):
             old = out[action.arn]
             out[action.arn] = NativeLimit(old.arn, old.device_arn, action.amount_micros, old.total_micros,
-                                          old.queued_micros, old.tags)
+                                          old.queued_micros, old.tags, old.period_start, old.period_end)
         elif isinstance(action, Create):
             arn = arn_for(action)
-            out[arn] = NativeLimit(arn, action.device_arn, action.amount_micros, 0, 0, dict(action.tags))
+            start, end = action.period or (None, None)
+            out[arn] = NativeLimit(arn, action.device_arn, action.amount_micros, 0, 0, dict(action.tags), start, end)
     return list(out.values())
 
 

@@ -59,7 +59,15 @@ def native_status(limiter: Any, now: datetime) -> tuple[dict[str, Any], str]:
         group = short_device(f["group"]) if "::device/" in f["group"] else f["group"]
         lines.append(f"  - {f['cap']} ({f['window']}, {group}): "
                      f"{', '.join(short_device(d) for d in f['devices'])} until {f['until'] or 'unfrozen'}")
-    return {"mode": config.native_limits, "limits": rows, "freezes": freeze_rows}, "\n".join(lines)
+    broken = limiter.broken(now)  # one Query: devices Braket refused a limit for good
+    if broken:
+        lines.append("Refused by Braket (not retried on the task path; the guard cancels there):")
+        for device, why in sorted(broken.items()):
+            lines.append(f"  - {short_device(device)}: {why['code']} at {why['at']}: {why['error'][:120]}")
+    if getattr(limiter, "unavailable", ""):
+        lines.append(f"Native limits are off in this runtime: {limiter.unavailable}")
+    return ({"mode": config.native_limits, "limits": rows, "freezes": freeze_rows,
+             "broken": [{"device": d, **why} for d, why in sorted(broken.items())]}, "\n".join(lines))
 
 
 def door_lines(ledger: Any, record: Any) -> list[str]:

@@ -1,5 +1,6 @@
-"""Scheduled work, invoked with ``{"braket_guard": "reconcile"}`` or ``{"braket_guard": "digest"}``
-(EventBridge schedules with a constant input, or ``aws lambda invoke``). Wiring only."""
+"""Scheduled work, invoked with ``{"braket_guard": "reconcile"}``, ``"digest"``, ``"native_limits"``
+or ``"native_cleanup"`` (EventBridge schedules with a constant input, Terraform's
+``aws_lambda_invocation``, or ``aws lambda invoke``). Wiring only."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from .ledger import MARKER_RETENTION_SECONDS
 from .logs import log_event
 from .messages import render_reconcile
 from .money import micros_to_str
+from .native_guard import alert_degraded
+from .spending_limits import NativeUnavailable
 from .strict import brief
 from .reconcile import reconcile
 from .job_guard import JobGuard
 
-ACTIONS = ("reconcile", "digest", "native_limits")
+ACTIONS = ("reconcile", "digest", "native_limits", "native_cleanup")
+TF_ACTIONS = ("create", "update", "delete")  # aws_lambda_invocation with lifecycle_scope = "CRUD"
 DIGEST_RETRY_DAYS = 3  # a digest a channel did not take is retried by the next runs
 RECONCILE_ALERT_FACTS = ("correction_usd", "tasks_seen", "regions", "since", "admitted", "rejected",
                          "refunded", "trued_up")
@@ -36,9 +40,15 @@ class ActionError(ValueError):
 ACTION_FIELDS: dict[str, frozenset[str]] = {
     "reconcile": frozenset(), "native_limits": frozenset(),
     "digest": frozenset({"date", "always", "force"}),
+    "native_cleanup": frozenset({"tf"}),  # tf: what Terraform's aws_lambda_invocation adds (CRUD scope)
 }
 DIGEST_YEARS = (EARLIEST, LATEST)  # a digest day is a day Braket could have run tasks on
 DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+class CleanupIncomplete(RuntimeError):
+    """Limits of the guard are still on Braket after native_cleanup: the invoke must fail, so
+    that ``terraform destroy`` stops with the Lambda and its permission to delete still there."""
 
 
 def flag(event: dict[str, Any], name: str) -> bool:
@@ -83,20 +93,64 @@ def run_action(guard: Guard, event: dict[str, Any], now: datetime | None = None)
         return _reconcile(guard, now)
     if action == "native_limits":  # the schedule at every window boundary (schedules.tf)
         return {"action": "native_limits", **native_sync(guard, now)}
+    if action == "native_cleanup":  # uninstall (destroy-time invocation), or by hand
+        return native_cleanup(guard, event)
     return _digest(guard, event, now)
+
+
+def native_cleanup(guard: Guard, event: dict[str, Any]) -> dict[str, Any]:
+    """Delete every limit the guard owns, whatever the mode and BRAKET_GUARD_NATIVE_LIMITS say;
+    raise when any is left, so the caller (terraform destroy) fails loudly and can run it again."""
+    tf = event.get("tf")
+    if tf is not None:
+        if not isinstance(tf, dict) or tf.get("action") not in TF_ACTIONS:
+            raise ActionError(f"tf.action: expected one of {', '.join(TF_ACTIONS)}, got "
+                              f"{(tf.get('action') if isinstance(tf, dict) else tf)!r}"[:200])
+        if tf["action"] != "delete":  # apply-time calls of the same resource: nothing to do
+            return {"action": "native_cleanup", "skipped": tf["action"]}
+    if guard.native is None:
+        raise CleanupIncomplete("native_cleanup: this runtime has no native limiter")
+    try:
+        result = guard.native.cleanup()
+    except (ClientError, BotoCoreError, NativeUnavailable) as exc:
+        if not guard.native.may_own():
+            # The ledger says this guard never created a limit (NATIVE/OWNS is written before
+            # the first create): nothing of ours can be on Braket, so a runtime without the API
+            # or a denied search must not block the uninstall.
+            log_event("warning", "native_cleanup_nothing_owned", error=f"{type(exc).__name__}: {exc}"[:300])
+            return {"action": "native_cleanup", "deleted": 0, "remaining": [], "errors": [],
+                    "skipped": "this guard never created a native limit"}
+        log_event("error", "native_cleanup_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        raise CleanupIncomplete(f"native_cleanup could not read or delete the guard's limits: "
+                                f"{type(exc).__name__}: {exc}"[:500]) from exc
+    summary = {"action": "native_cleanup", **result}
+    if result["remaining"]:
+        log_event("error", "native_cleanup_incomplete", **summary)
+        raise CleanupIncomplete(f"native_cleanup: {len(result['remaining'])} limit(s) of the guard remain: "
+                                f"{', '.join(result['remaining'])[:300]}; errors: {'; '.join(result['errors'])[:300]}")
+    log_event("info", "native_cleanup", **summary)
+    return summary
 
 
 def native_sync(guard: Guard, now: datetime) -> dict[str, Any]:
     """Roll the mirrored limits into the current window, lift freezes whose window ended, repair
-    what a breach left undone. Nothing when native limits are off or the guard only monitors."""
+    what a breach left undone. In monitor mode, with native limits off or without the API in the
+    runtime: remove every limit the guard owns (only if it ever made one). Never raises."""
     native = guard.native
-    if native is None or not native.enabled:
+    if native is None:
         return {"native_limits": "off"}
     try:
         report = native.sync(now)
+    except NativeUnavailable as exc:
+        native.disable(exc)
+        alert_degraded(guard, native, now)
+        return {"native_limits": "unavailable", "error": native.unavailable}
     except (ClientError, BotoCoreError) as exc:  # the next run tries again
         log_event("error", "native_sync_failed", error=f"{type(exc).__name__}: {exc}"[:300])
         return {"native_limits": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    alert_degraded(guard, native, now, from_ledger=True)
+    if native.mode == "off" and not (report.deleted or report.errors):
+        return {"native_limits": "off"}
     metrics.emit({"DevicesFrozen": len(report.frozen), "NativeLimitForeign": len(report.foreign),
                   "NativeLimitChanges": report.created + report.updated + report.deleted},
                  {"Operation": "native_limits"})
@@ -105,9 +159,10 @@ def native_sync(guard: Guard, now: datetime) -> dict[str, Any]:
 
 def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
     report = reconcile(guard, now)
-    summary = {"action": "reconcile", **report.to_dict(), "native_limits": native_sync(guard, now)}
+    summary = {"action": "reconcile", **report.to_dict()}
     if any(cap.counts_jobs for cap in guard.config.caps):  # no cap counts jobs: no job calls
         summary.update(JobGuard(guard).reconcile(now))
+    summary["native_limits"] = native_sync(guard, now)  # after the job accrual: it can never stop it
     metrics.emit({"ReconcileTasksSeen": report.tasks_seen, "ReconcileCorrections": report.corrections,
                   "ReconcileCorrectionMicroUSD": report.correction_micros}, {"Operation": "reconcile"})
     config = guard.config

@@ -1394,6 +1394,7 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
         POST /_sandbox/rate-limit  {"operation","ratePerS","burst"} (or {"defaults": true})
         POST /_sandbox/fail-next   {"operation","count","error"?}
         POST /_sandbox/ignore-cancels {"arn"?}
+        POST /_sandbox/spending-knobs {"variant"} (a ``spending_limits.KNOB_VARIANTS`` name)
         POST /_sandbox/clear-faults | /_sandbox/reset-calls | /_sandbox/reset
         """
         path, method = request.path[len("/_sandbox"):], request.method
@@ -1439,6 +1440,10 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
                 return self._json_response(200, {"ok": True})
             if method == "POST" and path == "/fail-next":
                 self.fail_next(body["operation"], body["count"], body.get("error", "ThrottlingException"))
+                return self._json_response(200, {"ok": True})
+            if method == "POST" and path == "/spending-knobs":
+                from braket_sandbox.spending_limits import KNOB_VARIANTS
+                self.limit_knobs = KNOB_VARIANTS[body["variant"]]
                 return self._json_response(200, {"ok": True})
             if method == "POST" and path == "/ignore-cancels":
                 self.ignore_cancels(body.get("arn", "*"))
@@ -1500,6 +1505,9 @@ def _configure_cli(parser: Any) -> None:
                         help="per-task fee a spending limit's estimate adds to price x shots (default 0.30)")
     parser.add_argument("--spend-kept-across-periods", action="store_true",
                         help="a spending limit keeps counting its tasks when its time period moves past them")
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    parser.add_argument("--spending-limit-variant", choices=sorted(KNOB_VARIANTS), default="documented",
+                        help="one answer to each uncertain spending-limit behaviour (docs/native-limits.md)")
 
 
 def _start_cli(args: Any) -> BraketEmulator:
@@ -1518,6 +1526,8 @@ def _start_cli(args: Any) -> BraketEmulator:
 
     emu.spending_task_fee = Decimal(args.spending_limit_task_fee)
     emu.spend_resets_on_new_period = not args.spend_kept_across_periods
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.default_limit_knobs = emu.limit_knobs = KNOB_VARIANTS[args.spending_limit_variant]
     return emu
 
 

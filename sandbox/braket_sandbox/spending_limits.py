@@ -71,6 +71,23 @@ Uncertain, and chosen (configurable where it matters to the guard):
   amount and the limit's ARN.
 - The Spend Change event's ``timePeriod`` carries ISO-8601 ``startAt`` / ``endAt``; no official
   example gives the format.
+
+Knobs for the answers the guard must be right under whichever way Braket gives them
+(:class:`SpendingKnobs`, ``emulator.limit_knobs``, reset by ``reset()``; :data:`KNOB_VARIANTS`
+names one variant per knob, and the guard's native tests run under each):
+
+- ``default_period``: the period a limit created without one gets, ``(created, created + it)``;
+  None (default) = {created, 9999-12-31}.
+- ``zero_refused``: ``spendingLimit`` ``0`` / ``0.00`` is a ValidationException (the pattern allows it).
+- ``update_below_spend_refused``: an update to less than ``totalSpend + queuedSpend`` is refused.
+- ``search_tags``: False = SearchSpendingLimits summaries carry no ``tags`` (optional in the model);
+  ListTagsForResource still has them.
+- ``exists_error``: how a second limit for a device is refused: ``"already"`` (default, a
+  ValidationException saying "already exists"), ``"other"`` (a ValidationException worded without
+  "already"), ``"conflict"`` (a ConflictException, not in the operation's model).
+- ``outside_period``: ``"refuse"`` (default) = a task outside the limit's period is refused;
+  ``"unlimited"`` = outside its period the limit does not apply (the API reference says only that
+  the period is "when the limit is active").
 """
 
 from __future__ import annotations
@@ -80,10 +97,12 @@ import datetime as dt
 import re
 import threading
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-__all__ = ["SPENDING_LIMIT_OPERATIONS", "SpendingLimitsMixin", "QPU_TASK_FEE", "format_usd"]
+__all__ = ["SPENDING_LIMIT_OPERATIONS", "SpendingLimitsMixin", "QPU_TASK_FEE", "format_usd", "SpendingKnobs",
+           "KNOB_VARIANTS"]
 
 SPENDING_LIMIT_OPERATIONS = (
     "CreateSpendingLimit",
@@ -103,6 +122,36 @@ SPEND_EVENT = "Braket Spending Limit Spend Change"
 _AMOUNT_RE = re.compile(r"^\d+(\.\d{1,2})?$")
 _LIMIT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]+):(\d{12}):spending-limit/(.+)$")
 _ANY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]*):(\d{12}):(quantum-task|job|spending-limit)/.+$")
+
+
+@dataclass(frozen=True)
+class SpendingKnobs:
+    """One answer to each uncertain Braket behaviour (see the module's docstring)."""
+
+    default_period: dt.timedelta | None = None
+    zero_refused: bool = False
+    update_below_spend_refused: bool = False
+    search_tags: bool = True
+    exists_error: str = "already"  # already | other | conflict
+    outside_period: str = "refuse"  # refuse | unlimited
+
+    def __post_init__(self) -> None:
+        if self.exists_error not in ("already", "other", "conflict"):
+            raise ValueError(f"exists_error: already, other or conflict, got {self.exists_error!r}")
+        if self.outside_period not in ("refuse", "unlimited"):
+            raise ValueError(f"outside_period: refuse or unlimited, got {self.outside_period!r}")
+
+
+KNOB_VARIANTS = {
+    "documented": SpendingKnobs(),
+    "default_period_1h": SpendingKnobs(default_period=dt.timedelta(hours=1)),
+    "zero_refused": SpendingKnobs(zero_refused=True),
+    "update_below_spend_refused": SpendingKnobs(update_below_spend_refused=True),
+    "no_tags_in_search": SpendingKnobs(search_tags=False),
+    "exists_other_wording": SpendingKnobs(exists_error="other"),
+    "exists_conflict": SpendingKnobs(exists_error="conflict"),
+    "outside_period_unlimited": SpendingKnobs(outside_period="unlimited"),
+}
 
 
 def format_usd(amount: Decimal) -> str:
@@ -128,8 +177,11 @@ class SpendingLimitsMixin:
         self._limit_of_task: dict[str, tuple[str, Decimal]] = {}  # task ARN -> (limit ARN, estimate)
         self.spending_task_fee: Decimal = QPU_TASK_FEE
         self.spend_resets_on_new_period: bool = True
+        self.default_limit_knobs = SpendingKnobs()  # what reset() restores (the CLI may choose it)
+        self.limit_knobs = self.default_limit_knobs
 
     def _reset_spending_limits(self) -> None:
+        self.limit_knobs = self.default_limit_knobs
         self._spending_limits.clear()
         self._limit_tokens.clear()
         self._limit_of_task.clear()
@@ -179,6 +231,8 @@ class SpendingLimitsMixin:
         if limit is None or now < limit["createdAt"]:  # a task backdated to before the limit existed
             return None
         start, end = limit["timePeriod"]
+        if not start <= now < end and self.limit_knobs.outside_period == "unlimited":
+            return None  # the limit is not active now: it neither refuses nor counts the task
         if not start <= now < end:
             raise BraketApiError(
                 "ValidationException",
@@ -325,6 +379,8 @@ class SpendingLimitsMixin:
         if body.get("spendingLimit") is None:
             raise BraketApiError("ValidationException", "Missing required field: spendingLimit")
         amount = self._amount(body["spendingLimit"], "spendingLimit")
+        if self.limit_knobs.zero_refused and Decimal(amount) == 0:
+            raise BraketApiError("ValidationException", "spendingLimit must be greater than 0")
         period = None if body.get("timePeriod") is None else self._time_period(body["timePeriod"])
         tags = self._tags(body.get("tags"))
         with self._lock:
@@ -340,10 +396,19 @@ class SpendingLimitsMixin:
                 raise BraketApiError("DeviceRetiredException", f"Device {device_arn} is retired")
             existing = self._limit_for_device(region, device_arn)
             if existing is not None:
+                wording = self.limit_knobs.exists_error
+                if wording == "conflict":
+                    raise BraketApiError("ConflictException", f"Device {device_arn} has spending limit "
+                                                              f"{existing['spendingLimitArn']}")
+                if wording == "other":
+                    raise BraketApiError("ValidationException", f"Only one spending limit is allowed per "
+                                                                f"device: {existing['spendingLimitArn']}")
                 raise BraketApiError("ValidationException",
                                      f"A spending limit already exists for device {device_arn}: "
                                      f"{existing['spendingLimitArn']}")
             now = _to_ms(created_at or self.clock())
+            if period is None and self.limit_knobs.default_period is not None:
+                period = (now, now + self.limit_knobs.default_period)
             arn = f"arn:aws:braket:{region}:{self.account_id}:spending-limit/{uuid.uuid4()}"
             self._spending_limits[arn] = {
                 "spendingLimitArn": arn, "region": region, "deviceArn": device_arn, "spendingLimit": amount,
@@ -374,7 +439,8 @@ class SpendingLimitsMixin:
             "timePeriod": {"startAt": int(start.timestamp()), "endAt": int(end.timestamp())},
             "spendingLimit": limit["spendingLimit"], "queuedSpend": format_usd(queued),
             "totalSpend": format_usd(total), "createdAt": iso_ms(limit["createdAt"]),
-            "updatedAt": iso_ms(limit["updatedAt"]), "tags": dict(limit["tags"]),
+            "updatedAt": iso_ms(limit["updatedAt"]),
+            **({"tags": dict(limit["tags"])} if self.limit_knobs.search_tags else {}),
         }
 
     def _tagged(self, region: str, arn: Any) -> dict:
@@ -460,6 +526,11 @@ class SpendingLimitsMixin:
         period = None if body.get("timePeriod") is None else self._time_period(body["timePeriod"])
         with self._lock:
             limit = self._lookup_limit(region, arn)
+            if amount is not None and self.limit_knobs.update_below_spend_refused:
+                total, queued = self._spend(limit)
+                if Decimal(amount) < total + queued:
+                    raise BraketApiError("ValidationException", f"spendingLimit {amount} is below the current "
+                                                                f"spend of {format_usd(total + queued)}")
             if amount is not None:
                 limit["spendingLimit"] = amount
             if period is not None:

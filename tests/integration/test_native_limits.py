@@ -9,6 +9,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from braket_guard import cli, handler, native_limits as N
 from braket_guard.operations import run_action
 from braket_sandbox.emulator import BraketApiError
@@ -228,3 +230,125 @@ def test_the_first_admission_of_a_window_creates_the_mirror(harness):
     create_and_invoke(harness)  # the container knows: no second search
     assert harness.emu.calls.get("SearchSpendingLimits") == 1
     assert refused_at_the_door(harness, FORTE, 100)  # $11.70 - $8.30 left: the next $8.30 task is refused
+
+
+# -- issue 19: native limits that can never lock an account out ----------------------------------
+def owned(harness):
+    return [l for l in limits_of(harness) if l["tags"].get(N.OWNER_TAG) == harness.table]
+
+
+def freeze_forte(harness, native="freeze"):
+    """Two $8.30 tasks on a $10 device cap: the second breaches and freezes Forte."""
+    configure(harness, [device_cap()], native=native)
+    create_and_invoke(harness)
+    _b, second = create_and_invoke(harness)
+    assert second["decision"] == "rejected" and owned(harness), "the breach made no freeze"
+
+
+def mirror_forte(harness):
+    """A $10 mirror on Forte, made by the first admission: it holds $1.70 after one $8.30 task."""
+    configure(harness, [device_cap()], native="mirror_and_freeze")
+    create_and_invoke(harness)
+    assert [l["spendingLimit"] for l in owned(harness)] == [Decimal("1.70")]
+    assert refused_at_the_door(harness, FORTE, 100), "the mirror refuses the next $8.30 task"
+
+
+@pytest.mark.parametrize("made_by", [freeze_forte, mirror_forte])
+def test_monitor_mode_lifts_every_freeze_and_mirror_at_the_next_schedule_run(harness, made_by):
+    """Item 1: a freeze or a mirror made while enforcing does not outlive a switch to monitor."""
+    made_by(harness)
+    theirs = harness.emu.create_spending_limit(REGION, AQUILA, "500.00", tags={"team": "finance"})
+    harness.monkeypatch.setenv("BRAKET_GUARD_MODE", "monitor")
+    report = handler.lambda_handler({"braket_guard": "native_limits"}, None)
+    assert report["deleted"] >= 1 and owned(harness) == []
+    assert refused_at_the_door(harness, FORTE, 100) is None, "monitor mode never blocks a task"
+    assert [l["spendingLimitArn"] for l in limits_of(harness)] == [theirs], "a hand-made limit stays"
+
+
+def test_native_limits_off_removes_every_limit_of_the_guard_at_reconciliation(harness):
+    """Item 2 (Lambda side): switching native limits off, the next reconciliation deletes them."""
+    freeze_forte(harness)
+    theirs = harness.emu.create_spending_limit(REGION, AQUILA, "500.00", tags={"team": "finance"})
+    harness.monkeypatch.setenv("BRAKET_GUARD_NATIVE_LIMITS", "off")
+    summary = handler.lambda_handler({"braket_guard": "reconcile"}, None)
+    assert summary["native_limits"]["deleted"] == 1 and owned(harness) == []
+    assert [l["spendingLimitArn"] for l in limits_of(harness)] == [theirs]
+    assert harness.item("NATIVE", "OWNS"), "the ownership marker is written before the first create"
+
+
+def test_native_cleanup_deletes_every_limit_of_the_guard_whatever_the_setting(harness):
+    """Uninstall: terraform's destroy-time invocation, in monitor mode with native limits off."""
+    freeze_forte(harness)
+    theirs = harness.emu.create_spending_limit(REGION, AQUILA, "500.00", tags={"team": "finance"})
+    harness.monkeypatch.setenv("BRAKET_GUARD_MODE", "monitor")
+    harness.monkeypatch.setenv("BRAKET_GUARD_NATIVE_LIMITS", "off")
+    for action in ("create", "update"):
+        assert handler.lambda_handler({"braket_guard": "native_cleanup", "tf": {"action": action, "prev_input": {}}},
+                                      None) == {"action": "native_cleanup", "skipped": action}
+    assert len(owned(harness)) == 1, "apply-time calls change nothing"
+    done = handler.lambda_handler({"braket_guard": "native_cleanup", "tf": {"action": "delete", "prev_input": {}}}, None)
+    assert done == {"action": "native_cleanup", "deleted": 1, "remaining": [], "errors": []}
+    assert owned(harness) == [] and [l["spendingLimitArn"] for l in limits_of(harness)] == [theirs]
+    assert handler.lambda_handler({"braket_guard": "native_cleanup"}, None)["deleted"] == 0  # by hand, again
+
+
+def test_native_cleanup_fails_loudly_when_a_limit_remains(harness):
+    freeze_forte(harness)
+    (limit,) = owned(harness)
+    harness.emu.fail_next("DeleteSpendingLimit", 50, "AccessDeniedException")
+    with pytest.raises(Exception) as excinfo:
+        handler.lambda_handler({"braket_guard": "native_cleanup", "tf": {"action": "delete"}}, None)
+    assert type(excinfo.value).__name__ == "CleanupIncomplete" and limit["spendingLimitArn"] in str(excinfo.value)
+    harness.emu.clear_faults()
+    assert handler.lambda_handler({"braket_guard": "native_cleanup", "tf": {"action": "delete"}}, None)["remaining"] == []
+
+
+@pytest.mark.parametrize("tf", [{"action": "destroy"}, "delete", {"prev_input": {}}])
+def test_native_cleanup_with_a_bad_tf_value_is_dropped(harness, tf):
+    configure(harness, [device_cap()])
+    answer = handler.lambda_handler({"braket_guard": "native_cleanup", "tf": tf}, None)
+    assert answer["decision"] == "dropped" and "tf.action" in answer["reason"]
+
+
+def test_a_permanent_refusal_is_recorded_per_device_and_never_delays_the_next_cancel(harness):
+    """Item 4: DeviceRetired on the freeze is recorded for a day; later rejected tasks of the
+    runaway make no spending-limit call before their cancel; one alert; status shows it."""
+    configure(harness, [device_cap()])
+    create_and_invoke(harness)
+    harness.emu.fail_next("CreateSpendingLimit", 1, "DeviceRetiredException")
+    _b, second = create_and_invoke(harness)
+    assert second["decision"] == "rejected" and second["cancelled"] is True and owned(harness) == []
+    broken = harness.item("NATIVE", f"BROKEN#{FORTE}")
+    assert broken["code"]["S"] == "DeviceRetiredException" and int(broken["expires_at"]["N"]) > 0
+    harness.emu.reset_calls()
+    for _ in range(3):
+        _c, third = create_and_invoke(harness)
+        assert third["decision"] == "rejected" and third["cancelled"] is True
+    assert not [op for op in harness.emu.calls if "SpendingLimit" in op], harness.emu.calls
+    told = [m for m in harness.emails() if "refuses a native limit" in m["Subject"]]
+    assert len(told) == 1 and "DeviceRetiredException" in told[0]["Message"]
+    code, out, _ = run_cli("status", "--region", REGION)
+    assert code == 0 and "DeviceRetiredException" in out
+
+
+def test_a_transient_error_before_the_cancel_is_tried_once_and_retried_after_it(harness):
+    """A throttled freeze on the task path costs one try per call; the alerts step, after the
+    cancel, retries it with backoff."""
+    configure(harness, [device_cap()])
+    create_and_invoke(harness)
+    harness.emu.reset_calls()
+    harness.emu.fail_next("SearchSpendingLimits", 1, "ThrottlingException")
+    _b, second = create_and_invoke(harness)
+    assert second["decision"] == "rejected" and second["cancelled"] is True
+    assert len(owned(harness)) == 1, "the alerts step retried the freeze after the cancel"
+
+
+def test_a_refusal_whose_alert_a_crash_lost_is_told_by_the_next_schedule_run_once(harness):
+    configure(harness, [device_cap()])
+    guard = handler.runtime().guard
+    guard.native._record_broken(FORTE, "DeviceRetiredException", "Device is retired", datetime.now(timezone.utc))
+    guard.native.broken_found.clear()  # the process died before its alert
+    for _ in range(2):
+        handler.lambda_handler({"braket_guard": "native_limits"}, None)
+    told = [m for m in harness.emails() if "refuses a native limit" in m["Subject"]]
+    assert len(told) == 1 and FORTE in told[0]["Message"]

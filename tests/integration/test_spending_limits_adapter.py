@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import boto3
 import pytest
 from botocore.config import Config
@@ -24,18 +26,18 @@ def adapter(harness):
     return SpendingLimits(client_for)
 
 
-def test_create_search_update_delete_round_trip(harness, adapter):
-    arn = adapter.create(FORTE, 12_345_678, {N.OWNER_TAG: "me", N.WINDOW_TAG: "day:2026-12-02"}, "tok-1")
+def test_create_search_delete_round_trip_reads_the_period_back(harness, adapter):
+    start, end = datetime(2026, 12, 2, 11, 59, tzinfo=timezone.utc), datetime(2026, 12, 3, tzinfo=timezone.utc)
+    arn = adapter.create(FORTE, 12_345_678, {N.OWNER_TAG: "me", N.WINDOW_TAG: "day:2026-12-02"}, "tok-1",
+                         (start, end))
     (limit,) = adapter.search(REGION, [FORTE])
     assert (limit.arn, limit.device_arn, limit.amount_micros) == (arn, FORTE, 12_340_000)  # cents, rounded down
     assert limit.owned_by("me") and limit.identity == ("day:2026-12-02", N.NONE)
-    adapter.update(arn, FORTE, 0, "tok-2")
-    assert adapter.search(REGION, [FORTE])[0].amount_micros == 0
+    assert (limit.period_start, limit.period_end) == (start, end)
     adapter.delete(arn, FORTE)
     adapter.delete(arn, FORTE)  # already gone: not an error
     assert adapter.search(REGION, [FORTE]) == []
-    assert adapter.calls == {"CreateSpendingLimit": 1, "SearchSpendingLimits": 3, "UpdateSpendingLimit": 1,
-                             "DeleteSpendingLimit": 2}
+    assert adapter.calls == {"CreateSpendingLimit": 1, "SearchSpendingLimits": 2, "DeleteSpendingLimit": 2}
 
 
 def test_a_second_limit_on_a_device_is_a_conflict(harness, adapter):
@@ -61,6 +63,9 @@ def test_search_pages_and_batches_the_device_filter(harness, adapter, monkeypatc
         original = client.search_spending_limits
 
         class Wrapped:
+            def __getattr__(self, name):
+                return getattr(client, name)
+
             def search_spending_limits(self, **kwargs):
                 return original(**{**kwargs, "maxResults": 1})
         return Wrapped()
@@ -72,4 +77,40 @@ def test_search_pages_and_batches_the_device_filter(harness, adapter, monkeypatc
     many = [FORTE] + [f"arn:aws:braket:us-east-1::device/qpu/acme/X-{i}" for i in range(12)]
     adapter.calls.clear()
     found = adapter.search(REGION, many)  # the filter takes 10 values: two calls
-    assert [l.device_arn for l in found] == [FORTE] and adapter.calls == {"SearchSpendingLimits": 2}
+    assert [l.device_arn for l in found] == [FORTE]
+    assert adapter.calls == {"SearchSpendingLimits": 2, "ListTagsForResource": 1}  # an untagged limit
+
+
+def test_a_refused_zero_becomes_the_one_cent_floor(harness, adapter):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    harness.emu.limit_knobs = KNOB_VARIANTS["zero_refused"]
+    adapter.create(FORTE, 0, {N.OWNER_TAG: "me"}, "tok-z")
+    (limit,) = adapter.search(REGION, [FORTE])
+    assert limit.amount_micros == N.FREEZE_FLOOR_MICROS and limit.frozen
+    assert adapter.calls["CreateSpendingLimit"] == 2
+
+
+@pytest.mark.parametrize("variant", ["exists_other_wording", "exists_conflict"])
+def test_any_create_error_with_a_limit_on_the_device_is_a_conflict(harness, adapter, variant):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    harness.emu.limit_knobs = KNOB_VARIANTS[variant]
+    harness.emu.create_spending_limit(REGION, FORTE, "5.00")
+    with pytest.raises(LimitConflict):
+        adapter.create(FORTE, 0, {N.OWNER_TAG: "me"}, "tok-c")
+
+
+def test_a_create_error_without_a_limit_on_the_device_is_raised(harness, adapter):
+    from botocore.exceptions import ClientError
+    harness.emu.fail_next("CreateSpendingLimit", 1, "AccessDeniedException")
+    with pytest.raises(ClientError):
+        adapter.create(FORTE, 1_000_000, {N.OWNER_TAG: "me"}, "tok-d")
+    assert adapter.search(REGION, [FORTE]) == []
+
+
+def test_ownership_comes_from_list_tags_when_search_has_none(harness, adapter):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    harness.emu.limit_knobs = KNOB_VARIANTS["no_tags_in_search"]
+    adapter.create(FORTE, 1_000_000, {N.OWNER_TAG: "me"}, "tok-t")
+    (limit,) = adapter.search(REGION, [FORTE])
+    assert limit.owned_by("me") and adapter.calls["ListTagsForResource"] == 1
+

@@ -478,3 +478,100 @@ def test_control_plane_lists_limits_for_subprocess_users(braket, emu):
     listed = requests.get(f"{emu.url}/_sandbox/spending-limits", timeout=5).json()
     assert [(x["spendingLimitArn"], x["spendingLimit"], x["totalSpend"]) for x in listed] == [(arn, "3", "0.00")]
     assert emu.calls["SearchSpendingLimits"] == 0  # the control plane is not counted
+
+
+# ----------------------------------------------------------------------------- knobs (uncertain answers)
+def test_knob_default_period_is_assigned_when_none_is_sent(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["default_period_1h"]
+    client = braket()
+    new_limit(client)
+    period = only_limit(client)["timePeriod"]
+    assert period["endAt"] - period["startAt"] == dt.timedelta(hours=1)
+
+
+def test_knob_zero_refused(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["zero_refused"]
+    client = braket()
+    with pytest.raises(ClientError) as excinfo:
+        new_limit(client, amount="0.00")
+    assert error_of(excinfo)[:2] == ("ValidationException", 400)
+    assert new_limit(client, amount="0.01").startswith(LIMIT_ARN_PREFIX)
+
+
+def test_knob_update_below_spend_refused(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["update_below_spend_refused"]
+    client = braket()
+    arn = new_limit(client, amount="50")
+    create(client, FORTE, shots=10)  # $1.10 queued on the limit
+    with pytest.raises(ClientError) as excinfo:
+        client.update_spending_limit(spendingLimitArn=arn, spendingLimit="1.00", clientToken="t-1")
+    assert error_of(excinfo)[0] == "ValidationException" and "below the current spend" in error_of(excinfo)[2]
+    client.update_spending_limit(spendingLimitArn=arn, spendingLimit="1.10", clientToken="t-2")
+    assert only_limit(client)["spendingLimit"] == "1.10"
+
+
+def test_knob_no_tags_in_search_keeps_them_in_list_tags(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS["no_tags_in_search"]
+    client = braket()
+    arn = new_limit(client, tags={"braket-guard:owner": "g"})
+    assert "tags" not in only_limit(client)
+    assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"braket-guard:owner": "g"}
+
+
+@pytest.mark.parametrize("variant,code,word", [("exists_other_wording", "ValidationException", False),
+                                               ("exists_conflict", "ConflictException", False),
+                                               ("documented", "ValidationException", True)])
+def test_knob_exists_error_wording(braket, emu, variant, code, word):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    emu.limit_knobs = KNOB_VARIANTS[variant]
+    client = braket()
+    new_limit(client)
+    with pytest.raises(ClientError) as excinfo:
+        new_limit(client)
+    got_code, _status, message = error_of(excinfo)
+    assert got_code == code and ("already" in message.lower()) == word
+
+
+def test_knob_outside_period_unlimited(braket, emu):
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    client = braket()
+    past = (dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 2, tzinfo=UTC))
+    new_limit(client, amount="0", timePeriod={"startAt": past[0], "endAt": past[1]})
+    with pytest.raises(Exception, match="outside the time period"):
+        create(client, FORTE, shots=1)
+    emu.limit_knobs = KNOB_VARIANTS["outside_period_unlimited"]
+    assert create(client, FORTE, shots=1)  # the limit is not active: the task is created
+    emu.reset()
+    assert emu.limit_knobs == KNOB_VARIANTS["documented"], "reset() restores the documented answers"
+
+
+def test_knobs_are_set_over_the_control_plane_and_by_the_command_line(braket, emu):
+    """A subprocess emulator (the demo, deploy) picks a variant with --spending-limit-variant or
+    POST /_sandbox/spending-knobs; reset() restores the variant it was started with."""
+    import argparse
+
+    from braket_sandbox import emulator as emulator_module
+    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    answer = requests.post(f"{emu.url}/_sandbox/spending-knobs", json={"variant": "no_tags_in_search"}, timeout=5)
+    assert answer.status_code == 200 and emu.limit_knobs == KNOB_VARIANTS["no_tags_in_search"]
+    client = braket()
+    new_limit(client, tags={"braket-guard:owner": "g"})
+    assert "tags" not in only_limit(client)
+    emu.reset()
+    assert emu.limit_knobs == KNOB_VARIANTS["documented"]
+    parser = argparse.ArgumentParser()
+    emulator_module._configure_cli(parser)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    started = emulator_module._start_cli(parser.parse_args(["--spending-limit-variant", "zero_refused"]))
+    try:
+        started.reset()
+        assert started.limit_knobs == KNOB_VARIANTS["zero_refused"], "reset() keeps the variant it started with"
+    finally:
+        started.stop()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--spending-limit-variant", "guessed"])

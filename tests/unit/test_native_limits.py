@@ -177,8 +177,11 @@ def test_after_the_boundary_the_limit_is_the_new_windows(world):
             continue
         assert len(ours) == 1, (device, ours)
         limit = ours[0]
+        if device in active:  # a freeze is a limit of its own (never an update below spend)
+            assert limit.identity == (N.NONE, N.NONE) and limit.frozen
+            continue
         assert limit.identity == (target.window_tag, target.caps_fingerprint)
-        assert limit.amount_micros == (0 if device in active else limit.mirror_micros)
+        assert limit.amount_micros == limit.mirror_micros
         if device in created:  # a new limit: the room every mirrored cap has left, in cents
             assert limit.mirror_micros == target.amount_micros
             for cap in N.mirror_caps(world["caps"]):
@@ -240,18 +243,47 @@ def test_a_cap_of_hybrid_job_time_alone_is_never_mirrored():
     assert set(N.mirror_targets(caps_of(both), [FORTE], {}, NOON, UTC)) == {FORTE}
 
 
-def test_freeze_then_unfreeze_restores_the_mirrored_amount():
+def test_freeze_then_unfreeze_makes_new_limits_and_never_updates():
+    """A freeze never updates a limit below its spend (Braket may refuse that): it deletes the
+    mirror and creates a limit of $0; unfreezing deletes that and creates the mirror again."""
     caps = caps_of(DAY_CAP)
     goal = N.mirror_targets(caps, [FORTE], {}, NOON, UTC)
     limits = N.apply(N.plan(N.MIRROR, OWNER, goal, [], [], NOON), [])
     freeze = N.Freeze("forte-day", "2026-12-02", FORTE, frozenset({FORTE}), datetime(2026, 12, 3, tzinfo=timezone.utc))
     frozen = N.plan(N.MIRROR, OWNER, goal, [freeze], limits, NOON)
-    assert [type(a) for a in frozen.actions] == [N.Update] and frozen.actions[0].amount_micros == 0
+    assert [(type(a), getattr(a, "amount_micros", None)) for a in frozen.actions] == [(N.Delete, None), (N.Create, 0)]
+    assert frozen.actions[1].period == (NOON - N.PERIOD_LEAD, freeze.until)
     limits = N.apply(frozen, limits)
     lifted = replace(freeze, lifted=True)
     thawed = N.plan(N.MIRROR, OWNER, goal, [lifted], limits, NOON + timedelta(minutes=5))
-    assert [(type(a), a.amount_micros) for a in thawed.actions] == [(N.Update, 100_000_000)]
-    assert thawed.actions[0].token != frozen.actions[0].token
+    assert [(type(a), getattr(a, "amount_micros", None)) for a in thawed.actions] == [
+        (N.Delete, None), (N.Create, 100_000_000)]
+
+
+def test_a_freeze_at_the_one_cent_floor_is_a_freeze():
+    """Where Braket refuses 0.00 the adapter creates the floor: the plan keeps it, no churn."""
+    freeze = N.Freeze("acct", "2026-12-02", "123456789012", frozenset({FORTE}), datetime(2026, 12, 3, tzinfo=timezone.utc))
+    (create,) = N.plan(N.FREEZE, OWNER, {}, [freeze], [], NOON).actions
+    floor = N.NativeLimit("arn:floor", FORTE, N.FREEZE_FLOOR_MICROS, tags=dict(create.tags),
+                          period_start=create.period[0], period_end=create.period[1])
+    assert N.plan(N.FREEZE, OWNER, {}, [freeze], [floor], NOON).empty
+    assert not replace(floor, amount_micros=N.FREEZE_FLOOR_MICROS + N.CENT).frozen
+
+
+def test_a_limit_whose_period_ended_or_has_not_begun_is_replaced():
+    """Braket may refuse every task outside a limit's period: one of ours never outlives it."""
+    caps = caps_of(DAY_CAP)
+    goal = N.mirror_targets(caps, [FORTE], {}, NOON, UTC)
+    (create,) = N.plan(N.MIRROR, OWNER, goal, [], [], NOON).actions
+    assert create.period == (NOON - N.PERIOD_LEAD, datetime(2026, 12, 3, tzinfo=timezone.utc))
+    good = N.NativeLimit("arn:ok", FORTE, create.amount_micros, tags=dict(create.tags),
+                         period_start=create.period[0], period_end=create.period[1])
+    assert N.plan(N.MIRROR, OWNER, goal, [], [good], NOON).empty
+    for bad in (replace(good, period_end=NOON), replace(good, period_start=NOON + timedelta(hours=1))):
+        actions = N.plan(N.MIRROR, OWNER, goal, [], [bad], NOON).actions
+        assert [type(a) for a in actions] == [N.Delete, N.Create], bad
+    total = N.plan(N.FREEZE, OWNER, {}, [N.Freeze("t", "total", FORTE, frozenset({FORTE}), None)], [], NOON)
+    assert total.actions[0].period[1] == N.FAR_END
 
 
 def test_freeze_ends_at_the_boundary_and_freeze_only_mode_deletes():
@@ -302,3 +334,15 @@ def test_drift_compares_braket_since_creation_with_the_counter_since_creation():
     assert N.drift_micros(limit, 40_000_000) == 0
     assert N.drift_micros(limit, 41_500_000) == -1_500_000
     assert N.drift_micros(N.NativeLimit("arn", FORTE, 0, tags={N.BASELINE_TAG: "none"}), 1) is None
+
+
+def test_a_client_without_the_spending_limit_methods_is_native_unavailable():
+    """The adapter's own guard (a stand-in client; the real one, a boto3 client on a model without
+    the operations, is tests/integration/test_native_unavailable.py)."""
+    from braket_guard.spending_limits import NativeUnavailable, SpendingLimits
+
+    class OldClient:  # no ``meta``: only the missing method can tell
+        def __getattr__(self, name):
+            raise AttributeError(f"'Braket' object has no attribute '{name}'")
+    with pytest.raises(NativeUnavailable):
+        SpendingLimits(lambda region: OldClient()).search("us-east-1", [FORTE])
