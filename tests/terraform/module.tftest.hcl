@@ -79,8 +79,8 @@ run "defaults" {
     error_message = "The invoke permission is scoped to the central rule."
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1", "arn:aws:iam::123456789012:role/braket-guard-alarm-fwd-us-east-1"] && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
-    error_message = "The bus policy admits PutEvents only from the two forwarder roles (tasks, alarms), whose names carry the home region."
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:root" && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Condition == { ArnEquals = { "aws:PrincipalArn" = ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1", "arn:aws:iam::123456789012:role/braket-guard-alarm-fwd-us-east-1"] } } && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
+    error_message = "The bus policy admits PutEvents only from the two forwarder roles (tasks, alarms), whose names carry the home region: the account as principal, the roles in an aws:PrincipalArn condition (no just-created role ARN as principal)."
   }
   assert {
     condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketDevices"]) == ["arn:aws:braket:*:*:device/*"]
@@ -554,7 +554,7 @@ run "no_alarms" {
     error_message = "create_alarms = false creates no alarm anywhere, nor their rules and role."
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1"]
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:root" && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Condition.ArnEquals["aws:PrincipalArn"] == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1"]
     error_message = "Without alarms only the task forwarder role may put events on the bus."
   }
 }

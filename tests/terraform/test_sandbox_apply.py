@@ -121,8 +121,10 @@ def test_event_routing(sandbox):
 
     policy = json.loads(events.describe_event_bus(Name=f"{PREFIX}-events")["Policy"])
     principals = [s["Principal"]["AWS"] for s in policy["Statement"]]
-    assert principals == [[f"arn:aws:iam::123456789012:role/{PREFIX}-forwarder-{HOME}",
-                           f"arn:aws:iam::123456789012:role/{PREFIX}-alarm-fwd-{HOME}"]]
+    assert principals == ["arn:aws:iam::123456789012:root"], "the account, not just-created role ARNs"
+    assert [s["Condition"] for s in policy["Statement"]] == [{"ArnEquals": {"aws:PrincipalArn": [
+        f"arn:aws:iam::123456789012:role/{PREFIX}-forwarder-{HOME}",
+        f"arn:aws:iam::123456789012:role/{PREFIX}-alarm-fwd-{HOME}"]}}]
 
 
 def test_iam_roles(sandbox):
