@@ -569,6 +569,11 @@ run "native_limits_on" {
   }
 
   assert {
+    condition     = aws_lambda_invocation.native_cleanup.lifecycle_scope == "CRUD" && jsondecode(aws_lambda_invocation.native_cleanup.input) == { braket_guard = "native_cleanup" }
+    error_message = "Uninstall invokes the guard's native_cleanup on destroy with native limits on."
+  }
+
+  assert {
     condition = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == {
       NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"],
       NativeLimitsCreate = ["braket:CreateSpendingLimit"], NativeLimitsTagOnCreate = ["braket:TagResource"], NativeLimitsUpdate = ["braket:UpdateSpendingLimit"],
@@ -603,6 +608,11 @@ run "native_limits_on" {
 
 run "native_limits_off_by_default" {
   command = plan
+
+  assert {
+    condition     = aws_lambda_invocation.native_cleanup.lifecycle_scope == "CRUD" && aws_lambda_invocation.native_cleanup.terraform_key == "tf" && jsondecode(aws_lambda_invocation.native_cleanup.input) == { braket_guard = "native_cleanup" } && aws_lambda_invocation.native_cleanup.function_name == "braket-guard"
+    error_message = "Uninstall invokes the guard's native_cleanup on destroy (lifecycle_scope CRUD, the tf key), native limits off too: limits of an earlier setting are removed."
+  }
 
   assert {
     condition     = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == { NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"] } && !contains(keys(aws_scheduler_schedule.guard), "native-limits")
