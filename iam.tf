@@ -20,14 +20,16 @@ locals {
   # Native spending limits (var.native_limits): the guard creates limits tagged with its owner tag
   # and changes or deletes only limits carrying it. Per the Service Authorization Reference for
   # Braket: CreateSpendingLimit authorizes on the device and the new spending-limit (aws:RequestTag,
-  # aws:TagKeys) and, with tags, also needs braket:TagResource; Update/DeleteSpendingLimit and
+  # aws:TagKeys) and, with tags, also needs braket:TagResource; DeleteSpendingLimit and
   # TagResource support aws:ResourceTag on the spending-limit; SearchSpendingLimits has no resource
   # type ("*" only).
   #
-  # Search and Delete are granted in every setting, off included: the guard can always find and
+  # Search, ListTagsForResource and Delete are granted in every setting, off included: the guard can always find and
   # remove the limits it created (after a switch to off, and at uninstall, when destroy invokes the
-  # native_cleanup action before the role loses them: native_cleanup.tf). Create, Update and
-  # TagResource only while native limits are on.
+  # native_cleanup action before the role loses them: native_cleanup.tf). Create and TagResource
+  # only while native limits are on. No UpdateSpendingLimit: the guard never changes a limit (a
+  # freeze or a new window is a new limit, since updating below the current spend may be refused),
+  # so the role cannot either (issue 19; the Lambda side at the native branch, dcc135e).
   #
   # TagResource: the package never calls it directly; it is the dependent action of
   # CreateSpendingLimit with tags. It is conditioned on the owner tag of the resource too, so the
@@ -56,6 +58,14 @@ locals {
         Resource = ["*"]
       },
       {
+        # Read-only: the owner tag of a limit when SearchSpendingLimits returns no tags (they are
+        # optional in its model), so the guard can still tell its own limits from others'.
+        Sid      = "NativeLimitsTags"
+        Effect   = "Allow"
+        Action   = ["braket:ListTagsForResource"]
+        Resource = local.spending_limit_arns
+      },
+      {
         Sid       = "NativeLimitsDelete"
         Effect    = "Allow"
         Action    = ["braket:DeleteSpendingLimit"]
@@ -77,13 +87,6 @@ locals {
         Action    = ["braket:TagResource"]
         Resource  = local.spending_limit_arns
         Condition = merge(local.native_request_tags, { StringEquals = merge(local.native_request_tags.StringEquals, local.native_owned.StringEquals) })
-      },
-      {
-        Sid       = "NativeLimitsUpdate"
-        Effect    = "Allow"
-        Action    = ["braket:UpdateSpendingLimit"]
-        Resource  = local.spending_limit_arns
-        Condition = local.native_owned
       },
     ] : statement if local.native_limits_on],
   )

@@ -26,7 +26,7 @@ run "defaults" {
       "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
       "braket:CancelQuantumTask", "braket:GetQuantumTask", "braket:SearchQuantumTasks", "braket:GetDevice",
       "braket:CancelJob", "braket:GetJob", "braket:SearchJobs",
-      "braket:SearchSpendingLimits", "braket:DeleteSpendingLimit",
+      "braket:SearchSpendingLimits", "braket:ListTagsForResource", "braket:DeleteSpendingLimit",
       "sns:Publish", "sqs:SendMessage",
     ])
     error_message = "Without Slack and KMS the Lambda role grants exactly logs, the ledger, Braket (with Search and Delete of its own spending limits, kept while native limits are off), sns:Publish and sqs:SendMessage."
@@ -575,17 +575,17 @@ run "native_limits_on" {
 
   assert {
     condition = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == {
-      NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"],
-      NativeLimitsCreate = ["braket:CreateSpendingLimit"], NativeLimitsTagOnCreate = ["braket:TagResource"], NativeLimitsUpdate = ["braket:UpdateSpendingLimit"],
+      NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsTags = ["braket:ListTagsForResource"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"],
+      NativeLimitsCreate = ["braket:CreateSpendingLimit"], NativeLimitsTagOnCreate = ["braket:TagResource"],
     }
-    error_message = "With native limits on: Search, Delete, Create, TagResource (tag-on-create) and Update of spending limits, each in its own statement."
+    error_message = "With native limits on: Search, ListTagsForResource, Delete, Create and TagResource (tag-on-create) of spending limits, each in its own statement; no Update (the guard never changes a limit)."
   }
   assert {
-    condition     = alltrue([for sid in ["NativeLimitsDelete", "NativeLimitsUpdate", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == sid]) == "braket-guard-ledger"])
-    error_message = "Delete, Update and TagResource only on limits tagged with this guard's owner tag (its table name): TagResource cannot stamp the owner tag on a limit someone else made."
+    condition     = alltrue([for sid in ["NativeLimitsDelete", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == sid]) == "braket-guard-ledger"])
+    error_message = "Delete and TagResource only on limits tagged with this guard's owner tag (its table name): TagResource cannot stamp the owner tag on a limit someone else made."
   }
   assert {
-    condition     = alltrue([for sid in ["NativeLimitsDelete", "NativeLimitsUpdate", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == sid]) == ["arn:aws:braket:us-east-1:123456789012:spending-limit/*"]])
+    condition     = alltrue([for sid in ["NativeLimitsTags", "NativeLimitsDelete", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == sid]) == ["arn:aws:braket:us-east-1:123456789012:spending-limit/*"]])
     error_message = "Spending limits of the guarded regions only."
   }
   assert {
@@ -615,8 +615,8 @@ run "native_limits_off_by_default" {
   }
 
   assert {
-    condition     = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == { NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"] } && !contains(keys(aws_scheduler_schedule.guard), "native-limits")
-    error_message = "With native_limits off the Lambda may only find and delete the limits it owns (so that it can remove them after a switch to off and at uninstall): no Create, Update or TagResource, and no boundary schedule."
+    condition     = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == { NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsTags = ["braket:ListTagsForResource"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"] } && !contains(keys(aws_scheduler_schedule.guard), "native-limits")
+    error_message = "With native_limits off the Lambda may only find (Search, ListTagsForResource) and delete the limits it owns (so that it can remove them after a switch to off and at uninstall): no Create, Update or TagResource, and no boundary schedule."
   }
   assert {
     condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == "NativeLimitsDelete"]) == "braket-guard-ledger"

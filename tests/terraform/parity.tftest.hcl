@@ -1236,7 +1236,7 @@ run "parity_reconcile_schedule_default_rate_a_job_cap" {
   command = plan
 
   variables {
-    caps = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
     reconcile_schedule = "rate(15 minutes)"
   }
 
@@ -1250,7 +1250,7 @@ run "parity_reconcile_schedule_five_minutes" {
   command = plan
 
   variables {
-    caps = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
     reconcile_schedule = "rate(5 minutes)"
   }
 
@@ -1264,7 +1264,7 @@ run "parity_reconcile_schedule_one_minute" {
   command = plan
 
   variables {
-    caps = [{ name = "all", window = "day", max_cost_usd = 50, kinds = ["task", "job"] }]
+    caps               = [{ name = "all", window = "day", max_cost_usd = 50, kinds = ["task", "job"] }]
     reconcile_schedule = "rate(1 minute)"
   }
 
@@ -1278,7 +1278,7 @@ run "parity_reconcile_schedule_one_hour" {
   command = plan
 
   variables {
-    caps = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
     reconcile_schedule = "rate(1 hour)"
   }
 
@@ -1292,7 +1292,7 @@ run "parity_reconcile_schedule_two_days" {
   command = plan
 
   variables {
-    caps = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
     reconcile_schedule = "rate(2 days)"
   }
 
@@ -1332,7 +1332,7 @@ run "parity_reconcile_schedule_none_a_job_cap" {
   command = plan
 
   variables {
-    caps = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
     reconcile_schedule = null
   }
   expect_failures = [var.reconcile_schedule]
@@ -1342,7 +1342,7 @@ run "parity_reconcile_schedule_none_a_task_and_job_cap" {
   command = plan
 
   variables {
-    caps = [{ name = "all", window = "day", max_cost_usd = 50, kinds = ["task", "job"] }]
+    caps               = [{ name = "all", window = "day", max_cost_usd = 50, kinds = ["task", "job"] }]
     reconcile_schedule = null
   }
   expect_failures = [var.reconcile_schedule]
@@ -1352,7 +1352,7 @@ run "parity_reconcile_schedule_cron_a_job_cap" {
   command = plan
 
   variables {
-    caps = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
     reconcile_schedule = "cron(0/15 * * * ? *)"
   }
   expect_failures = [var.reconcile_schedule]
