@@ -150,16 +150,19 @@ def tftest() -> str:
         variable = (kind if kind in SETTINGS or kind == "reconcile_schedule" else "caps" if caps is not None
                     else "reservations" if reservations is not None else "prices")
         lines += ["", f'run "{name}" {{', "  command = plan", "", "  variables {"]
+        assigned: list[tuple[str, str]] = []
         if caps is not None:
-            lines.append(f"    caps = {hcl(caps)}")
+            assigned.append(("caps", hcl(caps)))
         if prices is not None:
-            lines.append(f"    prices = {hcl(prices)}")
+            assigned.append(("prices", hcl(prices)))
         if reservations is not None:
-            lines.append(f"    reservations = {hcl(reservations)}")
+            assigned.append(("reservations", hcl(reservations)))
         if kind in SETTINGS:
-            lines.append(f"    {kind} = {hcl(case['value'])}")
+            assigned.append((kind, hcl(case["value"])))
         if kind == "reconcile_schedule":
-            lines.append(f"    reconcile_schedule = {hcl(case['schedule'])}")
+            assigned.append(("reconcile_schedule", hcl(case["schedule"])))
+        width = max(len(k) for k, _ in assigned)  # aligned as `terraform fmt` aligns them
+        lines += [f"    {k.ljust(width)} = {v}" for k, v in assigned]
         lines.append("  }")
         if case["valid"] and kind == "reconcile_schedule":
             lines += [
