@@ -24,7 +24,8 @@ _spec = importlib.util.spec_from_file_location("tf_docs", tfharness.ROOT / "scri
 tf_docs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tf_docs)
 
-EXAMPLES = ("basic", "multi-region", "tokyo", "sandbox")
+# Every example (a directory of examples/ with *.tf files), so a new one is checked too.
+EXAMPLES = sorted(d.name for d in (tfharness.ROOT / "examples").iterdir() if d.is_dir() and any(d.glob("*.tf")))
 # Inputs an example sets itself, on purpose; each reason says why a tfvars value cannot change it.
 EXEMPT = {
     "basic": {"regions": "guards exactly var.region (its one provider); examples/multi-region guards several"},
@@ -89,6 +90,10 @@ def unreachable(module: dict[str, str], arguments: dict[str, str], declared: dic
             problems.append(f"{name}: type {normalized(declared[name])} differs from the module's "
                             f"{normalized(module_type)}{detail}")
     return problems
+
+
+def test_the_examples_are_found():
+    assert {"basic", "multi-region", "tokyo", "sandbox"} <= set(EXAMPLES), EXAMPLES
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
