@@ -81,7 +81,6 @@ locals {
     forwarder_role_arn    = module.braket_guard.forwarder_role_arn
     alarm_role_arn        = module.braket_guard.alarm_forwarder_role_arn
     rule_name             = module.braket_guard.forwarder_rule_name
-    tags                  = var.tags
   }
 }
 
@@ -95,8 +94,12 @@ module "forwarder_us_west_1" {
   central_event_bus_arn    = local.forwarder.central_event_bus_arn
   forwarder_role_arn       = local.forwarder.forwarder_role_arn
   alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-west-1", [])
-  tags                     = local.forwarder.tags
+  tags                     = var.tags
 }
 
 module "forwarder_us_west_2" {
@@ -109,8 +112,12 @@ module "forwarder_us_west_2" {
   central_event_bus_arn    = local.forwarder.central_event_bus_arn
   forwarder_role_arn       = local.forwarder.forwarder_role_arn
   alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
-  tags                     = local.forwarder.tags
+  tags                     = var.tags
 }
 
 module "forwarder_eu_west_2" {
@@ -123,8 +130,12 @@ module "forwarder_eu_west_2" {
   central_event_bus_arn    = local.forwarder.central_event_bus_arn
   forwarder_role_arn       = local.forwarder.forwarder_role_arn
   alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "eu-west-2", [])
-  tags                     = local.forwarder.tags
+  tags                     = var.tags
 }
 
 module "forwarder_eu_north_1" {
@@ -137,6 +148,10 @@ module "forwarder_eu_north_1" {
   central_event_bus_arn    = local.forwarder.central_event_bus_arn
   forwarder_role_arn       = local.forwarder.forwarder_role_arn
   alarm_forwarder_role_arn = local.forwarder.alarm_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "eu-north-1", [])
-  tags                     = local.forwarder.tags
+  tags                     = var.tags
 }

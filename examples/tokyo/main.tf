@@ -89,7 +89,12 @@ module "forwarder_us_east_1" {
   central_event_bus_arn    = module.braket_guard.event_bus_arn
   forwarder_role_arn       = module.braket_guard.forwarder_role_arn
   alarm_forwarder_role_arn = module.braket_guard.alarm_forwarder_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-east-1", [])
+  tags                     = var.tags
 }
 
 module "forwarder_eu_north_1" {
@@ -101,5 +106,10 @@ module "forwarder_eu_north_1" {
   central_event_bus_arn    = module.braket_guard.event_bus_arn
   forwarder_role_arn       = module.braket_guard.forwarder_role_arn
   alarm_forwarder_role_arn = module.braket_guard.alarm_forwarder_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "eu-north-1", [])
+  tags                     = var.tags
 }

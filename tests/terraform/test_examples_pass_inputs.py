@@ -106,6 +106,36 @@ def test_example_passes_every_module_input(name):
     assert not problems, f"examples/{name}: a tfvars user cannot reach these module inputs:\n  " + "\n  ".join(problems)
 
 
+# The root inputs each modules/region-forwarder of an example must get too (the home region's
+# forwarder gets them inside the module): forwarder input -> root input.
+FORWARDER_INPUTS = {"create_alarms": "create_alarms", "max_retry_attempts": "event_max_retry_attempts",
+                    "max_event_age_seconds": "event_max_age_seconds", "dlq_retention_seconds": "dlq_retention_seconds",
+                    "tags": "tags"}
+FORWARDER_BLOCK = re.compile(r'^module\s+"([^"]+)"\s*\{', re.M)
+
+
+def forwarder_problems(example: Path) -> list[str]:
+    problems = []
+    for path in example.glob("*.tf"):
+        text = path.read_text()
+        for match in FORWARDER_BLOCK.finditer(text):
+            arguments = tf_docs.attributes(tf_docs.block_body(text, match.end() - 1))
+            if "region-forwarder" not in arguments.get("source", ""):
+                continue
+            for forwarder_input, root_input in FORWARDER_INPUTS.items():
+                if not re.search(rf"\bvar\.{root_input}\b", arguments.get(forwarder_input, "")):
+                    problems.append(f"module.{match.group(1)}: {forwarder_input} is not set from var.{root_input}")
+    return problems
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_forwarder_gets_the_settings_of_the_home_region(name):
+    """create_alarms = false (or other retries, ages, retention, tags) must reach every region,
+    not only the home forwarder the module makes itself."""
+    problems = forwarder_problems(tfharness.ROOT / "examples" / name)
+    assert not problems, f"examples/{name}:\n  " + "\n  ".join(problems)
+
+
 def test_every_cap_attribute_is_counted():
     """The caps type is read attribute by attribute (the messages above rely on it)."""
     caps = module_variables(tfharness.ROOT)["caps"]
