@@ -27,7 +27,8 @@ esac
 """
 
 
-def run_make(tmp_path: Path, target: str, home: Path, user_config: str | None) -> str:
+def run_make(tmp_path: Path, target: str, home: Path, user_config: str | None,
+             sts_url: str | None = None) -> str:
     fake = tmp_path / "bin" / "terraform"
     fake.parent.mkdir(exist_ok=True)
     fake.write_text(FAKE)
@@ -42,12 +43,19 @@ def run_make(tmp_path: Path, target: str, home: Path, user_config: str | None) -
                 "AWS_EC2_METADATA_DISABLED": "true"})
     if user_config is not None:
         env["TF_CLI_CONFIG_FILE"] = user_config
+    if sts_url:  # credentials moto accepts: preflight passes and deploy.sh goes on to init and plan
+        env.update({"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_ENDPOINT_URL_STS": sts_url, "AUTO_APPROVE": "1", "PLAN_DIR": str(tmp_path / "build")})
     tfvars = tfharness.ROOT / "examples" / "basic" / "terraform.tfvars.example"
     result = subprocess.run(["make", "--no-print-directory", "-C", str(tfharness.ROOT), target, f"TF={fake}",
                              f"TFVARS={tfvars}", "TF_DIR=examples/basic"],
                             env=env, capture_output=True, text=True, timeout=120)
     assert log.is_file(), f"make {target} never ran terraform:\n{result.stdout}\n{result.stderr}"
-    seen = {line.split(" ", 1)[0] for line in log.read_text().splitlines()}
+    lines = log.read_text().splitlines()
+    if sts_url:
+        assert any(" args=init" in l for l in lines) and any(" args=plan" in l for l in lines), (
+            f"make {target} did not reach init and plan:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    seen = {line.split(" ", 1)[0] for line in lines}
     assert len(seen) == 1, f"make {target} ran terraform with different CLI configurations: {seen}"
     return seen.pop().removeprefix("cli-config=")
 
@@ -73,3 +81,18 @@ def test_the_generated_config_only_without_one_of_the_users(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     assert run_make(tmp_path, "deploy", home, None) == str(tfharness.ROOT / ".terraformrc.generated")
+
+
+@pytest.mark.parametrize("target", ["deploy", "clean"])
+def test_init_and_plan_run_with_the_users_cli_config(tmp_path, target):
+    """Past the prerequisite checks (credentials moto accepts): terraform init and plan, the
+    calls that install providers, see the user's file too."""
+    user = tmp_path / "my.terraformrc"
+    user.write_text('provider_installation {\n  direct {}\n}\n')
+    home = tmp_path / "home"
+    home.mkdir()
+    moto = tfharness.MotoServer().start()
+    try:
+        assert run_make(tmp_path, target, home, str(user), sts_url=moto.url) == str(user)
+    finally:
+        moto.stop()
