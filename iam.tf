@@ -20,39 +20,76 @@ locals {
   # Native spending limits (var.native_limits): the guard creates limits tagged with its owner tag
   # and changes or deletes only limits carrying it. Per the Service Authorization Reference for
   # Braket: CreateSpendingLimit authorizes on the device and the new spending-limit (aws:RequestTag,
-  # aws:TagKeys) and, with tags, also needs braket:TagResource; Update/DeleteSpendingLimit support
-  # aws:ResourceTag on the spending-limit; SearchSpendingLimits has no resource type ("*" only).
+  # aws:TagKeys) and, with tags, also needs braket:TagResource; DeleteSpendingLimit and
+  # TagResource support aws:ResourceTag on the spending-limit; SearchSpendingLimits has no resource
+  # type ("*" only).
+  #
+  # Search, ListTagsForResource and Delete are granted in every setting, off included: the guard can always find and
+  # remove the limits it created (after a switch to off, and at uninstall, when destroy invokes the
+  # native_cleanup action before the role loses them: native_cleanup.tf). Create and TagResource
+  # only while native limits are on. No UpdateSpendingLimit: the guard never changes a limit (a
+  # freeze or a new window is a new limit, since updating below the current spend may be refused),
+  # so the role cannot either (issue 19; the Lambda side at the native branch, dcc135e).
+  #
+  # TagResource: the package never calls it directly; it is the dependent action of
+  # CreateSpendingLimit with tags. It is conditioned on the owner tag of the resource too, so the
+  # role cannot stamp its owner tag on a limit someone else made and take it over. UNCERTAIN (not
+  # documented): whether Braket evaluates aws:ResourceTag of a tag-on-create against the tags of
+  # the request. If it does not, real AWS denies CreateSpendingLimit: no limit is created (the
+  # guard records the device's AccessDenied, alerts and keeps cancelling), which never locks a
+  # QPU; the guard never gains a limit it does not own.
   native_owner_tag    = "braket-guard:owner"
   native_tag_keys     = ["braket-guard:owner", "braket-guard:window", "braket-guard:mirror-usd", "braket-guard:baseline-usd", "braket-guard:caps"]
   spending_limit_arns = [for r in local.regions : "${local.arn_prefix}:braket:${r}:${local.account_id}:spending-limit/*"]
   qpu_device_arns     = ["${local.arn_prefix}:braket:*:*:device/qpu/*"]
   native_limits_on    = var.native_limits != "off"
-  native_statements = [for statement in [
-    {
-      Sid      = "NativeLimitsCreate"
-      Effect   = "Allow"
-      Action   = ["braket:CreateSpendingLimit", "braket:TagResource"]
-      Resource = concat(local.qpu_device_arns, local.spending_limit_arns)
-      Condition = {
-        StringEquals                = { "aws:RequestTag/${local.native_owner_tag}" = local.names.table }
-        "ForAllValues:StringEquals" = { "aws:TagKeys" = local.native_tag_keys }
-      }
-    },
-    {
-      Sid       = "NativeLimitsOwn"
-      Effect    = "Allow"
-      Action    = ["braket:DeleteSpendingLimit", "braket:UpdateSpendingLimit"]
-      Resource  = local.spending_limit_arns
-      Condition = { StringEquals = { "aws:ResourceTag/${local.native_owner_tag}" = local.names.table } }
-    },
-    {
-      # Read-only; the action supports no resource type in IAM.
-      Sid      = "NativeLimitsSearch"
-      Effect   = "Allow"
-      Action   = ["braket:SearchSpendingLimits"]
-      Resource = ["*"]
-    },
-  ] : statement if local.native_limits_on]
+  native_owned        = { StringEquals = { "aws:ResourceTag/${local.native_owner_tag}" = local.names.table } }
+  native_request_tags = {
+    StringEquals                = { "aws:RequestTag/${local.native_owner_tag}" = local.names.table }
+    "ForAllValues:StringEquals" = { "aws:TagKeys" = local.native_tag_keys }
+  }
+  native_statements = concat(
+    [
+      {
+        # Read-only; the action supports no resource type in IAM.
+        Sid      = "NativeLimitsSearch"
+        Effect   = "Allow"
+        Action   = ["braket:SearchSpendingLimits"]
+        Resource = ["*"]
+      },
+      {
+        # Read-only: the owner tag of a limit when SearchSpendingLimits returns no tags (they are
+        # optional in its model), so the guard can still tell its own limits from others'.
+        Sid      = "NativeLimitsTags"
+        Effect   = "Allow"
+        Action   = ["braket:ListTagsForResource"]
+        Resource = local.spending_limit_arns
+      },
+      {
+        Sid       = "NativeLimitsDelete"
+        Effect    = "Allow"
+        Action    = ["braket:DeleteSpendingLimit"]
+        Resource  = local.spending_limit_arns
+        Condition = local.native_owned
+      },
+    ],
+    [for statement in [
+      {
+        Sid       = "NativeLimitsCreate"
+        Effect    = "Allow"
+        Action    = ["braket:CreateSpendingLimit"]
+        Resource  = concat(local.qpu_device_arns, local.spending_limit_arns)
+        Condition = local.native_request_tags
+      },
+      {
+        Sid       = "NativeLimitsTagOnCreate"
+        Effect    = "Allow"
+        Action    = ["braket:TagResource"]
+        Resource  = local.spending_limit_arns
+        Condition = merge(local.native_request_tags, { StringEquals = merge(local.native_request_tags.StringEquals, local.native_owned.StringEquals) })
+      },
+    ] : statement if local.native_limits_on],
+  )
 
   lambda_statements = concat(
     local.native_statements,

@@ -34,6 +34,10 @@ locals {
     var.cancels_per_second == "2" ? {} : {
       BRAKET_GUARD_CANCELS_PER_SECOND = var.cancels_per_second
     },
+    # The reconcile schedule's period (schedules.tf), when not the default 15 minutes.
+    local.reconcile_seconds == 900 ? {} : {
+      BRAKET_GUARD_RECONCILE_SECONDS = tostring(local.reconcile_seconds)
+    },
   )
 
   lambda_environment = merge(var.lambda_environment_variables, local.guard_environment)

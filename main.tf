@@ -114,17 +114,20 @@ resource "aws_cloudwatch_event_bus_policy" "central" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Sid       = "BraketTaskEventsFromDefaultBuses"
-      Effect    = "Allow"
-      Principal = { AWS = concat([local.arns.forwarder_role], var.create_alarms ? [local.arns.alarm_role] : []) }
+      Sid    = "BraketTaskEventsFromDefaultBuses"
+      Effect = "Allow"
+      # The account as principal and the forwarder roles in a condition: a policy naming a role
+      # ARN as principal is checked against IAM when it is written, and a role created in the
+      # same apply may not have propagated yet (the first apply would fail). aws:PrincipalArn
+      # is compared when a request is made instead.
+      Principal = { AWS = "${local.arn_prefix}:iam::${local.account_id}:root" }
       Action    = "events:PutEvents"
       Resource  = local.arns.bus
       # Only the forwarder roles are admitted, and their trust policies (iam.tf) let only the
       # forwarding rules on this account's default buses in the guarded regions assume them.
+      Condition = { ArnEquals = { "aws:PrincipalArn" = concat([local.arns.forwarder_role], var.create_alarms ? [local.arns.alarm_role] : []) } }
     }]
   })
-
-  depends_on = [aws_iam_role.forwarder, aws_iam_role.alarm_forwarder]
 }
 
 resource "aws_cloudwatch_event_rule" "central" {

@@ -2,6 +2,12 @@
 # events and the daily digest. Each schedule invokes the function with a constant input.
 
 locals {
+  # The reconcile period in seconds (BRAKET_GUARD_RECONCILE_SECONDS: how far ahead the job guard
+  # projects a running job's cost). 0 when there is no fixed period: no schedule, or cron(...)
+  # (variables.tf then refuses caps that count jobs). Not rendered for the default 900.
+  reconcile_rate    = try(regex("^rate\\(([0-9]+) (minute|hour|day)s?\\)$", var.reconcile_schedule), null)
+  reconcile_seconds = local.reconcile_rate == null ? 0 : tonumber(local.reconcile_rate[0]) * { minute = 60, hour = 3600, day = 86400 }[local.reconcile_rate[1]]
+
   schedules = {
     for name, s in {
       reconcile = { expression = var.reconcile_schedule, input = { braket_guard = "reconcile" }, description = "braket-guard: book Braket tasks whose events were missed" }

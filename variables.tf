@@ -558,13 +558,23 @@ variable "cancels_per_second" {
 }
 
 variable "reconcile_schedule" {
-  description = "EventBridge Scheduler expression (in timezone) that invokes the Lambda with {\"braket_guard\": \"reconcile\"}: it searches the guarded regions for tasks whose events were missed. Null disables it."
+  description = "EventBridge Scheduler expression (in timezone) that invokes the Lambda with {\"braket_guard\": \"reconcile\"}: it searches the guarded regions for tasks whose events were missed and charges running hybrid jobs. A rate(...) period is rendered to BRAKET_GUARD_RECONCILE_SECONDS (the horizon over which a running job's cost is projected; not rendered for the default 900 s, \"0\" for null or cron(...)). Caps that count jobs (kinds contains \"job\") need a rate. Null disables it."
   type        = string
   default     = "rate(15 minutes)"
 
   validation {
     condition     = var.reconcile_schedule == null || can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
     error_message = "reconcile_schedule must be a schedule expression such as \"rate(15 minutes)\" or \"cron(0/15 * * * ? *)\", or null."
+  }
+  validation {
+    # Scheduler's rate syntax: a positive whole number and minute(s), hour(s) or day(s). The period
+    # is rendered in seconds (schedules.tf), so it must be read exactly.
+    condition     = !startswith(coalesce(var.reconcile_schedule, "-"), "rate(") || can(regex("^rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)$", coalesce(var.reconcile_schedule, "-")))
+    error_message = "A rate reconcile_schedule must be rate(<positive whole number> <minute|minutes|hour|hours|day|days>), e.g. \"rate(15 minutes)\" or \"rate(1 hour)\"."
+  }
+  validation {
+    condition     = !anytrue([for c in var.caps : try(contains(c.kinds, "job"), false)]) || startswith(coalesce(var.reconcile_schedule, "-"), "rate(")
+    error_message = "A cap counts hybrid jobs (kinds contains \"job\"): that needs reconciliation at a fixed period. Braket sends job events only on state changes, so a running job is charged only by reconciliation, and the guard projects its cost over one period to stop it in time (BRAKET_GUARD_RECONCILE_SECONDS). Set reconcile_schedule to a rate expression such as \"rate(15 minutes)\" (not null, not cron(...)), or remove \"job\" from the caps' kinds."
   }
 }
 

@@ -6,7 +6,14 @@
 
 TF ?= terraform
 TF_CLI_CONFIG_GENERATED := $(CURDIR)/.terraformrc.generated
+# The user's own CLI configuration, read before the line below replaces it for the checks. make
+# deploy / make clean keep it (their provider mirrors, credentials helpers, plugin cache): see
+# TF_DEPLOY_ENV.
+TF_USER_CLI_CONFIG_FILE := $(TF_CLI_CONFIG_FILE)
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG_GENERATED)
+# deploy / clean: the user's TF_CLI_CONFIG_FILE when set; else their ~/.terraformrc when it exists
+# (Terraform's default, so the variable is unset); else the generated configuration.
+TF_DEPLOY_ENV = $(if $(TF_USER_CLI_CONFIG_FILE),env TF_CLI_CONFIG_FILE="$(TF_USER_CLI_CONFIG_FILE)",$(if $(wildcard $(HOME)/.terraformrc),env -u TF_CLI_CONFIG_FILE,env))
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 TF_PLUGIN_CACHE := $(CURDIR)/.terraform/plugin-cache
@@ -117,9 +124,10 @@ docs-check:
 # deploy / clean: scripts/deploy.sh checks the prerequisites (scripts/preflight.py: terraform and
 # its version, AWS credentials and session, the account and region about to change) before any
 # plan, then init, plan into build/<deploy|destroy>.tfplan, ask, apply that plan. The plan file
-# is removed on every exit path (applied, declined, failed, interrupted). docs/deploy.md.
+# is removed on every exit path (applied, declined, failed, interrupted). docs/deploy.md. They run
+# with the user's Terraform CLI configuration (TF_DEPLOY_ENV), not the checks' generated one.
 deploy: tf-config
-	@TF="$(TF)" AUTO_APPROVE="$(AUTO_APPROVE)" PLAN_DIR="$(CURDIR)/build" scripts/deploy.sh deploy "$(TF_DIR)" "$(TFVARS)"
+	@$(TF_DEPLOY_ENV) TF="$(TF)" AUTO_APPROVE="$(AUTO_APPROVE)" PLAN_DIR="$(CURDIR)/build" scripts/deploy.sh deploy "$(TF_DIR)" "$(TFVARS)"
 
 clean: tf-config
-	@TF="$(TF)" AUTO_APPROVE="$(AUTO_APPROVE)" PLAN_DIR="$(CURDIR)/build" scripts/deploy.sh clean "$(TF_DIR)" "$(TFVARS)"
+	@$(TF_DEPLOY_ENV) TF="$(TF)" AUTO_APPROVE="$(AUTO_APPROVE)" PLAN_DIR="$(CURDIR)/build" scripts/deploy.sh clean "$(TF_DIR)" "$(TFVARS)"

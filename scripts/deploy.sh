@@ -54,7 +54,8 @@ trap 'echo "$action: terminated; the plan file was removed."; exit 143' TERM HUP
 account=$(sed -n 's/^account=//p' "$summary")
 region=$(sed -n 's/^region=//p' "$summary")
 
-# 2. init, plan into the file.
+# 2. init, plan into the file. With the user's Terraform CLI configuration (mk/terraform.mk).
+echo "$action: Terraform CLI configuration: ${TF_CLI_CONFIG_FILE:-the default of Terraform (~/.terraformrc when it exists)}"
 (cd "$tf_dir" && "$TF" init -input=false)
 (cd "$tf_dir" && "$TF" plan "${plan_flags[@]}" -input=false -var-file="$tfvars_abs" -out="$plan_file")
 [ -s "$plan_file" ] || { echo "$action: terraform plan wrote no plan file $plan_file"; exit 1; }

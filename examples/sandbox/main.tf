@@ -75,28 +75,45 @@ provider "aws" {
 module "braket_guard" {
   source = "../.."
 
-  name_prefix = var.name_prefix
-  tags        = { environment = "sandbox" }
-  regions     = ["us-east-1", "us-west-2"]
-
-  caps = [
-    { name = "daily-device-shots", window = "day", group_by = "device", devices = ["qpu"], max_shots = 1000, on_breach = "cancel_queued" },
-    { name = "daily-device-cost", window = "day", group_by = "device", devices = ["qpu"], max_cost_usd = 5, warn_at = [0.5, 0.8], on_breach = "cancel_queued" },
-    { name = "monthly-project", window = "month", group_by = "tag:project", max_cost_usd = 50, on_breach = "cancel_task" },
-  ]
-  timezone = "Europe/Berlin"
-  prices = {
-    "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_task_usd = "0.30", per_shot_usd = "0.08" }
-  }
-
-  alert_emails                   = ["quantum-team@example.com"]
-  create_slack_webhook_parameter = true
+  name_prefix                    = var.name_prefix
+  tags                           = var.tags
+  caps                           = var.caps
+  reservations                   = var.reservations
+  mode                           = var.mode
+  timezone                       = var.timezone
+  alert_emails                   = var.alert_emails
+  sns_topic_arn                  = var.sns_topic_arn
   slack_webhook_url              = var.slack_webhook_url
-
-  lambda_architecture = "x86_64"
-  log_retention_days  = 7
-
-  native_limits = var.native_limits
+  create_slack_webhook_parameter = var.create_slack_webhook_parameter
+  slack_webhook_parameter_name   = var.slack_webhook_parameter_name
+  slack_webhook_kms_key_arn      = var.slack_webhook_kms_key_arn
+  slack_webhook_version          = var.slack_webhook_version
+  prices                         = var.prices
+  regions                        = ["us-east-1", "us-west-2"]
+  braket_regions                 = var.braket_regions
+  kms_key_arn                    = var.kms_key_arn
+  log_retention_days             = var.log_retention_days
+  log_level                      = var.log_level
+  lambda_runtime                 = var.lambda_runtime
+  lambda_architecture            = var.lambda_architecture
+  lambda_memory_mb               = var.lambda_memory_mb
+  lambda_timeout_seconds         = var.lambda_timeout_seconds
+  lambda_reserved_concurrency    = var.lambda_reserved_concurrency
+  lambda_environment_variables   = var.lambda_environment_variables
+  lambda_package_path            = var.lambda_package_path
+  event_max_retry_attempts       = var.event_max_retry_attempts
+  event_max_age_seconds          = var.event_max_age_seconds
+  lambda_async_retry_attempts    = var.lambda_async_retry_attempts
+  dlq_retention_seconds          = var.dlq_retention_seconds
+  create_alarms                  = var.create_alarms
+  create_dashboard               = var.create_dashboard
+  spending_limits                = var.spending_limits
+  native_limits                  = var.native_limits
+  cancels_per_second             = var.cancels_per_second
+  reconcile_schedule             = var.reconcile_schedule
+  digest_schedule                = var.digest_schedule
+  digest_always                  = var.digest_always
+  reconcile_alert_usd            = var.reconcile_alert_usd
 }
 
 module "forwarder_us_west_2" {
@@ -108,5 +125,10 @@ module "forwarder_us_west_2" {
   central_event_bus_arn    = module.braket_guard.event_bus_arn
   forwarder_role_arn       = module.braket_guard.forwarder_role_arn
   alarm_forwarder_role_arn = module.braket_guard.alarm_forwarder_role_arn
+  create_alarms            = var.create_alarms
+  max_retry_attempts       = var.event_max_retry_attempts
+  max_event_age_seconds    = var.event_max_age_seconds
+  dlq_retention_seconds    = var.dlq_retention_seconds
   spending_limits          = lookup(module.braket_guard.spending_limits_by_region, "us-west-2", [])
+  tags                     = var.tags
 }

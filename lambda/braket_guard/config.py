@@ -54,6 +54,7 @@ class Config:
     reservations: tuple[Reservation, ...] = ()  # QPUs whose tasks may run in a reservation
     native_limits: str = NATIVE_OFF  # off | freeze | mirror_and_freeze (native_limits.py)
     cancels_per_second: Decimal = Decimal(2)  # shared CancelQuantumTask budget; 0: no pacing
+    reconcile_seconds: int | None = 900  # the reconcile schedule's period; None: no fixed period
 
     @property
     def enforcing(self) -> bool:
@@ -121,7 +122,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
                   sns_topic_arn=topic, slack_webhook_parameter=parameter, regions=regions,
                   reconcile_alert_micros=threshold, digest_always=always == "true",
                   reservations=reservations, native_limits=native,
-                  cancels_per_second=_rate(environ.get(ENV_PREFIX + "CANCELS_PER_SECOND") or None))
+                  cancels_per_second=_rate(environ.get(ENV_PREFIX + "CANCELS_PER_SECOND") or None),
+                  reconcile_seconds=_reconcile_seconds(environ.get(ENV_PREFIX + "RECONCILE_SECONDS"), caps))
 
 
 MAX_CANCELS_PER_SECOND = Decimal(100)
@@ -161,3 +163,26 @@ def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:
         if not REGION.match(region):
             raise ConfigError(f"BRAKET_GUARD_REGIONS: not an AWS region name: {brief(region)}")
     return tuple(dict.fromkeys(items))
+
+
+SECONDS = re.compile(r"^[0-9]+\Z")
+
+
+def _reconcile_seconds(text: str | None, caps: tuple[Cap, ...]) -> int | None:
+    """``BRAKET_GUARD_RECONCILE_SECONDS``: the period of the reconcile schedule, how far ahead the
+    job guard projects a running job's cost (jobs have events only on state changes, so between
+    two reconciliations nothing charges them). Unset: 900 (the module's default rate(15 minutes));
+    "0": no fixed period (no schedule, or a cron one), refused when a cap counts jobs."""
+    if text is None or text == "":
+        return 900
+    if not SECONDS.match(text):
+        raise ConfigError(f"BRAKET_GUARD_RECONCILE_SECONDS: must be a whole number of seconds (0: no "
+                          f"reconciliation at a fixed period), got {text!r}")
+    seconds = int(text) or None
+    job_caps = [cap.name for cap in caps if cap.counts_jobs]
+    if seconds is None and job_caps:
+        raise ConfigError(f"BRAKET_GUARD_RECONCILE_SECONDS: 0 (no reconciliation at a fixed period), but the caps "
+                          f"{', '.join(job_caps)} count hybrid jobs, which only reconciliation charges while they "
+                          "run: set reconcile_schedule to a rate such as rate(15 minutes), or remove \"job\" from "
+                          "their kinds")
+    return seconds

@@ -205,7 +205,9 @@ class JobGuard:
         windows = {cap.name: window_for(cap.window, now, self.config.zone) for cap in caps}
         keys = {cap.name: counter_key(cap.name, windows[cap.name].key, self._group(cap, job)) for cap in caps}
         counters = self.guard.ledger.read_counters(keys.values())
-        ahead = 0 if per_hour is None else instance_cost_micros(per_hour, job.instance_count, J.horizon_ms(job, now))
+        horizon = self.config.reconcile_seconds or J.ACCRUAL_HORIZON_SECONDS  # the reconcile period
+        ahead = 0 if per_hour is None else instance_cost_micros(per_hour, job.instance_count,
+                                                                J.horizon_ms(job, now, horizon))
         own_burn = record.burn if keys and record.burn_keys else 0
         over: list[Cap] = []
         for cap in caps:
@@ -214,7 +216,7 @@ class JobGuard:
                 continue
             # this job's own next minutes (bounded by its max runtime) plus the other running jobs'
             others = instance_cost_micros(max(0, counter.job_burn - (own_burn if keys[cap.name] in record.burn_keys
-                                                                     else 0)), 1, J.ACCRUAL_HORIZON_SECONDS * 1000)
+                                                                     else 0)), 1, horizon * 1000)
             if per_hour is None or counter.cost_micros + (0 if job.ended else ahead + others) > cap.max_cost_micros:
                 over.append(cap)
         enforcing_over = [c for c in over if c.enforcing]

@@ -6,7 +6,8 @@ tasks are charged as tasks, by their own events. The job's instance cost accrues
 every event and every reconciliation charge the time elapsed since the last charge, to the window
 of the moment of charging (a day cap covers what was spent that day), and the terminal state
 trues the total up to what Braket bills. A job is stopped (CancelJob) when an enforcing cap it
-counts against is full, or would be before the next accrual (``ACCRUAL_HORIZON_SECONDS``).
+counts against is full, or would be before the next accrual (the reconcile schedule's period,
+``Config.reconcile_seconds``; ``ACCRUAL_HORIZON_SECONDS`` by default).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ QUEUED, RUNNING, COMPLETED, FAILED, CANCELLING, CANCELLED = (
     "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 STATUSES = frozenset({QUEUED, RUNNING, COMPLETED, FAILED, CANCELLING, CANCELLED})
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
-# How far ahead a running job's cost is projected: the default reconciliation interval (15
-# minutes), the longest a running job goes between two accruals when no event arrives.
+# How far ahead a running job's cost is projected by default: the default reconciliation interval
+# (15 minutes), the longest a running job goes between two accruals when no event arrives. The
+# deployed period comes from BRAKET_GUARD_RECONCILE_SECONDS (Config.reconcile_seconds).
 ACCRUAL_HORIZON_SECONDS = 900
 # billableDuration's unit is not documented (botocore: "Integer"). The guard reads it as
 # milliseconds and trusts it only where it is plausible against endedAt - startedAt.
@@ -169,11 +171,12 @@ def billed_ms(job: Job, now: datetime) -> tuple[int, str]:
     return wall, "estimate: endedAt - startedAt"
 
 
-def horizon_ms(job: Job, now: datetime) -> int:
-    """How much more instance time a running job can use before the next accrual."""
+def horizon_ms(job: Job, now: datetime, horizon_seconds: int = ACCRUAL_HORIZON_SECONDS) -> int:
+    """How much more instance time a running job can use before the next accrual (one reconcile
+    period, ``horizon_seconds``)."""
     if job.ended:
         return 0
-    ahead = ACCRUAL_HORIZON_SECONDS * 1000
+    ahead = horizon_seconds * 1000
     if job.max_runtime_seconds is not None:  # a job never runs longer than its maxRuntimeInSeconds
         ahead = min(ahead, max(0, job.max_runtime_seconds * 1000 - run_ms(job, now)))
     return ahead

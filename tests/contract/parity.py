@@ -86,6 +86,8 @@ def caps_of(kind: str, case: dict) -> list[dict] | None:
         return [{"name": "by-tag", "window": "month", "group_by": f"tag:{case['key']}", "max_cost_usd": 100}]
     if kind == "device_arns:caps":
         return [{"name": "one-device", "window": "day", "devices": [case["arn"]], "max_shots": 100}]
+    if kind == "reconcile_schedule":
+        return case.get("caps")
     return None
 
 
@@ -107,6 +109,9 @@ DEFAULT_CAPS = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
 SETTINGS = {"native_limits": "BRAKET_GUARD_NATIVE_LIMITS", "cancels_per_second": "BRAKET_GUARD_CANCELS_PER_SECOND",
             "reconcile_alert_usd": "BRAKET_GUARD_RECONCILE_ALERT_USD"}
 SETTING_DEFAULTS = {"native_limits": "off", "cancels_per_second": "2", "reconcile_alert_usd": None}
+# reconcile_schedule cases: "schedule" is Terraform's input, "seconds" what it renders to
+# BRAKET_GUARD_RECONCILE_SECONDS (null: not rendered, the default 900).
+RECONCILE_SECONDS = "BRAKET_GUARD_RECONCILE_SECONDS"
 
 
 def rendered_caps(caps: list[dict]) -> str:
@@ -127,6 +132,8 @@ def lambda_environment(kind: str, case: dict) -> dict[str, str]:
             [{k: v for k, v in r.items() if v is not None} for r in reservations], ensure_ascii=False)
     if kind in SETTINGS and case["value"] != SETTING_DEFAULTS[kind]:
         env[SETTINGS[kind]] = case["value"]
+    if kind == "reconcile_schedule" and case["seconds"] is not None:  # the schedule's period, as schedules.tf renders it
+        env[RECONCILE_SECONDS] = case["seconds"]
     return env
 
 
@@ -188,19 +195,33 @@ def tftest() -> str:
         assert name not in seen, f"two cases named alike: {name}"
         seen.add(name)
         caps, prices, reservations = caps_of(kind, case), prices_of(kind, case), reservations_of(kind, case)
-        variable = (kind if kind in SETTINGS else "caps" if caps is not None
+        variable = (kind if kind in SETTINGS or kind == "reconcile_schedule" else "caps" if caps is not None
                     else "reservations" if reservations is not None else "prices")
         lines += ["", f'run "{name}" {{', "  command = plan", "", "  variables {"]
+        assigned: list[tuple[str, str]] = []
         if caps is not None:
-            lines.append(f"    caps = {hcl(caps)}")
+            assigned.append(("caps", hcl(caps)))
         if prices is not None:
-            lines.append(f"    prices = {hcl(prices)}")
+            assigned.append(("prices", hcl(prices)))
         if reservations is not None:
-            lines.append(f"    reservations = {hcl(reservations)}")
+            assigned.append(("reservations", hcl(reservations)))
         if kind in SETTINGS:
-            lines.append(f"    {kind} = {hcl(case['value'])}")
+            assigned.append((kind, hcl(case["value"])))
+        if kind == "reconcile_schedule":
+            assigned.append(("reconcile_schedule", hcl(case["schedule"])))
+        width = max(len(k) for k, _ in assigned)  # aligned as `terraform fmt` aligns them
+        lines += [f"    {k.ljust(width)} = {v}" for k, v in assigned]
         lines.append("  }")
-        if case["valid"] and kind in SETTINGS:
+        if case["valid"] and kind == "reconcile_schedule":
+            lines += [
+                "",
+                "  assert {",
+                f'    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "{RECONCILE_SECONDS}", '
+                f'"unset") == {hcl(case["seconds"] or "unset")}',
+                f"    error_message = {hcl('Terraform must render exactly what the Lambda loader is given for: ' + case_id(kind, case))}",
+                "  }",
+            ]
+        elif case["valid"] and kind in SETTINGS:
             key = SETTINGS[kind]
             lines += [
                 "",

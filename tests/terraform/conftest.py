@@ -52,11 +52,25 @@ class Sandbox:
 
 
 @pytest.fixture(scope="session")
-def moto_server():
+def braket_emulator():
+    """The Braket API emulator (sandbox/braket_sandbox), where the guard's Lambda, invoked by the
+    moto server in-process (destroy-time native_cleanup), finds and deletes spending limits."""
+    from braket_sandbox.emulator import start_emulator
+
+    emulator = start_emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server(braket_emulator):
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not on PATH")
     moto = tfharness.MotoServer().start()
     try:
+        moto.lambda_endpoints(braket=braket_emulator.url)
         yield moto
     finally:
         moto.stop()

@@ -26,17 +26,18 @@ run "defaults" {
       "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
       "braket:CancelQuantumTask", "braket:GetQuantumTask", "braket:SearchQuantumTasks", "braket:GetDevice",
       "braket:CancelJob", "braket:GetJob", "braket:SearchJobs",
+      "braket:SearchSpendingLimits", "braket:ListTagsForResource", "braket:DeleteSpendingLimit",
       "sns:Publish", "sqs:SendMessage",
     ])
-    error_message = "Without Slack and KMS the Lambda role grants exactly logs, the ledger, Braket, sns:Publish and sqs:SendMessage."
+    error_message = "Without Slack and KMS the Lambda role grants exactly logs, the ledger, Braket (with Search and Delete of its own spending limits, kept while native limits are off), sns:Publish and sqs:SendMessage."
   }
   assert {
     condition     = alltrue([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : alltrue([for a in s.Action : !endswith(a, "*")])])
     error_message = "No wildcard actions."
   }
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid if contains(s.Resource, "*")] == ["BraketSearch"]
-    error_message = "Only braket:SearchQuantumTasks (which has no resource type) may use Resource \"*\"."
+    condition     = [for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid if contains(s.Resource, "*")] == ["NativeLimitsSearch", "BraketSearch"]
+    error_message = "Only the Search actions (no resource type in IAM) may use Resource \"*\"."
   }
   assert {
     condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketTasks"]) == ["arn:aws:braket:us-east-1:123456789012:quantum-task/*"]
@@ -79,8 +80,8 @@ run "defaults" {
     error_message = "The invoke permission is scoped to the central rule."
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1", "arn:aws:iam::123456789012:role/braket-guard-alarm-fwd-us-east-1"] && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
-    error_message = "The bus policy admits PutEvents only from the two forwarder roles (tasks, alarms), whose names carry the home region."
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:root" && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Condition == { ArnEquals = { "aws:PrincipalArn" = ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1", "arn:aws:iam::123456789012:role/braket-guard-alarm-fwd-us-east-1"] } } && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Action == "events:PutEvents"
+    error_message = "The bus policy admits PutEvents only from the two forwarder roles (tasks, alarms), whose names carry the home region: the account as principal, the roles in an aws:PrincipalArn condition (no just-created role ARN as principal)."
   }
   assert {
     condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "BraketDevices"]) == ["arn:aws:braket:*:*:device/*"]
@@ -554,7 +555,7 @@ run "no_alarms" {
     error_message = "create_alarms = false creates no alarm anywhere, nor their rules and role."
   }
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1"]
+    condition     = jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:root" && jsondecode(aws_cloudwatch_event_bus_policy.central.policy).Statement[0].Condition.ArnEquals["aws:PrincipalArn"] == ["arn:aws:iam::123456789012:role/braket-guard-forwarder-us-east-1"]
     error_message = "Without alarms only the task forwarder role may put events on the bus."
   }
 }
@@ -568,16 +569,28 @@ run "native_limits_on" {
   }
 
   assert {
-    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action if s.Sid == "NativeLimitsOwn"]) == ["braket:DeleteSpendingLimit", "braket:UpdateSpendingLimit"] && one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == "NativeLimitsOwn"]) == "braket-guard-ledger"
-    error_message = "Update and Delete of spending limits only on limits tagged with this guard's owner tag (its table name)."
+    condition     = aws_lambda_invocation.native_cleanup.lifecycle_scope == "CRUD" && jsondecode(aws_lambda_invocation.native_cleanup.input) == { braket_guard = "native_cleanup" }
+    error_message = "Uninstall invokes the guard's native_cleanup on destroy with native limits on."
+  }
+
+  assert {
+    condition = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == {
+      NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsTags = ["braket:ListTagsForResource"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"],
+      NativeLimitsCreate = ["braket:CreateSpendingLimit"], NativeLimitsTagOnCreate = ["braket:TagResource"],
+    }
+    error_message = "With native limits on: Search, ListTagsForResource, Delete, Create and TagResource (tag-on-create) of spending limits, each in its own statement; no Update (the guard never changes a limit)."
   }
   assert {
-    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == "NativeLimitsOwn"]) == ["arn:aws:braket:us-east-1:123456789012:spending-limit/*"]
+    condition     = alltrue([for sid in ["NativeLimitsDelete", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == sid]) == "braket-guard-ledger"])
+    error_message = "Delete and TagResource only on limits tagged with this guard's owner tag (its table name): TagResource cannot stamp the owner tag on a limit someone else made."
+  }
+  assert {
+    condition     = alltrue([for sid in ["NativeLimitsTags", "NativeLimitsDelete", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Resource if s.Sid == sid]) == ["arn:aws:braket:us-east-1:123456789012:spending-limit/*"]])
     error_message = "Spending limits of the guarded regions only."
   }
   assert {
-    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:RequestTag/braket-guard:owner"] if s.Sid == "NativeLimitsCreate"]) == "braket-guard-ledger" && contains(one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action if s.Sid == "NativeLimitsCreate"]), "braket:TagResource")
-    error_message = "Create (with the TagResource it needs) only with this guard's owner tag in the request."
+    condition     = alltrue([for sid in ["NativeLimitsCreate", "NativeLimitsTagOnCreate"] : one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:RequestTag/braket-guard:owner"] if s.Sid == sid]) == "braket-guard-ledger" && length(one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition["ForAllValues:StringEquals"]["aws:TagKeys"] if s.Sid == sid])) == 5])
+    error_message = "Create and its tag-on-create only with this guard's owner tag in the request and only the guard's tag keys."
   }
   assert {
     condition     = [for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid if contains(s.Resource, "*")] == ["NativeLimitsSearch", "BraketSearch"]
@@ -597,8 +610,17 @@ run "native_limits_off_by_default" {
   command = plan
 
   assert {
-    condition     = length([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s if startswith(s.Sid, "NativeLimits")]) == 0 && !contains(keys(aws_scheduler_schedule.guard), "native-limits")
-    error_message = "With native_limits off the Lambda may not touch spending limits and no boundary schedule exists."
+    condition     = aws_lambda_invocation.native_cleanup.lifecycle_scope == "CRUD" && aws_lambda_invocation.native_cleanup.terraform_key == "tf" && jsondecode(aws_lambda_invocation.native_cleanup.input) == { braket_guard = "native_cleanup" } && aws_lambda_invocation.native_cleanup.function_name == "braket-guard"
+    error_message = "Uninstall invokes the guard's native_cleanup on destroy (lifecycle_scope CRUD, the tf key), native limits off too: limits of an earlier setting are removed."
+  }
+
+  assert {
+    condition     = { for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Sid => s.Action if startswith(s.Sid, "NativeLimits") } == { NativeLimitsSearch = ["braket:SearchSpendingLimits"], NativeLimitsTags = ["braket:ListTagsForResource"], NativeLimitsDelete = ["braket:DeleteSpendingLimit"] } && !contains(keys(aws_scheduler_schedule.guard), "native-limits")
+    error_message = "With native_limits off the Lambda may only find (Search, ListTagsForResource) and delete the limits it owns (so that it can remove them after a switch to off and at uninstall): no Create, Update or TagResource, and no boundary schedule."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Condition.StringEquals["aws:ResourceTag/braket-guard:owner"] if s.Sid == "NativeLimitsDelete"]) == "braket-guard-ledger"
+    error_message = "Delete only on limits tagged with this guard's owner tag, native limits off too."
   }
   assert {
     condition     = !contains(keys(aws_lambda_function.guard.environment[0].variables), "BRAKET_GUARD_NATIVE_LIMITS") && !contains(keys(aws_lambda_function.guard.environment[0].variables), "BRAKET_GUARD_CANCELS_PER_SECOND")

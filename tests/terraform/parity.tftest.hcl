@@ -1378,6 +1378,132 @@ run "parity_native_limits_boolean_word" {
   expect_failures = [var.native_limits]
 }
 
+run "parity_reconcile_schedule_default_rate_a_job_cap" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    reconcile_schedule = "rate(15 minutes)"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "unset"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: default rate, a job cap"
+  }
+}
+
+run "parity_reconcile_schedule_five_minutes" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    reconcile_schedule = "rate(5 minutes)"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "300"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: five minutes"
+  }
+}
+
+run "parity_reconcile_schedule_one_minute" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "all", window = "day", max_cost_usd = 50, kinds = ["task", "job"] }]
+    reconcile_schedule = "rate(1 minute)"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "60"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: one minute"
+  }
+}
+
+run "parity_reconcile_schedule_one_hour" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    reconcile_schedule = "rate(1 hour)"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "3600"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: one hour"
+  }
+}
+
+run "parity_reconcile_schedule_two_days" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    reconcile_schedule = "rate(2 days)"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "172800"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: two days"
+  }
+}
+
+run "parity_reconcile_schedule_none_task_caps_only" {
+  command = plan
+
+  variables {
+    reconcile_schedule = null
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "0"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: none, task caps only"
+  }
+}
+
+run "parity_reconcile_schedule_cron_task_caps_only" {
+  command = plan
+
+  variables {
+    reconcile_schedule = "cron(0/15 * * * ? *)"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_SECONDS", "unset") == "0"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_schedule: cron, task caps only"
+  }
+}
+
+run "parity_reconcile_schedule_none_a_job_cap" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    reconcile_schedule = null
+  }
+  expect_failures = [var.reconcile_schedule]
+}
+
+run "parity_reconcile_schedule_none_a_task_and_job_cap" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "all", window = "day", max_cost_usd = 50, kinds = ["task", "job"] }]
+    reconcile_schedule = null
+  }
+  expect_failures = [var.reconcile_schedule]
+}
+
+run "parity_reconcile_schedule_cron_a_job_cap" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["job"] }]
+    reconcile_schedule = "cron(0/15 * * * ? *)"
+  }
+  expect_failures = [var.reconcile_schedule]
+}
+
 run "parity_cancels_per_second_default_quota" {
   command = plan
 

@@ -51,6 +51,8 @@ TYPE_ACTIONS: dict[str, list[str]] = {
                             "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
                             "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags", "iam:PassRole"],
     "aws_lambda_permission": ["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"],
+    # native_cleanup.tf: Invoke (RequestResponse) on create, update and delete; reading it calls nothing.
+    "aws_lambda_invocation": ["lambda:InvokeFunction"],
     "aws_lambda_function_event_invoke_config": ["lambda:PutFunctionEventInvokeConfig",
                                                 "lambda:UpdateFunctionEventInvokeConfig",
                                                 "lambda:GetFunctionEventInvokeConfig",
@@ -173,7 +175,8 @@ def resource_arns(kind: str, values: dict, roles: list[str]) -> list[str]:
         return [f"arn:aws:events:{r}:{a}:rule/{name}" if bus == "default" else f"arn:aws:events:{r}:{a}:rule/{bus}/{name}"]
     if kind in ("aws_iam_role", "aws_iam_role_policy"):
         return [f"arn:aws:iam::{a}:role/{role}" for role in roles]
-    if kind in ("aws_lambda_function", "aws_lambda_permission", "aws_lambda_function_event_invoke_config"):
+    if kind in ("aws_lambda_function", "aws_lambda_permission", "aws_lambda_function_event_invoke_config",
+                "aws_lambda_invocation"):
         return [f"arn:aws:lambda:{r}:{a}:function:{values['function_name']}"]
     if kind == "aws_dynamodb_table":
         return [f"arn:aws:dynamodb:{r}:{a}:table/{_name(values)}"]

@@ -15,10 +15,22 @@ import time
 import boto3
 import pytest
 
+import tfharness
+
 PREFIX = "bg-sandbox"
 REGIONS = ("us-east-1", "us-west-2")
 HOME = "us-east-1"
 OTHER_HOME = "ap-northeast-1"  # examples/tokyo's home region, same prefix
+# Native limits in the emulator at uninstall: the guard's own (owner tag = its table name), one
+# made by hand, one of another guard. Destroy must delete exactly the guard's.
+OWNER_TAG = "braket-guard:owner"
+TABLE = f"{PREFIX}-ledger"
+OWNED_DEVICES = ("arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1",
+                 "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1")
+HAND_MADE_DEVICE = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila"
+OTHER_GUARD_DEVICE = "arn:aws:braket:us-east-1::device/qpu/acme/Novel-1"
+MISSING_ACTION = ("the Lambda has no native_cleanup action (issue 19, the Lambda side: operations.py, built on "
+                  "another branch): the destroy-time invocation cannot remove the guard's native limits")
 
 
 def own(names) -> list[str]:
@@ -44,6 +56,40 @@ def test_forwarder_targets_wait_for_the_role_policy(sandbox):
     assert "aws_iam_role_policy.alarm_forwarder" in guard["outputs"]["alarm_forwarder_role_arn"]["depends_on"]
     west = sandbox.plan["configuration"]["root_module"]["module_calls"]["forwarder_us_west_2"]["expressions"]
     assert "module.braket_guard.forwarder_role_arn" in west["forwarder_role_arn"]["references"]
+
+
+def braket(emulator, region: str = HOME):
+    return boto3.client("braket", region_name=region, endpoint_url=emulator.url,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def limits(emulator, region: str = HOME) -> list[dict]:
+    found, kwargs = [], {"maxResults": 100}
+    while True:
+        page = braket(emulator, region).search_spending_limits(**kwargs)
+        found += page.get("spendingLimits", [])
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def invocation_state(sandbox) -> dict:
+    shown = json.loads(sandbox.tf("show", "-json", f"{sandbox.workdir / 'terraform.tfstate'}").stdout)
+    module = next(m for m in shown["values"]["root_module"]["child_modules"] if m["address"] == "module.braket_guard")
+    return next(r["values"] for r in module["resources"] if r["address"].endswith("aws_lambda_invocation.native_cleanup"))
+
+
+def test_native_cleanup_is_destroyed_before_what_it_uses(sandbox):
+    """Plan configuration: the destroy-time invocation depends on the function, its role and
+    policy, the ledger, the log group and the alert channels, so a destroy removes it (and
+    invokes the Lambda) first; it is invoked on every lifecycle event with the tf key."""
+    guard = sandbox.plan["configuration"]["root_module"]["module_calls"]["braket_guard"]["module"]
+    invocation = next(r for r in guard["resources"] if r["address"] == "aws_lambda_invocation.native_cleanup")
+    assert {"aws_lambda_function.guard", "aws_iam_role.lambda", "aws_iam_role_policy.lambda",
+            "aws_dynamodb_table.ledger", "aws_cloudwatch_log_group.guard"} <= set(invocation["depends_on"])
+    planned = tfharness.planned_resources(sandbox.plan)["module.braket_guard.aws_lambda_invocation.native_cleanup"]
+    assert planned["lifecycle_scope"] == "CRUD" and planned["terraform_key"] == "tf"
+    assert json.loads(planned["input"]) == {"braket_guard": "native_cleanup"}
 
 
 def test_apply(sandbox):
@@ -121,8 +167,10 @@ def test_event_routing(sandbox):
 
     policy = json.loads(events.describe_event_bus(Name=f"{PREFIX}-events")["Policy"])
     principals = [s["Principal"]["AWS"] for s in policy["Statement"]]
-    assert principals == [[f"arn:aws:iam::123456789012:role/{PREFIX}-forwarder-{HOME}",
-                           f"arn:aws:iam::123456789012:role/{PREFIX}-alarm-fwd-{HOME}"]]
+    assert principals == ["arn:aws:iam::123456789012:root"], "the account, not just-created role ARNs"
+    assert [s["Condition"] for s in policy["Statement"]] == [{"ArnEquals": {"aws:PrincipalArn": [
+        f"arn:aws:iam::123456789012:role/{PREFIX}-forwarder-{HOME}",
+        f"arn:aws:iam::123456789012:role/{PREFIX}-alarm-fwd-{HOME}"]}}]
 
 
 def test_iam_roles(sandbox):
@@ -244,6 +292,15 @@ def test_no_webhook_url_in_plan_state_or_logs(sandbox):
     assert secret not in json.dumps(env)
 
 
+def test_the_create_time_invocation_did_nothing(sandbox):
+    """apply invoked native_cleanup with tf.action = "create": the Lambda answered that it
+    skipped it (the contract of the action), and the apply went on."""
+    require_applied(sandbox)
+    result = json.loads(invocation_state(sandbox)["result"])
+    assert result.get("decision") != "dropped", f"{MISSING_ACTION}; it answered {result}"
+    assert result == {"action": "native_cleanup", "skipped": "create"}
+
+
 def test_replan_shows_no_changes(sandbox):
     require_applied(sandbox)
     start = time.monotonic()
@@ -253,13 +310,47 @@ def test_replan_shows_no_changes(sandbox):
     assert result.returncode == 0, f"re-plan is not empty (exit {result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
 
 
-def test_destroy(sandbox):
+def seed_limits(emulator) -> dict[str, str]:
+    """device -> limit ARN: two limits of the guard (as it tags them), one made by hand, one of
+    another guard, all in the emulator the destroy-time Lambda reaches."""
+    client = braket(emulator)
+    made = {}
+    tags = {**{d: {OWNER_TAG: TABLE, "braket-guard:window": "day"} for d in OWNED_DEVICES},
+            HAND_MADE_DEVICE: {"team": "lab"}, OTHER_GUARD_DEVICE: {OWNER_TAG: "other-guard-ledger"}}
+    for i, (device, device_tags) in enumerate(tags.items()):
+        made[device] = client.create_spending_limit(deviceArn=device, spendingLimit="0.01", tags=device_tags,
+                                                    clientToken=f"apply-test-{i}")["spendingLimitArn"]
+    return made
+
+
+def test_destroy(sandbox, braket_emulator):
     require_applied(sandbox)
+    for limit in limits(braket_emulator):  # a clean device table: earlier runs of the same emulator
+        braket(braket_emulator).delete_spending_limit(spendingLimitArn=limit["spendingLimitArn"])
+    made = seed_limits(braket_emulator)
     start = time.monotonic()
-    sandbox.tf("destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false", *sandbox.var_args,
-               *sandbox.secret_args)
+    result = sandbox.tf("destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false", *sandbox.var_args,
+                        *sandbox.secret_args, check=False)
+    assert result.returncode == 0, (
+        "terraform destroy failed; the destroy-time native_cleanup fails it while a limit of the guard remains:\n"
+        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     sandbox.destroyed = True
     sandbox.timings["destroy"] = time.monotonic() - start
+
+    # Uninstall removed the guard's own native limits (the README promises make clean removes
+    # everything the guard created), and nothing else.
+    calls = [c for c in sandbox.moto.lambda_endpoints()["invocations"]
+             if c["function"] == PREFIX and c["region"] == HOME and isinstance(c["payload"], dict)
+             and c["payload"].get("tf", {}).get("action") == "delete"]
+    assert len(calls) == 1, f"destroy invoked native_cleanup {len(calls)} times (expected once): {calls}"
+    answer = calls[0].get("result") or calls[0].get("error")
+    assert not (isinstance(answer, dict) and answer.get("decision") == "dropped"), f"{MISSING_ACTION}; it answered {answer}"
+    assert calls[0]["payload"]["braket_guard"] == "native_cleanup"
+    left = {l["deviceArn"]: l for l in limits(braket_emulator)}
+    assert not [d for d in OWNED_DEVICES if d in left], (
+        f"the guard's native limits outlived the uninstall: {[left[d] for d in OWNED_DEVICES if d in left]}")
+    assert left.get(HAND_MADE_DEVICE, {}).get("spendingLimitArn") == made[HAND_MADE_DEVICE], "a hand-made limit was touched"
+    assert left.get(OTHER_GUARD_DEVICE, {}).get("spendingLimitArn") == made[OTHER_GUARD_DEVICE], "another guard's limit was touched"
     mine = own
     assert mine(f["FunctionName"] for f in client(sandbox, "lambda").list_functions()["Functions"]) == []
     assert mine(client(sandbox, "dynamodb").list_tables()["TableNames"]) == []

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +96,15 @@ class MotoServer:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("moto server did not start in time")
+
+    def lambda_endpoints(self, **endpoints: str) -> dict:
+        """Register endpoints (e.g. braket=<emulator url>) for the guard's handler, which the
+        launcher runs in-process for a synchronous Invoke of its function (moto_server.py);
+        returns them and every invocation so far."""
+        request = urllib.request.Request(f"{self.url}/_braket_sandbox/lambda-endpoints",
+                                         data=json.dumps(endpoints).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

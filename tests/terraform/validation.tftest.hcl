@@ -555,6 +555,25 @@ run "invalid_reconcile_schedule" {
   expect_failures = [var.reconcile_schedule]
 }
 
+run "reconcile_rate_without_a_whole_period" {
+  command = plan
+
+  variables {
+    reconcile_schedule = "rate(0.5 hours)"
+  }
+  expect_failures = [var.reconcile_schedule]
+}
+
+run "job_cap_without_a_reconcile_rate" {
+  command = plan
+
+  variables {
+    caps               = [{ name = "jobs", window = "month", max_cost_usd = 100, kinds = ["task", "job"] }]
+    reconcile_schedule = "cron(0/15 * * * ? *)"
+  }
+  expect_failures = [var.reconcile_schedule]
+}
+
 run "invalid_digest_schedule" {
   command = plan
 
