@@ -132,7 +132,7 @@ def test_readable_errors_for_missing_table_and_credentials(harness, monkeypatch,
     code, _, err = run("status", "--json")
     assert code == 2 and "No AWS credentials found" in json.loads(err)["error"]
     monkeypatch.delenv("BRAKET_GUARD_TABLE")
-    code, _, err = run("explain", "arn:x")
+    code, _, err = run("explain", "arn:aws:braket:us-east-1:123456789012:quantum-task/unknown-1")
     assert code == 2 and "No ledger table" in err
 
 
