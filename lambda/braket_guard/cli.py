@@ -831,8 +831,8 @@ COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, 
 def _unanswered(exc: BaseException) -> str:
     """One line for an endpoint that did not answer in time (or could not be reached)."""
     endpoint = clients.endpoint_of(exc) or _LAST_CALL.get("endpoint", "") or "the AWS endpoint"
-    service = _LAST_CALL.get("service", "")
-    named = f"{service} at {endpoint}" if service and _LAST_CALL.get("endpoint") == endpoint else endpoint
+    service = _LAST_CALL.get("service", "")  # one thread: the last call started is the one that hung
+    named = f"{service} at {endpoint}" if service else endpoint
     if isinstance(exc, retry.DeadlineExceeded):
         return (f"No answer in time from {named}: gave up after the CLI's {clients.CLI_SECONDS} s budget "
                 "for AWS calls.")

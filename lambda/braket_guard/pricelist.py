@@ -114,12 +114,27 @@ class Reading:
     unknown_families: dict[str, int] = field(default_factory=dict)
 
 
+# A Price List price is a few dollars per unit at most; anything beyond this (or with more
+# digits than a DynamoDB number holds) is a broken file, refused here rather than carried into
+# the guard's overrides, where it would overflow the micro-dollar arithmetic.
+MAX_USD = Decimal("1000000")
+MAX_DIGITS = 38
+
+
+def _json(text: str, where: str) -> Any:
+    """Strict JSON: numbers as Decimal (no float, no int digit limit), nesting bounded by the
+    parser's recursion limit (a RecursionError is a refused file, not a crash)."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    except json.JSONDecodeError as exc:
+        raise PriceListError(f"{where}not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise PriceListError(f"{where}JSON nested too deeply") from None
+
+
 def load_items(text: str) -> list[str | dict]:
     """A saved response: the PriceList array itself, or the whole GetProducts output."""
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise PriceListError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = _json(text, "")
     if isinstance(data, dict) and "PriceList" in data:
         data = data["PriceList"]
     if not isinstance(data, list):
@@ -135,28 +150,45 @@ def _parse_item(item: str | dict, where: str) -> dict:
     if isinstance(item, dict):
         return item
     try:
-        parsed = json.loads(item, parse_float=Decimal)
+        parsed = json.loads(item, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as exc:
         raise PriceListError(f"{where}: not a JSON document ({exc.msg})") from None
+    except RecursionError:
+        raise PriceListError(f"{where}: JSON nested too deeply") from None
     if not isinstance(parsed, dict):
         raise PriceListError(f"{where}: expected a JSON object")
     return parsed
 
 
+def _member(value: Any, name: str) -> Mapping[str, Any]:
+    """``value[name]`` when both are JSON objects, else an empty object (a malformed product is
+    reported as having no usable price, never a crash)."""
+    inner = value.get(name) if isinstance(value, Mapping) else None
+    return inner if isinstance(inner, Mapping) else {}
+
+
 def _on_demand_dimensions(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    terms = item.get("terms", {}).get("OnDemand", {})
+    terms = _member(_member(item, "terms"), "OnDemand")
     return [dim for term in terms.values() if isinstance(term, Mapping)
-            for dim in term.get("priceDimensions", {}).values() if isinstance(dim, Mapping)]
+            for dim in _member(term, "priceDimensions").values() if isinstance(dim, Mapping)]
 
 
 def _usd_of(dimension: Mapping[str, Any]) -> Decimal:
-    raw = dimension.get("pricePerUnit", {}).get("USD")
+    raw = _member(dimension, "pricePerUnit").get("USD")
+    shown = repr(raw)[:60]
+    if not isinstance(raw, (str, Decimal)) or (isinstance(raw, str) and not re.fullmatch(
+            r"[0-9]{1,400}(?:\.[0-9]{1,400})?(?:[eE][+-]?[0-9]{1,12})?", raw)):
+        raise ValueError(f"pricePerUnit.USD is {shown}, not a decimal string")
     try:
-        amount = Decimal(str(raw))
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"pricePerUnit.USD is {raw!r}") from None
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"pricePerUnit.USD is {shown}") from None
     if not amount.is_finite() or amount < 0:
-        raise ValueError(f"pricePerUnit.USD is {raw!r}")
+        raise ValueError(f"pricePerUnit.USD is {shown}")
+    if amount > MAX_USD or len(amount.as_tuple().digits) > MAX_DIGITS:
+        # no price is this: the file is broken, not one product (exit 2, not an "unusable" row)
+        raise PriceListError(f"pricePerUnit.USD is {shown}: outside 0 to {MAX_USD:f} USD "
+                             f"(at most {MAX_DIGITS} digits)")
     return amount
 
 
@@ -264,6 +296,8 @@ def read_price_list(items: Sequence[str | dict], known_arns: Iterable[str],
         try:
             # Tiered prices are not expected for Braket; take the dearest tier (never under-charge).
             usd = max(_convert(field_name, str(d.get("unit", "")), _usd_of(d)) for d in dimensions)
+        except PriceListError as exc:
+            raise PriceListError(f"PriceList[{i}] ({described}): {exc}") from None
         except ValueError as exc:
             reading.unusable.append(f"{described}: {exc}")
             continue
