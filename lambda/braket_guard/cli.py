@@ -734,6 +734,8 @@ def cmd_unfreeze(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
 
 
 def _aws_error_text(exc: Exception) -> str:
+    if isinstance(exc, UNANSWERED):
+        return _unanswered(exc)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code', '')}: {error.get('Message', '')}"[:200]
@@ -782,9 +784,20 @@ class _Parser(argparse.ArgumentParser):
         raise _ParseExit(status)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written; every command's help on its own line (argparse measures the
+    commands' names one indent short, which pushed ``check-config``'s help onto the next line)."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        for choice in getattr(action, "_choices_actions", []):
+            self._action_max_length = max(self._action_max_length,
+                                          len(choice.metavar or choice.dest) + self._current_indent + 4)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="braket-guard", description=DESCRIPTION, epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=_HelpFormatter)
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--table", help="ledger table (default: BRAKET_GUARD_TABLE)")
@@ -834,12 +847,12 @@ def _unanswered(exc: BaseException) -> str:
     service = _LAST_CALL.get("service", "")  # one thread: the last call started is the one that hung
     named = f"{service} at {endpoint}" if service else endpoint
     if isinstance(exc, retry.DeadlineExceeded):
-        return (f"No answer in time from {named}: gave up after the CLI's {clients.CLI_SECONDS} s budget "
-                "for AWS calls.")
+        return (f"Out of time: the CLI's {clients.CLI_SECONDS} s budget for AWS calls cannot hold another call "
+                f"(the last one went to {named})")
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
         kind = "read" if isinstance(exc, ReadTimeoutError) else "connect"
-        return f"No answer from {named} ({kind} timeout): check the network, the region or AWS_ENDPOINT_URL."
-    return f"Cannot reach {named}: check the network or AWS_ENDPOINT_URL."
+        return f"No answer from {named} ({kind} timeout): check the network, the region or AWS_ENDPOINT_URL"
+    return f"Cannot reach {named}: check the network or AWS_ENDPOINT_URL"
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

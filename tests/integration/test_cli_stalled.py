@@ -1,0 +1,59 @@
+"""Issue 18, "No time bounds": every CLI command that calls AWS, pointed at an endpoint that
+accepts the connection and never answers, gives up in under 30 s with one line on stderr that
+names the service and the endpoint, exit 2, nothing on stdout.
+
+The CLI runs as users run it (``python -m braket_guard.cli`` in a fresh interpreter). The six
+runs share one listener and run at the same time (each waits on sockets, not the CPU), so the
+file costs one stalled run's time (~10-15 s), not six."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from .cli_process import CLI_LIMIT_SECONDS, StalledEndpoint, base_env, finish_cli, start_cli
+
+TASK = "arn:aws:braket:us-east-1:123456789012:quantum-task/62ad2080-4575-4080-97ca-0d1373435665"
+CAPS = json.dumps([{"name": "forte-day", "window": "day", "group_by": "device", "max_cost_usd": "10",
+                    "devices": ["arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"]}])
+HOME = {"AWS_REGION": "us-east-1", "BRAKET_GUARD_CAPS": CAPS, "BRAKET_GUARD_TABLE": "guard-ledger"}
+
+# name -> (argv, the service whose endpoint stalls, extra environment)
+CASES = {
+    "status": (["status"], "dynamodb", {}),
+    "report": (["report", "--date", "2026-12-01", "--region", "us-east-1"], "braket", {}),
+    "explain": (["explain", TASK], "dynamodb", {}),
+    "prices": (["prices"], "pricing", {}),
+    "unfreeze": (["unfreeze", "forte-day"], "dynamodb", {"BRAKET_GUARD_NATIVE_LIMITS": "freeze"}),
+    "function": (["status", "--function", "braket-guard", "--json"], "lambda", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def stalled_runs():
+    with StalledEndpoint() as stall:
+        started = {}
+        for name, (argv, service, extra) in CASES.items():
+            env = base_env(**HOME, **extra, **{f"AWS_ENDPOINT_URL_{service.upper()}": stall.url})
+            started[name] = (argv, *start_cli(argv, env))
+        runs = {name: finish_cli(argv, proc, t0) for name, (argv, proc, t0) in started.items()}
+        accepted = stall.accepted
+    yield stall.url, runs, accepted
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_stalled_endpoint_ends_the_cli_in_under_30_s_with_one_line(stalled_runs, name):
+    url, runs, accepted = stalled_runs
+    run = runs[name]
+    argv, service, _ = CASES[name]
+    assert accepted >= len(CASES), f"the listener saw {accepted} connections: some run never reached it"
+    assert run.seconds < CLI_LIMIT_SECONDS, f"{argv} took {run.seconds:.1f} s: {run.stderr[-500:]}"
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    assert run.stdout == "", f"nothing may reach stdout on an error, got {run.stdout[:500]!r}"
+    assert run.stderr.count("\n") == 1 and run.stderr.endswith("\n"), run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    message = json.loads(run.stderr)["error"] if "--json" in argv else run.stderr
+    assert re.search(rf"\b{service} at {re.escape(url)}/", message), message
+    assert "timeout" in message or "No answer" in message, message
