@@ -80,12 +80,12 @@ variable "caps" {
     error_message = "Every cap needs max_shots, max_cost_usd or both."
   }
   validation {
-    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 0 && floor(c.max_shots) == c.max_shots)])
-    error_message = "max_shots must be a whole number of at least 0 (0 stops every task the cap covers)."
+    condition     = alltrue([for c in var.caps : c.max_shots == null ? true : (c.max_shots >= 0 && c.max_shots <= 1000000000000000 && floor(c.max_shots) == c.max_shots)])
+    error_message = "max_shots must be a whole number from 0 to 1000000000000000 (10^15; 0 stops every task the cap covers)."
   }
   validation {
-    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : c.max_cost_usd >= 0])
-    error_message = "max_cost_usd must not be negative (US dollars, e.g. 25.5; 0 stops every priced task the cap covers)."
+    condition     = alltrue([for c in var.caps : c.max_cost_usd == null ? true : (c.max_cost_usd >= 0 && c.max_cost_usd <= 1000000000)])
+    error_message = "max_cost_usd must be from 0 to 1000000000 US dollars (e.g. 25.5; 0 stops every priced task the cap covers)."
   }
   validation {
     condition     = alltrue([for c in var.caps : c.warn_at == null ? true : alltrue([for w in c.warn_at : w > 0 && w < 1])])
@@ -254,9 +254,9 @@ variable "prices" {
   }
   validation {
     condition = alltrue([for key, p in var.prices : alltrue([
-      for v in [p.per_task_usd, p.per_shot_usd, p.per_minute_usd, p.per_hour_usd] : v == null ? true : can(regex("^[0-9]+(\\.[0-9]+)?$", v))
+      for v in [p.per_task_usd, p.per_shot_usd, p.per_minute_usd, p.per_hour_usd] : v == null ? true : (can(regex("^[0-9]+(\\.[0-9]+)?$", v)) && length(v) <= 40 && try(tonumber(v) <= 1000000000, false))
     ])])
-    error_message = "Prices must be decimal strings such as \"0.30\" or \"0.00145\" (no sign, no exponent)."
+    error_message = "Prices must be decimal strings such as \"0.30\" or \"0.00145\" (no sign, no exponent), from 0 to 1000000000 US dollars and at most 40 characters."
   }
   validation {
     condition = alltrue([for key, p in var.prices :
@@ -591,7 +591,7 @@ variable "reconcile_alert_usd" {
   default     = null
 
   validation {
-    condition     = var.reconcile_alert_usd == null || can(regex("^[0-9]+(\\.[0-9]+)?$", var.reconcile_alert_usd))
-    error_message = "reconcile_alert_usd must be a non-negative decimal string such as \"10\" or \"2.50\", or null."
+    condition     = var.reconcile_alert_usd == null || (can(regex("^[0-9]+(\\.[0-9]+)?$", var.reconcile_alert_usd)) && length(coalesce(var.reconcile_alert_usd, "0")) <= 40 && try(tonumber(var.reconcile_alert_usd) <= 1000000000, false))
+    error_message = "reconcile_alert_usd must be a decimal string such as \"10\" or \"2.50\" from 0 to 1000000000 US dollars (at most 40 characters), or null."
   }
 }

@@ -4,7 +4,6 @@ fraction of a cap is used. Pure functions; the ledger applies the resulting char
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,13 +11,15 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from .events import DEVICE_ARN, TaskEvent
-from .money import usd_to_micros_floor
+from . import strict
+from .strict import brief
 from .pricing import QPU, SIMULATOR, device_kind
 from .windows import WINDOWS, Window, window_for
 
 CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY = "cancel_task", "cancel_queued", "alert_only"
 ON_BREACH = (CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY)
 GROUP_BY_FIXED = ("account", "region", "device")
+DEFAULT_GROUP_BY = "account"
 UNTAGGED = "(untagged)"
 # \Z, not $: "$" also matches before a trailing newline. Terraform's validation (variables.tf)
 # uses the same patterns (in RE2, \w written as [\p{L}\p{N}_]); tests/contract checks both.
@@ -112,13 +113,13 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
         raise _fail(index, unknown[0], f"unknown field; allowed: {', '.join(sorted(CAP_FIELDS))}")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name):
-        raise _fail(index, "name", f"must be 1-64 letters, digits, '-' or '_', got {name!r}")
+        raise _fail(index, "name", f"must be 1-64 letters, digits, '-' or '_', got {brief(name)}")
     window = raw.get("window")
-    if window not in WINDOWS:
-        raise _fail(index, "window", f"must be one of {', '.join(WINDOWS)}, got {window!r}")
-    group_by = raw.get("group_by")
+    if not isinstance(window, str) or window not in WINDOWS:
+        raise _fail(index, "window", f"must be one of {', '.join(WINDOWS)}, got {brief(window)}")
+    group_by = raw.get("group_by", DEFAULT_GROUP_BY)  # Terraform's default too (variables.tf)
     if not isinstance(group_by, str) or not (group_by in GROUP_BY_FIXED or TAG_KEY.match(group_by)):
-        raise _fail(index, "group_by", f"must be account, region, device or tag:<key>, got {group_by!r}")
+        raise _fail(index, "group_by", f"must be account, region, device or tag:<key>, got {brief(group_by)}")
 
     devices = raw.get("devices", [])
     if devices is None:
@@ -129,22 +130,21 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
         raise _fail(index, "devices", "is empty; leave devices out to match every device")
     for position, device in enumerate(devices):
         if not isinstance(device, str) or not (device in (QPU, SIMULATOR) or DEVICE_ARN.match(device)):
-            raise _fail(index, f"devices[{position}]", f"not a device ARN, 'qpu' or 'simulator': {device!r}")
+            raise _fail(index, f"devices[{position}]", f"not a device ARN, 'qpu' or 'simulator': {brief(device)}")
 
     max_shots = raw.get("max_shots")
-    if max_shots is not None and (not _whole(max_shots) or max_shots < 0):
-        raise _fail(index, "max_shots", f"must be a non-negative integer, got {max_shots!r}")
+    if max_shots is not None:
+        try:
+            max_shots = strict.whole(max_shots, strict.MAX_CAP_SHOTS)
+        except ValueError as exc:
+            raise _fail(index, "max_shots", str(exc)) from None
     max_cost = raw.get("max_cost_usd")
     max_cost_micros = None
     if max_cost is not None:
-        if isinstance(max_cost, bool) or not isinstance(max_cost, (int, Decimal, str)):
-            raise _fail(index, "max_cost_usd", f"must be a number of dollars, got {max_cost!r}")
         try:
-            max_cost_micros = usd_to_micros_floor(max_cost)
-        except ValueError:
-            raise _fail(index, "max_cost_usd", f"must be a number of dollars, got {max_cost!r}") from None
-        if max_cost_micros < 0:
-            raise _fail(index, "max_cost_usd", "must not be negative")
+            max_cost_micros = strict.limit_micros(max_cost)
+        except ValueError as exc:
+            raise _fail(index, "max_cost_usd", str(exc)) from None
     if max_shots is None and max_cost is None:
         raise _fail(index, "max_shots", "a cap needs max_shots, max_cost_usd or both")
 
@@ -155,16 +155,17 @@ def parse_cap(raw: Any, index: int = 0) -> Cap:
         raise _fail(index, "warn_at", "must be a list of fractions between 0 and 1, e.g. [0.8]")
     levels = []
     for position, level in enumerate(warn_at):
-        if isinstance(level, bool) or not isinstance(level, (int, Decimal)) or not 0 < level < 1:
-            raise _fail(index, f"warn_at[{position}]", f"must be a fraction strictly between 0 and 1, got {level!r}")
+        if (isinstance(level, bool) or not isinstance(level, (int, Decimal))
+                or (isinstance(level, Decimal) and not level.is_finite()) or not 0 < level < 1):
+            raise _fail(index, f"warn_at[{position}]", f"must be a fraction strictly between 0 and 1, got {brief(level)}")
         levels.append(Decimal(level))
     on_breach = raw.get("on_breach", CANCEL_TASK)
-    if on_breach not in ON_BREACH:
-        raise _fail(index, "on_breach", f"must be one of {', '.join(ON_BREACH)}, got {on_breach!r}")
+    if not isinstance(on_breach, str) or on_breach not in ON_BREACH:
+        raise _fail(index, "on_breach", f"must be one of {', '.join(ON_BREACH)}, got {brief(on_breach)}")
     kinds = raw.get("kinds", [TASK])
-    if (not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds)
+    if (not isinstance(kinds, list) or not kinds or any(not isinstance(k, str) or k not in KINDS for k in kinds)
             or len(set(kinds)) != len(kinds)):
-        raise _fail(index, "kinds", f"must be a non-empty list of distinct 'task' and 'job', got {kinds!r}")
+        raise _fail(index, "kinds", f"must be a non-empty list of distinct 'task' and 'job', got {brief(kinds)}")
     if kinds == [JOB] and max_cost is None:
         raise _fail(index, "max_cost_usd", "a cap that counts only hybrid jobs needs max_cost_usd: jobs "
                                            "have no shots, so max_shots alone would guard nothing")
@@ -179,11 +180,15 @@ def parse_caps(text: str | None) -> tuple[Cap, ...]:
     if text is None or not text.strip():
         raise CapError("BRAKET_GUARD_CAPS: not set; give a JSON list of caps")
     try:
-        raw = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise CapError(f"BRAKET_GUARD_CAPS: not valid JSON ({exc.msg} at position {exc.pos})") from None
+        raw = strict.loads_json(text)
+    except ValueError as exc:
+        raise CapError(f"BRAKET_GUARD_CAPS: {exc}") from None
     if not isinstance(raw, list):
         raise CapError("BRAKET_GUARD_CAPS: must be a JSON list of cap objects")
+    if not raw:
+        # Terraform refuses an empty list too: a guard with no cap guards nothing.
+        raise CapError("BRAKET_GUARD_CAPS: is empty; give at least one cap, e.g. "
+                       '[{"name": "daily-qpu", "window": "day", "group_by": "device", "max_shots": 10000}]')
     if len(raw) > MAX_CAPS:
         raise CapError(f"BRAKET_GUARD_CAPS: at most {MAX_CAPS} caps (one DynamoDB transaction holds "
                        f"the task and every counter it falls in), got {len(raw)}")

@@ -6,7 +6,6 @@ loudly on its first invocation instead of guarding nothing.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -15,7 +14,8 @@ from zoneinfo import ZoneInfo
 from decimal import Decimal, InvalidOperation
 
 from .caps import Cap, CapError, parse_caps
-from .money import usd_to_micros_floor
+from . import strict
+from .strict import brief
 from .native_limits import MODES as NATIVE_MODES, OFF as NATIVE_OFF
 from .pricing import PriceBook, PriceError, build_price_book
 from .reservations import Reservation, ReservationError, parse_reservations
@@ -23,10 +23,12 @@ from .windows import load_zone
 
 ENFORCE, MONITOR = "enforce", "monitor"
 MODES = (ENFORCE, MONITOR)
-SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-SSM_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+# Whole-string matches with ASCII classes: [0-9], not \d (any Unicode digit), and \Z, not $
+# (which also matches before a trailing newline).
+SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z")
+SSM_NAME = re.compile(r"[A-Za-z0-9_.\-/]{1,2048}\Z")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]\Z")
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}\Z")
 ENV_PREFIX = "BRAKET_GUARD_"
 # Where Braket runs at the end of 2026 (devices come and go): only the default of the guarded
 # regions when BRAKET_GUARD_REGIONS is unset. The Terraform module always renders that variable.
@@ -67,14 +69,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
     if not table:
         raise ConfigError("BRAKET_GUARD_TABLE: not set; give the DynamoDB table name")
     if not TABLE_NAME.match(table):
-        raise ConfigError(f"BRAKET_GUARD_TABLE: not a valid DynamoDB table name: {table!r}")
+        raise ConfigError(f"BRAKET_GUARD_TABLE: not a valid DynamoDB table name: {brief(table)}")
     try:
         caps = parse_caps(environ.get(ENV_PREFIX + "CAPS"))
     except CapError as exc:
         raise ConfigError(str(exc)) from None
     mode = (get("MODE") or ENFORCE).lower()
     if mode not in MODES:
-        raise ConfigError(f"BRAKET_GUARD_MODE: must be 'enforce' or 'monitor', got {mode!r}")
+        raise ConfigError(f"BRAKET_GUARD_MODE: must be 'enforce' or 'monitor', got {brief(mode)}")
     zone_name = get("TIMEZONE") or "UTC"
     try:
         zone = load_zone(zone_name)
@@ -86,7 +88,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         raise ConfigError(str(exc)) from None
     topic = get("SNS_TOPIC_ARN")
     if topic and not SNS_ARN.match(topic):
-        raise ConfigError(f"BRAKET_GUARD_SNS_TOPIC_ARN: not an SNS topic ARN: {topic!r}")
+        raise ConfigError(f"BRAKET_GUARD_SNS_TOPIC_ARN: not an SNS topic ARN: {brief(topic)}")
     if topic and topic.endswith(".fifo"):
         # FIFO topics need a MessageGroupId on every publish and deliver to SQS only, never to
         # email: the alerts would all fail. Refuse it here, naming the topic.
@@ -100,14 +102,12 @@ def load_config(environ: Mapping[str, str]) -> Config:
     regions = _regions(get("REGIONS"), environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
     threshold_text = get("RECONCILE_ALERT_USD") or "10"
     try:
-        threshold = usd_to_micros_floor(threshold_text)
-    except ValueError:
-        threshold = -1
-    if threshold < 0:
-        raise ConfigError(f"BRAKET_GUARD_RECONCILE_ALERT_USD: must be a non-negative amount, got {threshold_text!r}")
+        threshold = strict.limit_micros(threshold_text, allow_plain_string_only=True)
+    except ValueError as exc:
+        raise ConfigError(f"BRAKET_GUARD_RECONCILE_ALERT_USD: {exc}") from None
     always = (get("DIGEST_ALWAYS") or "false").lower()
     if always not in ("true", "false"):
-        raise ConfigError(f"BRAKET_GUARD_DIGEST_ALWAYS: must be true or false, got {always!r}")
+        raise ConfigError(f"BRAKET_GUARD_DIGEST_ALWAYS: must be true or false, got {brief(always)}")
     try:
         reservations = parse_reservations(environ.get(ENV_PREFIX + "RESERVATIONS"))
     except ReservationError as exc:
@@ -115,7 +115,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
     # Read exactly as given (no trimming): Terraform's validation sees the same text.
     native = environ.get(ENV_PREFIX + "NATIVE_LIMITS") or NATIVE_OFF
     if native not in NATIVE_MODES:
-        raise ConfigError(f"BRAKET_GUARD_NATIVE_LIMITS: must be one of {', '.join(NATIVE_MODES)}, got {native!r}")
+        raise ConfigError(f"BRAKET_GUARD_NATIVE_LIMITS: must be one of {', '.join(NATIVE_MODES)}, got {brief(native)}")
     return Config(table=table, caps=caps, mode=mode, zone=zone, prices=prices,
                   sns_topic_arn=topic, slack_webhook_parameter=parameter, regions=regions,
                   reconcile_alert_micros=threshold, digest_always=always == "true",
@@ -138,7 +138,7 @@ def _rate(text: str | None) -> Decimal:
         rate = None
     if rate is None or rate > MAX_CANCELS_PER_SECOND:
         raise ConfigError(f"BRAKET_GUARD_CANCELS_PER_SECOND: must be a decimal number from 0 to "
-                          f"{MAX_CANCELS_PER_SECOND} (0 turns pacing off), got {text!r}")
+                          f"{MAX_CANCELS_PER_SECOND} (0 turns pacing off), got {brief(text)}")
     return rate
 
 
@@ -149,14 +149,14 @@ def _regions(text: str | None, own_region: str | None) -> tuple[str, ...]:
         return (own_region,) if own_region in BRAKET_REGIONS else ()
     if text.startswith("["):
         try:
-            items = json.loads(text)
-        except json.JSONDecodeError:
-            raise ConfigError("BRAKET_GUARD_REGIONS: not a valid JSON list") from None
+            items = strict.loads_json(text)
+        except ValueError as exc:
+            raise ConfigError(f"BRAKET_GUARD_REGIONS: {exc}") from None
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ConfigError("BRAKET_GUARD_REGIONS: must be a list of region names")
     else:
         items = [part.strip() for part in text.split(",") if part.strip()]
     for region in items:
         if not REGION.match(region):
-            raise ConfigError(f"BRAKET_GUARD_REGIONS: not an AWS region name: {region!r}")
+            raise ConfigError(f"BRAKET_GUARD_REGIONS: not an AWS region name: {brief(region)}")
     return tuple(dict.fromkeys(items))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .strict import brief
 from .windows import TimestampError, parse_timestamp
 
 SOURCE = "aws.braket"
@@ -24,14 +25,20 @@ CHARGING = frozenset({CREATED, QUEUED, RUNNING, COMPLETED})
 # These end a task without a charge: an admitted task is refunded.
 UNCHARGED_END = frozenset({FAILED, CANCELLED})
 
-TASK_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):braket:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):"
-    r"(?P<account>\d{12}):quantum-task/(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
 # [0-9], not \d (which matches any Unicode digit), and \Z, not $ (which also matches before a
-# trailing newline): the same language as Terraform's RE2 pattern in variables.tf.
+# trailing newline): an ARN with a newline or an Arabic-Indic digit is not the task's ARN, and
+# admitting it under its own key would judge the real task's events a second task.
+TASK_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):braket:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
+    r"(?P<account>[0-9]{12}):quantum-task/(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})\Z")
+# The same language as Terraform's RE2 pattern in variables.tf.
 DEVICE_ARN = re.compile(
     r"^arn:aws[a-z-]*:braket:(?P<region>(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?)::device/"
     r"(?P<kind>qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+# A hybrid job's ARN (a task's jobArn; jobs.py parses job events with the same pattern).
+JOB_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):braket:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
+                     r"(?P<account>[0-9]{12}):job/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{0,127})\Z")
+EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,128}\Z")  # EventBridge ids are UUIDs
 MAX_SHOTS = 10**9
 EARLIEST, LATEST = 2019, 2999  # plausible createdAt years
 
@@ -77,9 +84,9 @@ def _shots(value: Any) -> int:
     elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value):
         shots = int(value)
     else:
-        raise EventError("detail.shots", f"must be a non-negative integer, got {value!r}"[:200])
+        raise EventError("detail.shots", f"must be a non-negative integer, got {brief(value)}")
     if shots < 0 or shots > MAX_SHOTS:
-        raise EventError("detail.shots", f"out of range: {shots}")
+        raise EventError("detail.shots", f"out of range (0 to {MAX_SHOTS:,}): {brief(shots)}")
     return shots
 
 
@@ -88,9 +95,9 @@ def parse_event(event: Any) -> TaskEvent:
     if not isinstance(event, dict):
         raise EventError("event", f"must be a JSON object, got {type(event).__name__}")
     if event.get("source") != SOURCE:
-        raise EventError("source", f"expected {SOURCE!r}, got {event.get('source')!r}"[:200])
+        raise EventError("source", f"expected {SOURCE!r}, got {brief(event.get('source'))}")
     if event.get("detail-type") != DETAIL_TYPE:
-        raise EventError("detail-type", f"expected {DETAIL_TYPE!r}, got {event.get('detail-type')!r}"[:200])
+        raise EventError("detail-type", f"expected {DETAIL_TYPE!r}, got {brief(event.get('detail-type'))}")
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise EventError("detail", "missing or not an object")
@@ -98,13 +105,13 @@ def parse_event(event: Any) -> TaskEvent:
     arn = detail.get("quantumTaskArn")
     match = TASK_ARN.match(arn) if isinstance(arn, str) else None
     if not match:
-        raise EventError("detail.quantumTaskArn", f"not a quantum task ARN: {arn!r}"[:200])
+        raise EventError("detail.quantumTaskArn", f"not a quantum task ARN: {brief(arn)}")
     status = detail.get("status")
     if not isinstance(status, str) or status not in STATUSES:
-        raise EventError("detail.status", f"unknown status {status!r}"[:200])
+        raise EventError("detail.status", f"unknown status {brief(status)}")
     device = detail.get("deviceArn")
     if not isinstance(device, str) or not DEVICE_ARN.match(device):
-        raise EventError("detail.deviceArn", f"not a Braket device ARN: {device!r}"[:200])
+        raise EventError("detail.deviceArn", f"not a Braket device ARN: {brief(device)}")
     shots = _shots(detail.get("shots"))
     try:
         created_at = parse_timestamp(detail.get("createdAt"))
@@ -114,7 +121,11 @@ def parse_event(event: Any) -> TaskEvent:
         # Braket started in 2019; far dates are garbage and would break window arithmetic.
         raise EventError("detail.createdAt", f"year {created_at.year} is outside {EARLIEST}-{LATEST}")
     job_arn = detail.get("jobArn")
+    if job_arn is not None and (not isinstance(job_arn, str) or not JOB_ARN.match(job_arn)):
+        raise EventError("detail.jobArn", f"not a hybrid job ARN: {brief(job_arn)}")
     event_id = event.get("id")
+    if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+        event_id = ""  # only ever logged: an odd id is not a reason to let the task's spend escape
     ended_at = None
     if detail.get("endedAt") is not None:
         try:
@@ -129,7 +140,7 @@ def parse_event(event: Any) -> TaskEvent:
         device_arn=device,
         shots=shots,
         created_at=created_at,
-        event_id=event_id if isinstance(event_id, str) else "",
-        job_arn=job_arn if isinstance(job_arn, str) else None,
+        event_id=event_id,
+        job_arn=job_arn,
         ended_at=ended_at,
     )

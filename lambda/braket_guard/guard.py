@@ -24,7 +24,7 @@ from .events import DEVICE_ARN, TASK_ARN, TaskEvent
 from .ledger import (MARKER_RETENTION_SECONDS, WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP,
                      WORK_THRESHOLDS, ALERT_MAX_ATTEMPTS, Ledger, TaskRecord, charge_record)
 from .logs import log_event
-from .messages import (Alert, TaskFacts, Usage, render_breach, render_cancel_failed, render_oversize,
+from .messages import (Alert, TaskFacts, render_unguarded_region, Usage, render_breach, render_cancel_failed, render_oversize,
                        render_overrun, render_warning)
 from .money import micros_to_str
 from .pacing import by_cost
@@ -114,16 +114,50 @@ class _Walk:
         return self.decision
 
 
+UNGUARDED_PK = "UNGUARDED"  # UNGUARDED#<local day> / ALERT#REGION#<region>#ALERT: once a day
+
+
 class Guard:
     def __init__(self, config: Config, ledger: Ledger, braket: Any, notifier: Any, native: Any = None):
         self.config, self.ledger, self.braket, self.notifier = config, ledger, braket, notifier
         self.native = native  # native_guard.NativeLimiter, or None: the guard only cancels
+        self._unguarded_told: set[tuple[str, str]] = set()  # (region, day) alerts settled
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, task: TaskEvent) -> Decision:
-        if self.config.regions and task.region not in self.config.regions:
-            return Decision("ignored", task, reason=f"region {task.region} is not guarded "
-                                                    f"(BRAKET_GUARD_REGIONS: {', '.join(self.config.regions)})")
+        unguarded = self.is_unguarded(task.region)
+        if unguarded:
+            self.note_unguarded(task.region)
+        decision = self._handle(task)
+        if unguarded:
+            decision.emitted.append(({"UnguardedRegionEvents": 1}, {"Region": task.region}))
+        return decision
+
+    def is_unguarded(self, region: str) -> bool:
+        """A region outside BRAKET_GUARD_REGIONS. Its events are guarded all the same (an event
+        that reached us proves a forwarder sends it); only the scheduled work misses it."""
+        return bool(self.config.regions) and region not in self.config.regions
+
+    def note_unguarded(self, region: str) -> None:
+        """Alert once per region and local day that this region is not reconciled. Remembered per
+        container once settled, so a runaway there costs no extra call per event."""
+        day = self.ledger.clock().astimezone(self.config.zone).date().isoformat()
+        if (region, day) in self._unguarded_told:
+            return
+        log_event("warning", "unguarded_region_event", region=region, guarded=list(self.config.regions))
+        try:
+            settled, _sent = self.send_once(
+                (f"{UNGUARDED_PK}#{day}", f"REGION#{region}"), "ALERT",
+                self.ledger.now() + MARKER_RETENTION_SECONDS,
+                lambda: render_unguarded_region(region, list(self.config.regions), day, self.config.mode),
+                detail=region)
+        except (ClientError, BotoCoreError) as exc:  # the next event of the region tries again
+            log_event("warning", "unguarded_region_alert_failed", region=region, error=str(exc)[:300])
+            return
+        if settled:
+            self._unguarded_told.add((region, day))
+
+    def _handle(self, task: TaskEvent) -> Decision:
         walk = _Walk(task, self.ledger.get_task(task.task_arn))
         state = walk.record.state if walk.record else S.NEW
         trail: list[str] = []

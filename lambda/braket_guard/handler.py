@@ -30,6 +30,7 @@ from .operations import ActionError, run_action
 from .pacing import CountingSleep, PacedBraket, TokenBucket
 from .retry import Backoff
 from .spending_limits import SpendingLimits
+from .strict import brief
 
 _ENV_PREFIXES = ("BRAKET_GUARD_", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 
@@ -130,8 +131,8 @@ def _handle(event: Any) -> dict[str, Any]:
     except EventError as exc:
         fields = {"field": exc.field, "problem": exc.problem}
         if isinstance(event, dict):
-            fields.update(event_id=str(event.get("id"))[:100], source=str(event.get("source"))[:100],
-                          detail_type=str(event.get("detail-type"))[:100])
+            fields.update(event_id=brief(event.get("id")), source=brief(event.get("source")),
+                          detail_type=brief(event.get("detail-type")))
         log_event("warning", "event_dropped", **fields)
         metrics.emit({"EventsDropped": 1}, {"Operation": "event"})
         return {"decision": "dropped", "reason": str(exc)}
@@ -158,7 +159,7 @@ def _handle_job(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         job_event = parse_job_event(event)
     except JobEventError as exc:
         log_event("warning", "event_dropped", field=exc.field, problem=exc.problem,
-                  event_id=str(event.get("id"))[:100], detail_type=str(event.get("detail-type"))[:100])
+                  event_id=brief(event.get("id")), detail_type=brief(event.get("detail-type")))
         metrics.emit({"EventsDropped": 1}, {"Operation": "event"})
         return {"decision": "dropped", "reason": str(exc)}
     if not any(cap.counts_jobs for cap in rt.config.caps):

@@ -40,9 +40,8 @@ class JobGuard:
 
     # -- entry points ----------------------------------------------------------------------------
     def handle_event(self, event: J.JobEvent) -> dict[str, Any]:
-        if self.config.regions and event.region not in self.config.regions:
-            return {"decision": "ignored", "job": event.job_arn,
-                    "reason": f"region {event.region} is not guarded"}
+        if self.guard.is_unguarded(event.region):  # guarded all the same, and told once a day
+            self.guard.note_unguarded(event.region)
         result = self.handle(self._get_job(event.job_arn, event.region))
         if result.get("retry"):  # a throttled CancelJob is never a decision: Lambda redelivers
             raise GuardRetry(f"{event.job_arn}: CancelJob throttled; the redelivered event stops it")

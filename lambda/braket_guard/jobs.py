@@ -11,19 +11,18 @@ counts against is full, or would be before the next accrual (``ACCRUAL_HORIZON_S
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .events import DEVICE_ARN, EARLIEST, LATEST
+from .events import DEVICE_ARN, EARLIEST, LATEST, JOB_ARN as EVENTS_JOB_ARN
 from .reservations import reservation_of
+from .strict import brief
 from .windows import TimestampError, parse_timestamp
 
 SOURCE = "aws.braket"
 DETAIL_TYPE = "Braket Job State Change"
-JOB_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):braket:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
-                     r"(?P<account>[0-9]{12}):job/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{0,127})\Z")
+JOB_ARN = EVENTS_JOB_ARN  # one pattern for job ARNs everywhere
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLING, CANCELLED = (
     "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 STATUSES = frozenset({QUEUED, RUNNING, COMPLETED, FAILED, CANCELLING, CANCELLED})
@@ -69,10 +68,10 @@ def parse_job_event(event: Any) -> JobEvent:
     arn = detail.get("jobArn")
     match = JOB_ARN.match(arn) if isinstance(arn, str) else None
     if not match:
-        raise JobEventError("detail.jobArn", f"not a hybrid job ARN: {arn!r}"[:200])
+        raise JobEventError("detail.jobArn", f"not a hybrid job ARN: {brief(arn)}")
     status = detail.get("status")
     if status not in STATUSES:
-        raise JobEventError("detail.status", f"unknown job status {status!r}"[:200])
+        raise JobEventError("detail.status", f"unknown job status {brief(status)}")
     event_id = event.get("id")
     return JobEvent(arn, match.group("region"), match.group("account"), status,
                     event_id if isinstance(event_id, str) else "")

@@ -247,3 +247,21 @@ def render_reconcile(report: dict[str, Any], threshold_text: str, mode: str) -> 
     text = "\n".join([title, ""] + lines + ["", _footer(mode)])
     return Alert("reconcile", _subject(f"braket-guard: {title}"), text,
                  _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))
+
+
+def render_unguarded_region(region: str, guarded: list[str], day: str, mode: str) -> Alert:
+    """Tasks arrived from a region the guard was not told about: they are guarded, but the
+    scheduled work (reconciliation, digest totals, native limits) does not look there."""
+    title = f"Braket tasks from {region}, which braket-guard does not reconcile"
+    lines = [
+        f"Region: {region} (guarded regions: {', '.join(guarded) or 'none'})",
+        f"Day: {day}",
+        "Its task events reach the guard, so its tasks are charged to every cap and stopped when "
+        "over one (a cancel there needs the guard's role to allow it).",
+        "Reconciliation, the digest's searches, backlog sweeps and native limits do not cover this "
+        "region: a missed event there is never corrected.",
+        f"Add {region} to the module's regions (BRAKET_GUARD_REGIONS) to guard it fully.",
+    ]
+    text = "\n".join([title, ""] + lines + ["", _footer(mode)])
+    return Alert("unguarded_region", _subject(f"braket-guard: tasks from unguarded region {region}"), text,
+                 _slack(title, [_bold_label(line) for line in lines], title, _footer(mode)))

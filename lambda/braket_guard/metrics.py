@@ -25,6 +25,7 @@ UNITS = {
     "CancelCalls": COUNT, "CancelRetries": COUNT, "CancelPaceWaitMs": "Milliseconds", "CancelThrottled": COUNT,
     "NativeLimitDriftMicroUSD": NONE, "DevicesFrozen": COUNT, "NativeLimitChanges": COUNT,
     "NativeLimitForeign": COUNT,
+    "UnguardedRegionEvents": COUNT,  # events from a region outside BRAKET_GUARD_REGIONS (guarded all the same)
 }
 
 

@@ -6,32 +6,23 @@ limits *down* (it never allows more than the user wrote).
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal
 
-MICROS_PER_USD = 1_000_000
+from . import strict
+from .strict import MICROS_PER_USD
 
-
-def _as_decimal(value: object) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
-        # A float has already lost the cents; callers parse JSON with parse_float=Decimal.
-        raise ValueError(f"money must be a decimal string or integer, not {type(value).__name__}")
-    try:
-        amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-    if not amount.is_finite():
-        raise ValueError(f"not a finite amount: {value!r}")
-    return amount
+__all__ = ["MICROS_PER_USD", "usd_to_micros_ceil", "usd_to_micros_floor", "micros_to_decimal",
+           "format_usd", "micros_to_str"]
 
 
 def usd_to_micros_ceil(value: object) -> int:
-    """A price in USD as micro-dollars, rounded up."""
-    return int((_as_decimal(value) * MICROS_PER_USD).to_integral_value(rounding=ROUND_CEILING))
+    """A price in USD as micro-dollars, rounded up (0 to strict.MAX_USD, else ValueError)."""
+    return strict.price_micros(value)
 
 
 def usd_to_micros_floor(value: object) -> int:
-    """A limit in USD as micro-dollars, rounded down."""
-    return int((_as_decimal(value) * MICROS_PER_USD).to_integral_value(rounding=ROUND_FLOOR))
+    """A limit in USD as micro-dollars, rounded down (0 to strict.MAX_USD, else ValueError)."""
+    return strict.limit_micros(value)
 
 
 def micros_to_decimal(micros: int) -> Decimal:

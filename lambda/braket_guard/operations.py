@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import metrics
+from .events import EARLIEST, LATEST
 from .digest import digest_day, gather_digest, render_digest
 from .guard import Guard
 from .ledger import MARKER_RETENTION_SECONDS
 from .logs import log_event
 from .messages import render_reconcile
 from .money import micros_to_str
+from .strict import brief
 from .reconcile import reconcile
 from .job_guard import JobGuard
 
@@ -29,6 +32,15 @@ class ActionError(ValueError):
     """A scheduled invocation with an unusable payload."""
 
 
+# The fields each action takes besides "braket_guard": anything else is refused, not ignored.
+ACTION_FIELDS: dict[str, frozenset[str]] = {
+    "reconcile": frozenset(), "native_limits": frozenset(),
+    "digest": frozenset({"date", "always", "force"}),
+}
+DIGEST_YEARS = (EARLIEST, LATEST)  # a digest day is a day Braket could have run tasks on
+DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
 def flag(event: dict[str, Any], name: str) -> bool:
     """A boolean of the payload, parsed strictly: true/false (JSON) or "true"/"false"."""
     value = event.get(name, False)
@@ -36,13 +48,36 @@ def flag(event: dict[str, Any], name: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise ActionError(f"{name}: expected true or false, got {value!r}"[:200])
+    raise ActionError(f"{name}: expected true or false, got {brief(value)}")
+
+
+def parse_day(value: Any) -> date:
+    """A digest's ``date``: YYYY-MM-DD (ASCII digits), in the years Braket could have run."""
+    if not isinstance(value, str) or not DAY_TEXT.match(value):
+        raise ActionError(f"date: expected YYYY-MM-DD, got {brief(value)}")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ActionError(f"date: not a calendar day: {brief(value)}") from None
+    if not DIGEST_YEARS[0] <= day.year <= DIGEST_YEARS[1]:
+        raise ActionError(f"date: year {day.year} is outside {DIGEST_YEARS[0]}-{DIGEST_YEARS[1]}")
+    return day
+
+
+def check_action(event: dict[str, Any]) -> str:
+    """The action's name, once its payload has only the fields that action takes."""
+    action = event.get("braket_guard")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise ActionError(f"braket_guard: unknown action {brief(action)}; expected one of {', '.join(ACTIONS)}")
+    unknown = sorted(str(key) for key in event if key != "braket_guard" and key not in ACTION_FIELDS.get(action, ()))
+    if unknown:
+        allowed = ", ".join(sorted(ACTION_FIELDS.get(action, ()))) or "none"
+        raise ActionError(f"{action}: unknown field {brief(unknown[0])}; allowed: {allowed}")
+    return action
 
 
 def run_action(guard: Guard, event: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    action = event.get("braket_guard")
-    if action not in ACTIONS:
-        raise ActionError(f"braket_guard: unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    action = check_action(event)
     now = now or datetime.now(timezone.utc)
     if action == "reconcile":
         return _reconcile(guard, now)
@@ -102,10 +137,7 @@ def _digest(guard: Guard, event: dict[str, Any], now: datetime) -> dict[str, Any
     requested = event.get("date")
     always, force = flag(event, "always"), flag(event, "force")
     if requested is not None:
-        try:
-            day = date.fromisoformat(str(requested))
-        except ValueError:
-            raise ActionError(f"date: expected YYYY-MM-DD, got {requested!r}"[:200]) from None
+        day = parse_day(requested)
     else:
         day = digest_day(now.astimezone(config.zone))
     digest, send = gather_digest(guard, day, always=always)

@@ -8,7 +8,6 @@ caller (``price_from_device_cost``). Built-in entries say where their figure com
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +15,9 @@ from importlib import resources
 from typing import Any, Mapping
 
 from .events import DEVICE_ARN
+from . import strict
 from .money import usd_to_micros_ceil
+from .strict import brief
 
 QPU = "qpu"
 SIMULATOR = "simulator"
@@ -28,6 +29,7 @@ INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+\Z")
 AS_OF = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 PROVENANCE = ("source", "as_of")
 MS_PER_HOUR = 3_600_000
+MAX_MINIMUM_SECONDS = 86_400  # a simulator's minimum billed duration: at most a day
 
 
 class PriceError(ValueError):
@@ -113,17 +115,10 @@ def _check_fields(key: str, entry: Any, known: set[str], where: str, builtin: bo
 
 
 def _usd(key: str, entry: Mapping[str, Any], name: str, where: str) -> int:
-    value = entry[name]
-    if isinstance(value, str) and not DECIMAL_STRING.match(value):
-        raise PriceError(f"{where}[{key!r}].{name}: must be a non-negative decimal string "
-                         f"such as \"0.08\" (no sign, exponent or spaces), got {value!r}")
     try:
-        micros = usd_to_micros_ceil(value)
+        return strict.price_micros(entry[name], allow_plain_string_only=True)
     except ValueError as exc:
-        raise PriceError(f"{where}[{key!r}].{name}: {exc}") from None
-    if micros < 0:
-        raise PriceError(f"{where}[{key!r}].{name}: must not be negative")
-    return micros
+        raise PriceError(f"{where}[{brief(key)}].{name}: {exc}") from None
 
 
 def _entry_to_instance_price(instance_type: str, entry: Any, where: str, builtin: bool = False) -> int:
@@ -150,8 +145,9 @@ def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], wh
             raise PriceError(f"{where}[{device_arn!r}]: give per_minute_usd (simulator) "
                              "or per_task_usd/per_shot_usd (QPU), not both")
         seconds = entry.get("minimum_seconds", defaults["default_simulator_minimum_seconds"])
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or seconds < 0:
-            raise PriceError(f"{where}[{device_arn!r}].minimum_seconds: must be a non-negative number")
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, Decimal)) or not 0 <= seconds <= MAX_MINIMUM_SECONDS):
+            raise PriceError(f"{where}[{brief(device_arn)}].minimum_seconds: must be a number of seconds from 0 "
+                             f"to {MAX_MINIMUM_SECONDS:,}, got {brief(seconds)}")
         return Price(per_minute_micros=usd("per_minute_usd"),
                      minimum_ms=int(Decimal(seconds) * 1000))
     if "per_shot_usd" not in entry:
@@ -161,8 +157,11 @@ def _entry_to_price(device_arn: str, entry: Any, defaults: Mapping[str, Any], wh
     return Price(per_task_micros=per_task, per_shot_micros=usd("per_shot_usd"))
 
 
-def _load_json(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
+def _load_json(text: str, where: str = "prices") -> Any:
+    try:
+        return strict.loads_json(text)
+    except ValueError as exc:
+        raise PriceError(f"{where}: {exc}") from None
 
 
 def builtin_table() -> dict[str, Any]:
@@ -177,10 +176,7 @@ def build_price_book(overrides_json: str | None = None) -> PriceBook:
     instances = {name: _entry_to_instance_price(name, entry, "prices.json job_instances", builtin=True)
                  for name, entry in table.get("job_instances", {}).items()}
     if overrides_json:
-        try:
-            overrides = _load_json(overrides_json)
-        except json.JSONDecodeError as exc:
-            raise PriceError(f"BRAKET_GUARD_PRICES: not valid JSON ({exc.msg} at position {exc.pos})") from None
+        overrides = _load_json(overrides_json, "BRAKET_GUARD_PRICES")
         if not isinstance(overrides, dict):
             raise PriceError("BRAKET_GUARD_PRICES: must be a JSON object keyed by device ARN "
                              "or ML instance type")
@@ -190,7 +186,7 @@ def build_price_book(overrides_json: str | None = None) -> PriceBook:
             elif DEVICE_ARN.match(key):
                 prices[key] = _entry_to_price(key, entry, table, "BRAKET_GUARD_PRICES")
             else:
-                raise PriceError(f"BRAKET_GUARD_PRICES[{key!r}]: key must be a Braket device ARN "
+                raise PriceError(f"BRAKET_GUARD_PRICES[{brief(key)}]: key must be a Braket device ARN "
                                  "or an ML instance type such as ml.m5.large")
     return PriceBook(
         prices=prices,
@@ -203,14 +199,15 @@ def build_price_book(overrides_json: str | None = None) -> PriceBook:
 def price_from_device_cost(book: PriceBook, device_arn: str, capabilities_json: str) -> Price:
     """Price from GetDevice's ``deviceCapabilities.service.deviceCost`` ({price, unit})."""
     try:
-        caps = _load_json(capabilities_json)
+        caps = strict.loads_json(capabilities_json)
         cost = caps["service"]["deviceCost"]
         amount, unit = cost["price"], str(cost["unit"]).lower()
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise PriceError(f"{device_arn}: deviceCapabilities has no usable service.deviceCost ({exc})") from None
-    micros = usd_to_micros_ceil(amount)
-    if micros < 0:
-        raise PriceError(f"{device_arn}: negative deviceCost")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PriceError(f"{device_arn}: deviceCapabilities has no usable service.deviceCost ({exc})"[:300]) from None
+    try:
+        micros = strict.price_micros(amount)
+    except ValueError as exc:
+        raise PriceError(f"{device_arn}: deviceCost.price {exc}") from None
     if unit == "shot":
         return Price(per_task_micros=book.default_qpu_per_task_micros, per_shot_micros=micros)
     if unit == "minute":

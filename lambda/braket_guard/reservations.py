@@ -9,12 +9,12 @@ declared reserved (``BRAKET_GUARD_RESERVATIONS``), and only until the declared e
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from . import strict
 from .events import DEVICE_ARN
 from .windows import TimestampError, parse_timestamp
 
@@ -42,9 +42,9 @@ def parse_reservations(text: str | None) -> tuple[Reservation, ...]:
         return ()
     name = "BRAKET_GUARD_RESERVATIONS"
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReservationError(f"{name}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+        raw = strict.loads_json(text)
+    except ValueError as exc:
+        raise ReservationError(f"{name}: {exc}") from None
     if not isinstance(raw, list):
         raise ReservationError(f"{name}: must be a JSON list of {{device_arn, ends_at}} objects")
     out = []

@@ -6,9 +6,12 @@ research group in Tokyo gets Tokyo days. The clock of the event or the Lambda ne
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .strict import brief
 
 DAY = "day"
 MONTH = "month"
@@ -23,17 +26,26 @@ class TimestampError(ValueError):
     """A timestamp that is not ISO-8601 with an explicit offset."""
 
 
+# The same language as Terraform's validation of var.timezone (variables.tf).
+ZONE_NAME = re.compile(r"(UTC|GMT|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})\Z")
+
+
 def load_zone(name: str) -> ZoneInfo:
+    """An IANA zone by name (``Asia/Tokyo``); anything else, paths included, is a ValueError."""
+    if not isinstance(name, str) or len(name) > 64 or not ZONE_NAME.match(name):
+        raise ValueError(f"unknown IANA time zone {brief(name)}")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(f"unknown IANA time zone {brief(name)}") from exc
 
 
 def parse_timestamp(text: object) -> datetime:
     """ISO-8601 with an offset or ``Z`` (Braket sends ``2026-11-28T01:17:42.898Z``), as UTC."""
     if not isinstance(text, str) or not text:
-        raise TimestampError(f"timestamp must be a non-empty string, got {text!r}")
+        raise TimestampError(f"timestamp must be a non-empty string, got {brief(text)}")
+    if len(text) > 64:
+        raise TimestampError(f"not an ISO-8601 timestamp: {brief(text)}")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -787,7 +787,8 @@ class Demo:
                 f"{format_duration(self.timings.get('services', 0))}, guard live after "
                 f"{format_duration(self.timings.get('deploy', 0))}, notebook {format_duration(self.timings.get('notebook', 0))})")
         else:
-            held = "every cap held" if verdict.caps_held else "a cap did NOT hold"
+            held = ("every cap held" if verdict.caps_held else "a cap did NOT hold" if verdict.rows
+                    else "nothing was guarded: no cap covered any task")
             say(f"RESULT: {held}, but not every check passed (see above). ({format_duration(total)})"
                 if verdict.caps_held else f"RESULT: {held} (see above). ({format_duration(total)})")
 

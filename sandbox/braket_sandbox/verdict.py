@@ -190,8 +190,9 @@ class Verdict:
 
     @property
     def caps_held(self) -> bool:
-        """Every enforced cap held (alert_only caps and monitor mode only report)."""
-        return all(row.held for row in self.rows if row.cap.enforced)
+        """Every enforced cap held (alert_only caps and monitor mode only report). Never true when
+        no cap covered a single task: nothing was guarded, so nothing "held"."""
+        return bool(self.rows) and all(row.held for row in self.rows if row.cap.enforced)
 
     @property
     def ok(self) -> bool:
@@ -262,6 +263,8 @@ def judge(*, tasks: list[dict], specs: list[CapSpec], price_of: Any, zone: ZoneI
     names = [s.name for s in specs]
     ordered = sorted(rows.values(), key=lambda r: (names.index(r.cap.name), r.window, r.group))
     over = [r for r in ordered if not r.held and r.cap.enforced]
+    checks.append(Check("at least one cap covered the tasks (otherwise nothing was guarded)", bool(ordered),
+                        "" if ordered else f"no cap of {names} applies to any of the {len(by_arn)} tasks"))
     checks.append(Check("every cap held (emulator ground truth)", not over,
                         "; ".join(f"{r.cap.name} {r.window} {r.group}: ran {r.ran_shots} shots, "
                                   f"{usd(r.ran_cost)} > {r.cap.limit_text()}" for r in over)))

@@ -28,7 +28,54 @@ PRICE_OF_ARN_CASE = {"per_shot_usd": "0.01"}
 
 
 def load_cases() -> dict[str, list[dict]]:
-    return {k: v for k, v in json.loads(CASES.read_text("utf-8")).items() if not k.startswith("_")}
+    """The hand-written cases of config_cases.json, then the generated ones (``generated_cases``)."""
+    cases = {k: v for k, v in json.loads(CASES.read_text("utf-8")).items() if not k.startswith("_")}
+    for kind, extra in generated_cases().items():
+        cases.setdefault(kind, []).extend(extra)
+    return cases
+
+
+# The one range of money and of a cap's shots (lambda/braket_guard/strict.py says the same; the
+# unit test test_parity_ranges_follow_the_package checks these against it).
+MAX_USD = 1_000_000_000
+MAX_CAP_SHOTS = 10**15
+MAX_NUMBER_CHARS = 40
+QPU_ARN = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+
+
+def generated_cases() -> dict[str, list[dict]]:
+    """Cases at and just past every edge of the ranges, derived from the constants above, so that a
+    range changed on one side only fails on the other (issue 18)."""
+    def cap(name: str, **limits) -> list[dict]:
+        return [{"name": name, "window": "day", **limits}]
+
+    caps = [
+        {"case": "generated: max_cost_usd at the top of the range", "valid": True, "caps": cap("top", max_cost_usd=MAX_USD)},
+        {"case": "generated: max_cost_usd a micro-dollar past the range", "valid": False,
+         "caps": cap("past", max_cost_usd=f"{MAX_USD}.000001")},
+        {"case": "generated: max_cost_usd 1e400", "valid": False, "caps": cap("huge", max_cost_usd="1e400")},
+        {"case": "generated: max_cost_usd 1e999999", "valid": False, "caps": cap("huger", max_cost_usd="1e999999")},
+        {"case": "generated: max_shots at the top of the range", "valid": True, "caps": cap("shots-top", max_shots=MAX_CAP_SHOTS)},
+        {"case": "generated: max_shots one past the range", "valid": False, "caps": cap("shots-past", max_shots=MAX_CAP_SHOTS + 1)},
+        {"case": "generated: max_shots 10^40", "valid": False, "caps": cap("shots-huge", max_shots=10**40)},
+        {"case": "generated: no caps at all", "valid": False, "caps": []},
+        {"case": "generated: group_by left out means account", "valid": True,
+         "caps": [{"name": "no-group", "window": "month", "max_cost_usd": 5}]},
+    ]
+    price_edges = [
+        ("at the top of the range", str(MAX_USD), True),
+        ("a micro-dollar past the range", f"{MAX_USD}.000001", False),
+        ("of 41 characters", "0." + "0" * (MAX_NUMBER_CHARS - 2) + "1", False),
+        ("of 40 characters", "0." + "0" * (MAX_NUMBER_CHARS - 3) + "1", True),
+        ("of 400 digits", "9" * 400, False),
+    ]
+    prices = [{"case": f"generated: per_shot_usd {what}", "valid": valid, "device_arn": QPU_ARN,
+               "price": {"per_shot_usd": value}} for what, value, valid in price_edges]
+    alert = [{"case": f"generated: reconcile_alert_usd {what}", "valid": valid, "value": value}
+             for what, value, valid in price_edges]
+    alert += [{"case": "generated: reconcile_alert_usd 1e400", "valid": False, "value": "1e400"},
+              {"case": "generated: reconcile_alert_usd negative", "valid": False, "value": "-1"}]
+    return {"caps": caps, "prices": prices, "reconcile_alert_usd": alert}
 
 
 def caps_of(kind: str, case: dict) -> list[dict] | None:
@@ -57,8 +104,9 @@ def reservations_of(kind: str, case: dict) -> list | None:
 DEFAULT_CAPS = [{"name": "daily-qpu", "window": "day", "max_shots": 1000}]
 # Kinds whose cases are one string variable, rendered unchanged to one environment variable.
 # Terraform leaves the variable out when the value is the default (the Lambda's default too).
-SETTINGS = {"native_limits": "BRAKET_GUARD_NATIVE_LIMITS", "cancels_per_second": "BRAKET_GUARD_CANCELS_PER_SECOND"}
-SETTING_DEFAULTS = {"native_limits": "off", "cancels_per_second": "2"}
+SETTINGS = {"native_limits": "BRAKET_GUARD_NATIVE_LIMITS", "cancels_per_second": "BRAKET_GUARD_CANCELS_PER_SECOND",
+            "reconcile_alert_usd": "BRAKET_GUARD_RECONCILE_ALERT_USD"}
+SETTING_DEFAULTS = {"native_limits": "off", "cancels_per_second": "2", "reconcile_alert_usd": None}
 
 
 def rendered_caps(caps: list[dict]) -> str:
@@ -69,7 +117,7 @@ def rendered_caps(caps: list[dict]) -> str:
 
 def lambda_environment(kind: str, case: dict) -> dict[str, str]:
     env = {"BRAKET_GUARD_TABLE": "braket-guard-ledger",
-           "BRAKET_GUARD_CAPS": rendered_caps(caps_of(kind, case) or DEFAULT_CAPS)}
+           "BRAKET_GUARD_CAPS": rendered_caps(DEFAULT_CAPS if caps_of(kind, case) is None else caps_of(kind, case))}
     prices = prices_of(kind, case)
     if prices:
         env["BRAKET_GUARD_PRICES"] = json.dumps(prices, ensure_ascii=False)

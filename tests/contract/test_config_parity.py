@@ -37,3 +37,14 @@ def test_terraform_runs_are_generated_from_the_table():
 def test_every_kind_has_valid_and_invalid_cases():
     for kind, cases in parity.load_cases().items():
         assert {c["valid"] for c in cases} == {True, False}, kind
+
+
+def test_parity_ranges_follow_the_package():
+    from braket_guard import strict
+    assert (parity.MAX_USD, parity.MAX_CAP_SHOTS, parity.MAX_NUMBER_CHARS) == (
+        strict.MAX_USD, strict.MAX_CAP_SHOTS, strict.MAX_NUMBER_CHARS), "parity.py's ranges drifted from strict.py"
+
+
+def test_generated_cases_are_part_of_the_table():
+    generated = [c for cases in parity.load_cases().values() for c in cases if c["case"].startswith("generated:")]
+    assert len(generated) >= 20, f"only {len(generated)} generated cases"

@@ -282,7 +282,7 @@ def test_odd_but_valid_events_are_decided_without_exception(rig):
                     "max_cost_usd": 2000},
                    {"name": "total", "window": "total", "group_by": "region", "max_shots": 10**7,
                     "on_breach": "cancel_queued"}],
-                  regions="us-east-1,eu-north-1,us-west-1")  # ap-southeast-2 is not guarded: ignored
+                  regions="us-east-1,eu-north-1,us-west-1")  # ap-southeast-2 is not guarded: guarded all the same
     decided = {}
 
     @settings(max_examples=80, deadline=None, database=None,

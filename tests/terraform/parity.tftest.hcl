@@ -334,6 +334,99 @@ run "parity_caps_a_job_cap_with_shots_only" {
   expect_failures = [var.caps]
 }
 
+run "parity_caps_generated_max_cost_usd_at_the_top_of_the_range" {
+  command = plan
+
+  variables {
+    caps = [{ name = "top", window = "day", max_cost_usd = 1000000000 }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CAPS"]) == jsondecode("[{\"group_by\": \"account\", \"on_breach\": \"cancel_task\", \"name\": \"top\", \"window\": \"day\", \"max_cost_usd\": 1000000000}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: caps: generated: max_cost_usd at the top of the range"
+  }
+}
+
+run "parity_caps_generated_max_cost_usd_a_micro_dollar_past_the_range" {
+  command = plan
+
+  variables {
+    caps = [{ name = "past", window = "day", max_cost_usd = "1000000000.000001" }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_generated_max_cost_usd_1e400" {
+  command = plan
+
+  variables {
+    caps = [{ name = "huge", window = "day", max_cost_usd = "1e400" }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_generated_max_cost_usd_1e999999" {
+  command = plan
+
+  variables {
+    caps = [{ name = "huger", window = "day", max_cost_usd = "1e999999" }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_generated_max_shots_at_the_top_of_the_range" {
+  command = plan
+
+  variables {
+    caps = [{ name = "shots-top", window = "day", max_shots = 1000000000000000 }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CAPS"]) == jsondecode("[{\"group_by\": \"account\", \"on_breach\": \"cancel_task\", \"name\": \"shots-top\", \"window\": \"day\", \"max_shots\": 1000000000000000}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: caps: generated: max_shots at the top of the range"
+  }
+}
+
+run "parity_caps_generated_max_shots_one_past_the_range" {
+  command = plan
+
+  variables {
+    caps = [{ name = "shots-past", window = "day", max_shots = 1000000000000001 }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_generated_max_shots_10_40" {
+  command = plan
+
+  variables {
+    caps = [{ name = "shots-huge", window = "day", max_shots = 10000000000000000000000000000000000000000 }]
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_generated_no_caps_at_all" {
+  command = plan
+
+  variables {
+    caps = []
+  }
+  expect_failures = [var.caps]
+}
+
+run "parity_caps_generated_group_by_left_out_means_account" {
+  command = plan
+
+  variables {
+    caps = [{ name = "no-group", window = "month", max_cost_usd = 5 }]
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_CAPS"]) == jsondecode("[{\"group_by\": \"account\", \"on_breach\": \"cancel_task\", \"name\": \"no-group\", \"window\": \"month\", \"max_cost_usd\": 5}]")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: caps: generated: group_by left out means account"
+  }
+}
+
 run "parity_tag_keys_plain" {
   command = plan
 
@@ -1051,6 +1144,59 @@ run "parity_prices_retired_device_priced_by_the_user" {
   }
 }
 
+run "parity_prices_generated_per_shot_usd_at_the_top_of_the_range" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "1000000000" } }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\": {\"per_shot_usd\": \"1000000000\"}}")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: prices: generated: per_shot_usd at the top of the range"
+  }
+}
+
+run "parity_prices_generated_per_shot_usd_a_micro_dollar_past_the_range" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "1000000000.000001" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_generated_per_shot_usd_of_41_characters" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.000000000000000000000000000000000000001" } }
+  }
+  expect_failures = [var.prices]
+}
+
+run "parity_prices_generated_per_shot_usd_of_40_characters" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "0.00000000000000000000000000000000000001" } }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.guard.environment[0].variables["BRAKET_GUARD_PRICES"]) == jsondecode("{\"arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1\": {\"per_shot_usd\": \"0.00000000000000000000000000000000000001\"}}")
+    error_message = "Terraform must render exactly what the Lambda loader is given for: prices: generated: per_shot_usd of 40 characters"
+  }
+}
+
+run "parity_prices_generated_per_shot_usd_of_400_digits" {
+  command = plan
+
+  variables {
+    prices = { "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1" = { per_shot_usd = "9999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999" } }
+  }
+  expect_failures = [var.prices]
+}
+
 run "parity_reservations_a_reserved_qpu_without_an_end" {
   command = plan
 
@@ -1336,4 +1482,75 @@ run "parity_cancels_per_second_surrounding_spaces" {
     cancels_per_second = " 2"
   }
   expect_failures = [var.cancels_per_second]
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_at_the_top_of_the_range" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "1000000000"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_ALERT_USD", null) == "1000000000"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_alert_usd: generated: reconcile_alert_usd at the top of the range"
+  }
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_a_micro_dollar_past_the_range" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "1000000000.000001"
+  }
+  expect_failures = [var.reconcile_alert_usd]
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_of_41_characters" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "0.000000000000000000000000000000000000001"
+  }
+  expect_failures = [var.reconcile_alert_usd]
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_of_40_characters" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "0.00000000000000000000000000000000000001"
+  }
+
+  assert {
+    condition     = lookup(aws_lambda_function.guard.environment[0].variables, "BRAKET_GUARD_RECONCILE_ALERT_USD", null) == "0.00000000000000000000000000000000000001"
+    error_message = "Terraform must render exactly what the Lambda loader is given for: reconcile_alert_usd: generated: reconcile_alert_usd of 40 characters"
+  }
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_of_400_digits" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "9999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+  }
+  expect_failures = [var.reconcile_alert_usd]
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_1e400" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "1e400"
+  }
+  expect_failures = [var.reconcile_alert_usd]
+}
+
+run "parity_reconcile_alert_usd_generated_reconcile_alert_usd_negative" {
+  command = plan
+
+  variables {
+    reconcile_alert_usd = "-1"
+  }
+  expect_failures = [var.reconcile_alert_usd]
 }
