@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
 
+from . import strict
 from .events import DEVICE_ARN
 from .pricing import INSTANCE_TYPE, builtin_table, device_kind
 
@@ -114,11 +115,9 @@ class Reading:
     unknown_families: dict[str, int] = field(default_factory=dict)
 
 
-# A Price List price is a few dollars per unit at most; anything beyond this (or with more
-# digits than a DynamoDB number holds) is a broken file, refused here rather than carried into
-# the guard's overrides, where it would overflow the micro-dollar arithmetic.
-MAX_USD = Decimal("1000000")
-MAX_DIGITS = 38
+# A price outside the guard's one money range (strict.usd: 0 to strict.MAX_USD, at most
+# strict.MAX_NUMBER_CHARS characters) is a broken file, refused here (exit 2) rather than carried
+# into overrides that BRAKET_GUARD_PRICES and Terraform would refuse.
 
 
 def _json(text: str, where: str) -> Any:
@@ -185,11 +184,11 @@ def _usd_of(dimension: Mapping[str, Any]) -> Decimal:
         raise ValueError(f"pricePerUnit.USD is {shown}") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"pricePerUnit.USD is {shown}")
-    if amount > MAX_USD or len(amount.as_tuple().digits) > MAX_DIGITS:
+    try:
+        return strict.usd(raw)
+    except strict.StrictError as exc:
         # no price is this: the file is broken, not one product (exit 2, not an "unusable" row)
-        raise PriceListError(f"pricePerUnit.USD is {shown}: outside 0 to {MAX_USD:f} USD "
-                             f"(at most {MAX_DIGITS} digits)")
-    return amount
+        raise PriceListError(f"pricePerUnit.USD is {shown}: {exc}") from None
 
 
 def _convert(field_name: str, unit_text: str, amount: Decimal) -> Decimal:

@@ -131,13 +131,13 @@ def test_no_credentials_is_one_line_and_exit_2():
         "deviceName": "Forte-1", "regionCode": "us-east-1"}}, "terms": {"OnDemand": {"t": {"priceDimensions": {
         "d": {"unit": "Shots", "pricePerUnit": {"USD": "1e400"}}}}}}})]),
      "PriceList[0] (Quantum Task-Shot sku S1 (deviceName=Forte-1, regionCode=us-east-1)): pricePerUnit.USD is "
-     "'1e400': outside 0 to 1000000 USD"),
+     "'1e400': out of range: must be from 0 to 1,000,000,000 US dollars"),
     ('[{"product": {"productFamily": "Quantum Task-Shot", "sku": "S2", "attributes": {"deviceName": "Forte-1", '
      '"regionCode": "us-east-1"}}, "terms": {"OnDemand": {"t": {"priceDimensions": {"d": {"unit": "Shots", '
-     '"pricePerUnit": {"USD": 1e400}}}}}}}]', "pricePerUnit.USD is Decimal('1E+400'): outside 0 to 1000000 USD"),
+     '"pricePerUnit": {"USD": 1e400}}}}}}}]', "pricePerUnit.USD is Decimal('1E+400'): out of range"),
     ('[{"product": {"productFamily": "Quantum Task-Shot", "sku": "S3", "attributes": {"deviceName": "Forte-1", '
      '"regionCode": "us-east-1"}}, "terms": {"OnDemand": {"t": {"priceDimensions": {"d": {"unit": "Shots", '
-     '"pricePerUnit": {"USD": "0.' + "1234567890" * 4 + '"}}}}}}}]', "(at most 38 digits)"),
+     '"pricePerUnit": {"USD": "0.' + "1234567890" * 4 + '"}}}}}}}]', "characters is out of range (at most 40)"),
     ("[" + "1" * 5000 + "]", "PriceList[0]: expected a JSON string, got Decimal"),
 ])
 def test_a_bad_saved_response_is_one_line_and_exit_2(tmp_path, content, message):
