@@ -258,8 +258,8 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     table_name = pick(args.table, "BRAKET_GUARD_TABLE")
     if table_name is not None and not TABLE_NAME.fullmatch(table_name):
         raise CliError(f"BRAKET_GUARD_TABLE: expected a DynamoDB table name, got {table_name[:100]!r}")
-    return Settings(table_name, caps_json,
-                    pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", list(dict.fromkeys(regions)),
+    zone_name = _zone_name(pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", "--timezone / BRAKET_GUARD_TIMEZONE")
+    return Settings(table_name, caps_json, zone_name, list(dict.fromkeys(regions)),
                     pick(None, "BRAKET_GUARD_PRICES"), pick(None, "BRAKET_GUARD_NATIVE_LIMITS") or "off")
 
 

@@ -269,6 +269,10 @@ STALLED = [  # few: each costs one read-timeout cycle (~10-15 s)
     {"argv": ["status", "--function", "braket-guard", "--json"], "endpoints": "stalled"},
     {"argv": ["prices", "--json"], "endpoints": "stalled"},
 ]
+GARBAGE = [  # endpoint URLs botocore cannot use, always among the examples
+    {"argv": ["status"], "endpoints": "garbage"},
+    {"argv": ["report", "--date", "<today>"], "endpoints": "garbage"},
+]
 
 
 def test_every_cli_run_exits_0_1_or_2_with_at_most_one_line_and_no_traceback(deployment, capsys):
@@ -298,7 +302,7 @@ def test_every_cli_run_exits_0_1_or_2_with_at_most_one_line_and_no_traceback(dep
                             f"\n    exit={run.returncode} in {run.seconds:.1f} s\n    stderr={run.stderr[-1500:]!r}"
                             f"\n    stdout={run.stdout[:300]!r}")
 
-    for explicit in STALLED + ISSUE_CASES:
+    for explicit in STALLED + GARBAGE + ISSUE_CASES:
         check = example(case={"env": QUIET, **explicit})(check)
     check()
     with capsys.disabled():
