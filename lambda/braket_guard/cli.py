@@ -187,7 +187,11 @@ def session() -> boto3.session.Session:
     """One fresh session per CLI run (credentials are resolved anew each time). Its region is
     AWS_REGION, then boto3's own (AWS_DEFAULT_REGION, the profile), as the AWS CLI does."""
     if not _SESSION:
-        _SESSION.append(boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None))
+        made = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+        if made.region_name and not REGION.fullmatch(made.region_name):
+            source = "AWS_REGION" if os.environ.get("AWS_REGION") else "AWS_DEFAULT_REGION or the profile's region"
+            raise CliError(f"{source}: expected an AWS region name such as us-east-1, got {made.region_name[:100]!r}")
+        _SESSION.append(made)
     return _SESSION[0]
 
 
@@ -231,6 +235,7 @@ def _function_environment(name: str) -> dict[str, str]:
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Flags win, then BRAKET_GUARD_* variables, then the deployed function's environment."""
+    session()  # the home region (AWS_REGION, AWS_DEFAULT_REGION, the profile) is checked first
     deployed: dict[str, str] = _function_environment(args.function) if args.function else {}
 
     def pick(flag: str | None, name: str) -> str | None:

@@ -286,3 +286,17 @@ def test_identifiers_on_argv_are_matched_whole(argv, message):
     code, out, err = run(*argv)
     assert code == 2 and out == ""
     assert message in one_error_line(err), err
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("AWS_REGION", "us-east-1\n", "AWS_REGION: expected an AWS region name such as us-east-1, got 'us-east-1\\n'"),
+    ("AWS_REGION", "us-east-\u0661", "AWS_REGION: expected an AWS region name"),
+    ("AWS_DEFAULT_REGION", "eu west 2", "AWS_DEFAULT_REGION or the profile's region: expected an AWS region name"),
+])
+def test_the_home_region_is_matched_whole_too(monkeypatch, name, value, message):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv(name, value)
+    code, out, err = run("status", "--table", "guard-ledger", "--region", REGION)
+    assert code == 2 and out == ""
+    assert message in one_error_line(err), err

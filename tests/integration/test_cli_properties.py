@@ -82,7 +82,11 @@ ENV_CHOICES = {
                             json.dumps({SV1: {"per_minute_usd": "1e-999999"}}), DEEP, "{", "[]"],
     "BRAKET_GUARD_NATIVE_LIMITS": [None, None, "off", "freeze", "mirror_and_freeze", "bogus"],
     "AWS_REGION": [None, REGION, REGION, "eu-west-1", "not a region!", "us-east-1\n"],
-    "AWS_DEFAULT_REGION": [None, None, "us-west-2", ""],
+    "AWS_DEFAULT_REGION": [None, None, "us-west-2", "", "eu west 2"],
+    "AWS_PROFILE": [None, None, "no-such-profile"],
+    "AWS_CONFIG_FILE": [None, None, "<bad-ini>", "<dir>"],
+    "AWS_MAX_ATTEMPTS": [None, None, "abc", "0", "100000"],
+    "AWS_DEFAULTS_MODE": [None, None, "warp"],
     "credentials": ["present", "present", "present", "absent", "partial"],
 }
 
@@ -201,7 +205,9 @@ def deployment(tmp_path_factory, moto_server, emulator, slack_sink):
             harness.invoke(event)
         table = harness.table
     files = tmp_path_factory.mktemp("cli-files")
-    paths = {"<dir>": str(files), "<missing>": str(files / "missing.json"), "/dev/null": "/dev/null"}
+    (files / "bad.ini").write_text("[default\nregion")
+    paths = {"<dir>": str(files), "<missing>": str(files / "missing.json"), "/dev/null": "/dev/null",
+             "<bad-ini>": str(files / "bad.ini")}
     for kind, texts in (("caps", CAPS_TEXTS), ("prices", PRICE_TEXTS)):
         for name, text in list(texts.items()) + [("not-utf8", None)]:
             path = files / f"{kind}-{name}.json"
