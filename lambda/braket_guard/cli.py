@@ -862,6 +862,26 @@ def _unanswered(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    for stream in {id(s): s for s in (out, err, sys.stdout, sys.stderr)}.values():
+        # a terminal or pipe that cannot encode an echoed argument (LANG=C, latin-1) gets an
+        # escape, not a UnicodeEncodeError
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        return _main(argv, out, err)
+    except KeyboardInterrupt:
+        err.write("braket-guard: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `braket-guard report ... | head`: the reader left; say nothing more
+        if out is sys.stdout:  # Python flushes stdout at exit: point it at /dev/null (Python's docs)
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+        return 1
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:

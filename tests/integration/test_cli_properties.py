@@ -87,6 +87,7 @@ ENV_CHOICES = {
     "AWS_CONFIG_FILE": [None, None, "<bad-ini>", "<dir>"],
     "AWS_MAX_ATTEMPTS": [None, None, "abc", "0", "100000"],
     "AWS_DEFAULTS_MODE": [None, None, "warp"],
+    "PYTHONIOENCODING": [None, None, "latin-1", "ascii"],  # a terminal that cannot show an echoed argument
     "credentials": ["present", "present", "present", "absent", "partial"],
 }
 

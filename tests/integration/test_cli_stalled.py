@@ -57,3 +57,42 @@ def test_a_stalled_endpoint_ends_the_cli_in_under_30_s_with_one_line(stalled_run
     message = json.loads(run.stderr)["error"] if "--json" in argv else run.stderr
     assert re.search(rf"\b{service} at {re.escape(url)}/", message), message
     assert "timeout" in message or "No answer" in message, message
+
+
+def test_ctrl_c_while_waiting_is_one_line_not_a_traceback():
+    """A user who gives up before the timeout (SIGINT) gets one line and exit 130."""
+    import signal
+    import time
+
+    with StalledEndpoint() as stall:
+        proc, started = start_cli(["status"], base_env(**HOME, AWS_ENDPOINT_URL_DYNAMODB=stall.url))
+        deadline = time.monotonic() + 20
+        while stall.accepted == 0 and time.monotonic() < deadline:  # it is waiting on the endpoint
+            time.sleep(0.05)
+        assert stall.accepted, "the CLI never reached the endpoint"
+        proc.send_signal(signal.SIGINT)
+        run = finish_cli(["status"], proc, started)
+    assert run.returncode == 130 and run.stdout == ""
+    assert run.stderr == "braket-guard: interrupted\n", run.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """``braket-guard prices --from-file big.json | head -1``: more output than a pipe holds, the
+    reader closes after one line; the CLI ends without a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    product = {"product": {"productFamily": "Quantum Task-Shot", "sku": "S{}", "attributes": {
+        "deviceName": "Unknown-{}", "regionCode": "us-east-1"}}, "terms": {}}
+    items = [json.dumps(product).replace("{}", str(i)) for i in range(3000)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(items))
+    proc = subprocess.Popen([sys.executable, "-m", "braket_guard.cli", "prices", "--from-file", str(path)],
+                            env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert first.startswith(f"{path}: 3000 product(s)".encode()), first
+    assert proc.returncode == 1, (proc.returncode, stderr)
+    assert stderr == "", stderr
