@@ -888,7 +888,7 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
             raise _ParseExit(2, f"a command is required: one of {', '.join(COMMANDS)} (see braket-guard --help)")
     except _ParseExit as exc:
         if exc.message:
-            err.write(f"braket-guard: error: {exc.message}\n")
+            err.write(f"braket-guard: error: {_one_line(exc.message)}\n")
         return exc.code
     _SESSION.clear()
     _LAST_CALL.clear()
@@ -928,7 +928,9 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())[:1000]
+    """The message on one line: a newline, tab or other unprintable character (an echoed
+    argument may hold any) is shown escaped, as repr shows it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message.strip())[:1000]
 
 
 def _fail(err: TextIO, args: argparse.Namespace, message: str, code: int) -> int:

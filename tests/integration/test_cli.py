@@ -300,3 +300,12 @@ def test_the_home_region_is_matched_whole_too(monkeypatch, name, value, message)
     code, out, err = run("status", "--table", "guard-ledger", "--region", REGION)
     assert code == 2 and out == ""
     assert message in one_error_line(err), err
+
+
+@pytest.mark.parametrize("junk", ["\n", "a\nb", "\u2028", "\x1c", "\t"])
+def test_an_unknown_argument_with_a_line_break_stays_on_one_line(junk):
+    """Found by the property test: argparse echoed ``status '\\n'`` as two lines."""
+    code, out, err = run("status", junk)
+    assert code == 2 and out == ""
+    assert one_error_line(err).startswith("braket-guard: error: unrecognized arguments: ")
+    assert err.splitlines() == [err[:-1]], err  # no character Python counts as a line break

@@ -251,7 +251,8 @@ def materialize(case: dict, world: dict) -> tuple[list[str], dict[str, str]]:
 def violations(run) -> list[str]:
     """What this run broke of the property (empty: it held)."""
     found = []
-    stderr_lines = [line for line in run.stderr.split("\n") if line and not PROGRESS.fullmatch(line)]
+    # splitlines: every character Python (and a terminal) breaks a line at, not only "\n"
+    stderr_lines = [line for line in run.stderr.splitlines() if line and not PROGRESS.fullmatch(line)]
     if run.returncode not in (0, 1, 2):
         found.append(f"exit code {run.returncode}")
     if "Traceback" in run.stderr:
