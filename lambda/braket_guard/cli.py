@@ -18,7 +18,6 @@ import json
 import os
 import re
 import sys
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Sequence, TextIO
