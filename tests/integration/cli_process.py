@@ -107,3 +107,45 @@ def finish_cli(argv: list[str], proc: subprocess.Popen, started: float,
 def run_cli(argv: list[str], env: dict[str, str], timeout: float = CLI_LIMIT_SECONDS + 30) -> Run:
     proc, started = start_cli(argv, env)
     return finish_cli(argv, proc, started, timeout)
+
+
+class SlowEndlessPriceList:
+    """A Price List endpoint that answers every GetProducts call after ``delay`` seconds (inside
+    the CLI's 5 s read timeout) with one item and a NextToken, forever: no single call times out,
+    only the run's total budget can end the pagination."""
+
+    def __init__(self, item: str, delay: float = 3.0):
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.calls = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                endpoint.calls += 1
+                time.sleep(delay)
+                body = json.dumps({"FormatVersion": "aws_v1", "PriceList": [item],
+                                   "NextToken": str(endpoint.calls)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "SlowEndlessPriceList":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

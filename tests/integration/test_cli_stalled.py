@@ -96,3 +96,24 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     assert first.startswith(f"{path}: 3000 product(s)".encode()), first
     assert proc.returncode == 1, (proc.returncode, stderr)
     assert stderr == "", stderr
+
+
+def test_an_endless_slow_pagination_stops_at_the_runs_budget():
+    """Every GetProducts page answers in 3 s (no call times out) and there is always a next page:
+    the paginator has no Backoff, so only the check before each call ends it. The run stops
+    before the 25 s budget could be overrun, with one line that says so and names the endpoint."""
+    from .cli_process import SlowEndlessPriceList, run_cli
+    from braket_guard import clients
+
+    item = json.dumps({"product": {"productFamily": "Quantum Widget", "sku": "W1", "attributes": {}}})
+    with SlowEndlessPriceList(item, delay=3.0) as endpoint:
+        run = run_cli(["prices"], base_env(AWS_ENDPOINT_URL_PRICING=endpoint.url))
+        calls = endpoint.calls
+    assert run.returncode == 2 and run.stdout == "", (run.returncode, run.stderr)
+    assert run.seconds < CLI_LIMIT_SECONDS, run.seconds
+    assert run.stderr == (f"braket-guard: error: Out of time: the CLI's {clients.CLI_SECONDS} s budget for AWS "
+                          f"calls cannot hold another call (the last one went to pricing at {endpoint.url})\n")
+    # a call starts only while the budget still holds a whole worst-case call (14 s): pages at 3 s
+    # each leave room for 4 (0, 3, 6, 9 s) and refuse the 5th (at 12 s, 13 s left)
+    worst = clients.CLI.worst_call_seconds
+    assert 2 <= calls <= int((clients.CLI_SECONDS - worst) / 3.0) + 1, calls
