@@ -9,8 +9,8 @@ Price List replay where an endpoint works.
 
 The property, for every run: exit code 0, 1 or 2; no traceback; no "internal error" line (the
 CLI's last-resort handler: a bug, counted as a failure); an error (exit 2) is exactly one line on
-stderr with nothing on stdout; exit 0 or 1 leaves at most one line on stderr (progress bars
-aside); the run ends in under 30 s.
+stderr with nothing on stdout; exit 0 or 1 prints its (whole or partial) answer on stdout and
+leaves at most one line on stderr (progress bars aside); the run ends in under 30 s.
 
 Every example is run and every failure is collected, then reported together (the first failing
 example would hide the others). ``BRAKET_GUARD_CLI_EXAMPLES`` raises the example count (default
@@ -269,8 +269,11 @@ def violations(run) -> list[str]:
             found.append(f"an error with {len(stderr_lines)} lines on stderr (one expected)")
         if run.stdout:
             found.append("an error with output on stdout")
-    elif len(stderr_lines) > 1:
-        found.append(f"{len(stderr_lines)} lines on stderr")
+    elif run.returncode in (0, 1):
+        if len(stderr_lines) > 1:
+            found.append(f"{len(stderr_lines)} lines on stderr")
+        if not run.stdout.strip():
+            found.append(f"exit {run.returncode} with nothing on stdout (a result, partial or whole, is printed)")
     return found
 
 
