@@ -63,13 +63,14 @@ class Digest:
     top_tags: list[tuple[str, int, int]] = field(default_factory=list)  # key=value, tasks, cost
     jobs: list[dict[str, Any]] = field(default_factory=list)  # hybrid jobs active that day
     native: list[str] = field(default_factory=list)  # native limits: freezes, foreign limits, drift
+    unguarded: list[str] = field(default_factory=list)  # regions outside BRAKET_GUARD_REGIONS that sent events
 
     @property
     def quiet(self) -> bool:
         """Nothing happened: no task activity that day, nothing left open, no region failing.
         (A month or total counter with usage from earlier days does not make a day busy.)"""
         return (self.admitted + self.rejected + self.refunded + self.unseen + self.overrun == 0
-                and not self.open_work and not self.region_errors and not self.jobs)
+                and not self.open_work and not self.region_errors and not self.jobs and not self.unguarded)
 
 
 def digest_day(now_local: datetime) -> date:
@@ -201,6 +202,10 @@ def render_digest(digest: Digest) -> Alert:
             f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(digest.open_work.items())))
     for region, error in sorted(digest.region_errors.items()):
         problems.append(f"region {region} could not be read: {error}")
+    if digest.unguarded:
+        problems.append(f"tasks came from {', '.join(digest.unguarded)}, outside the guarded regions: they "
+                        "were charged and enforced, but are not reconciled or counted above (add the "
+                        "region to BRAKET_GUARD_REGIONS)")
     lines += ["", "Guard errors: " + ("; ".join(problems) if problems else "none")]
     footer = f"braket-guard ({digest.mode} mode)"
     text = "\n".join([title, ""] + lines + ["", footer])
@@ -248,10 +253,19 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
                      estimate_cost(config.prices, t)) for t, s in events]
     digest = build_digest(day.isoformat(), str(config.zone), config.mode, caps, tasks, open_work, region_errors,
                           _day_jobs(guard, day_window))
+    digest.unguarded = unguarded_regions(guard.ledger, day)
     if getattr(guard, "native", None) is not None and guard.native.enabled:
         from .native_status import digest_lines
         digest.native = digest_lines(guard.native, datetime.now(timezone.utc))
     return digest, always or config.digest_always or not digest.quiet
+
+
+def unguarded_regions(ledger: Any, day: date) -> list[str]:
+    """Regions outside BRAKET_GUARD_REGIONS whose events reached the guard on ``day`` (the
+    once-a-day alert markers of guard.note_unguarded)."""
+    prefix = "ALERT#REGION#"
+    items = ledger.alert_markers(f"UNGUARDED#{day.isoformat()}", prefix)
+    return sorted({item["sk"]["S"][len(prefix):].rsplit("#", 1)[0] for item in items})
 
 
 def _day_jobs(guard: Any, day_window: Window) -> list[dict[str, Any]]:

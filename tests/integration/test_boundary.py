@@ -72,6 +72,17 @@ def test_an_unguarded_region_is_told_once_per_day_even_across_containers(harness
     assert subjects == ["braket-guard: tasks from unguarded region eu-north-1"]
 
 
+def test_the_digest_names_an_unguarded_region_that_sent_events(harness, monkeypatch):
+    harness.configure([BIG_CAP])
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    harness.invoke(created(harness, GARNET, 10, region="eu-north-1", created_at=datetime.now(timezone.utc))[1])
+    today = datetime.now(timezone.utc).date().isoformat()
+    result = handler.lambda_handler({"braket_guard": "digest", "date": today, "force": True}, None)
+    assert result["sent"] is True, result
+    digests = [m for m in harness.emails() if "digest" in m.get("Subject", "").lower() or "Guard errors" in m.get("Message", "")]
+    assert digests and "tasks came from eu-north-1, outside the guarded regions" in digests[-1]["Message"], digests
+
+
 # -- identifiers matched whole ---------------------------------------------------------------------
 def test_an_arn_with_a_trailing_newline_is_dropped_and_the_real_task_is_admitted(harness, caplog):
     harness.configure([{"name": "one", "window": "day", "group_by": "account", "max_shots": 100}])
