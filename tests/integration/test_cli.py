@@ -309,3 +309,18 @@ def test_an_unknown_argument_with_a_line_break_stays_on_one_line(junk):
     assert code == 2 and out == ""
     assert one_error_line(err).startswith("braket-guard: error: unrecognized arguments: ")
     assert err.splitlines() == [err[:-1]], err  # no character Python counts as a line break
+
+
+def test_a_region_that_cannot_be_searched_leaves_a_partial_report_and_one_warning(harness):
+    """Exit 1: the other region's tasks are reported; the missing region is named in the report
+    and once on stderr (scripts that read only stdout see it in the JSON's region_errors)."""
+    harness.configure(CAPS)
+    today_tasks(harness)
+    harness.emu.fail_next("SearchQuantumTasks", 1, "AccessDeniedException")  # the first region asked
+    day = datetime.now(timezone.utc).date().isoformat()
+    code, out, err = run("report", "--date", day, "--region", "eu-north-1", "--region", REGION)
+    assert code == 1
+    assert one_error_line(err).startswith("braket-guard: warning: report incomplete: eu-north-1: AccessDeniedException")
+    assert "Region eu-north-1 could not be searched (AccessDeniedException" in out
+    forte = [line for line in out.splitlines() if line.startswith("ionq/Forte-1")]
+    assert forte and "$16.60" in forte[0], out
