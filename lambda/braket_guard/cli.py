@@ -886,8 +886,9 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         if args.command is None:
             raise _ParseExit(2, f"a command is required: one of {', '.join(COMMANDS)} (see braket-guard --help)")
     except _ParseExit as exc:
-        if exc.message:
-            err.write(f"braket-guard: error: {_one_line(exc.message)}\n")
+        if exc.message:  # --json asked for (it may be the very flag argparse refused): JSON
+            wants_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
+            _fail(err, argparse.Namespace(json=wants_json), exc.message, exc.code)
         return exc.code
     _SESSION.clear()
     _LAST_CALL.clear()

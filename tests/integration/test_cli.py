@@ -324,3 +324,9 @@ def test_a_region_that_cannot_be_searched_leaves_a_partial_report_and_one_warnin
     assert "Region eu-north-1 could not be searched (AccessDeniedException" in out
     forte = [line for line in out.splitlines() if line.startswith("ionq/Forte-1")]
     assert forte and "$16.60" in forte[0], out
+
+
+def test_an_argv_error_with_json_asked_for_is_a_json_line():
+    code, out, err = run("status", "--json", "--bogus")
+    assert code == 2 and out == ""
+    assert json.loads(one_error_line(err)) == {"error": "unrecognized arguments: --bogus (see braket-guard --help)"}
