@@ -205,7 +205,11 @@ def home_region() -> str:
 
 def client(service: str, budget: clients.ClientBudget, region: str | None = None) -> Any:
     """A client with the CLI's time budget; each call records its endpoint and refuses to start
-    when the run's remaining time cannot hold it (paginators and single calls have no Backoff)."""
+    when the budget cannot hold it (paginators and single calls have no Backoff).
+
+    The budget (clients.CLI_SECONDS) bounds the wait on an endpoint that does not answer, so
+    every answer starts it again: a report paging through 60,000 tasks takes as long as it takes,
+    and a run gives up within 25 s of the last answer."""
     made = clients.make_client(session(), service, budget, region=region)
     endpoint = made.meta.endpoint_url
 
@@ -215,7 +219,11 @@ def client(service: str, budget: clients.ClientBudget, region: str | None = None
         if left is not None and left < budget.worst_call_seconds:
             raise retry.DeadlineExceeded(f"no time left for another call ({left:.1f} s left)")
 
+    def after_call(**_kwargs: Any) -> None:  # an answer (an AWS error too): the endpoint is alive
+        retry.renew(clients.CLI_SECONDS)
+
     made.meta.events.register("before-call", before_call)  # this client's own emitter
+    made.meta.events.register("after-call", after_call)
     return made
 
 
@@ -766,8 +774,9 @@ service elsewhere (the sandbox)."""
 EPILOG = """\
 exit status: 0 done; 1 the answer is incomplete (a region could not be searched, a product
 could not be priced, the task or job is unknown); 2 an error, printed as one line on stderr
-(a JSON object with --json). Every AWS call has connect and read timeouts, and the whole run gives
-up after %d s of AWS time with one line naming the endpoint that did not answer.""" % clients.CLI_SECONDS
+(a JSON object with --json); 130 interrupted. Every AWS call has connect and read timeouts, and
+a run gives up %d s after the last answer from AWS, with one line naming the endpoint that did
+not answer.""" % clients.CLI_SECONDS
 
 
 class _ParseExit(Exception):
@@ -851,8 +860,8 @@ def _unanswered(exc: BaseException) -> str:
     service = _LAST_CALL.get("service", "")  # one thread: the last call started is the one that hung
     named = f"{service} at {endpoint}" if service else endpoint
     if isinstance(exc, retry.DeadlineExceeded):
-        return (f"Out of time: the CLI's {clients.CLI_SECONDS} s budget for AWS calls cannot hold another call "
-                f"(the last one went to {named})")
+        return (f"Out of time: the CLI waits at most {clients.CLI_SECONDS} s for an answer from AWS and another "
+                f"call could not end inside it (the last one went to {named})")
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
         kind = "read" if isinstance(exc, ReadTimeoutError) else "connect"
         return f"No answer from {named} ({kind} timeout): check the network, the region or AWS_ENDPOINT_URL"

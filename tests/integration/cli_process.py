@@ -109,16 +109,17 @@ def run_cli(argv: list[str], env: dict[str, str], timeout: float = CLI_LIMIT_SEC
     return finish_cli(argv, proc, started, timeout)
 
 
-class SlowEndlessPriceList:
-    """A Price List endpoint that answers every GetProducts call after ``delay`` seconds (inside
-    the CLI's 5 s read timeout) with one item and a NextToken, forever: no single call times out,
-    only the run's total budget can end the pagination."""
+class SlowPriceList:
+    """A Price List endpoint that answers each GetProducts call after ``delay`` seconds (inside the
+    CLI's 5 s read timeout) with one item: ``pages`` pages in all, then, with ``stall``, it stops
+    answering (the connection stays open, nothing comes back)."""
 
-    def __init__(self, item: str, delay: float = 3.0):
+    def __init__(self, item: str, delay: float, pages: int, stall: bool = False):
         import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.calls = 0
+        self._stop = threading.Event()
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,9 +129,14 @@ class SlowEndlessPriceList:
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 endpoint.calls += 1
+                if endpoint.calls > pages:  # only with stall: the last page had a NextToken
+                    endpoint._stop.wait(120)
+                    return
                 time.sleep(delay)
-                body = json.dumps({"FormatVersion": "aws_v1", "PriceList": [item],
-                                   "NextToken": str(endpoint.calls)}).encode()
+                page = {"FormatVersion": "aws_v1", "PriceList": [item]}
+                if endpoint.calls < pages or stall:
+                    page["NextToken"] = str(endpoint.calls)
+                body = json.dumps(page).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(body)))
@@ -142,10 +148,11 @@ class SlowEndlessPriceList:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "SlowEndlessPriceList":
+    def __enter__(self) -> "SlowPriceList":
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
         self.server.shutdown()
         self.server.server_close()

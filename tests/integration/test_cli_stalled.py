@@ -98,22 +98,36 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     assert stderr == "", stderr
 
 
-def test_an_endless_slow_pagination_stops_at_the_runs_budget():
-    """Every GetProducts page answers in 3 s (no call times out) and there is always a next page:
-    the paginator has no Backoff, so only the check before each call ends it. The run stops
-    before the 25 s budget could be overrun, with one line that says so and names the endpoint."""
-    from .cli_process import SlowEndlessPriceList, run_cli
+WIDGET = json.dumps({"product": {"productFamily": "Quantum Widget", "sku": "W1", "attributes": {}}})
+
+
+def test_a_long_run_that_keeps_getting_answers_is_not_cut_off():
+    """The budget bounds the wait on an endpoint that does not answer, not the length of a run:
+    ten GetProducts pages at 1.5 s each (15 s) outlast what a fixed 25 s budget lets a run start
+    calls for (25 - 14 s for one worst-case call - 2 s margin = 9 s), and every page is read."""
+    from .cli_process import SlowPriceList, run_cli
+    from braket_guard import clients, retry
+
+    assert 10 * 1.5 > clients.CLI_SECONDS - clients.CLI.worst_call_seconds - retry.DEADLINE_MARGIN_SECONDS
+    with SlowPriceList(WIDGET, delay=1.5, pages=10) as endpoint:
+        run = run_cli(["prices"], base_env(AWS_ENDPOINT_URL_PRICING=endpoint.url))
+        calls = endpoint.calls
+    assert run.returncode == 0 and run.stderr == "", (run.returncode, run.stderr)
+    assert calls == 10
+    assert run.stdout.startswith("pricing:GetProducts in us-east-1: 10 product(s), 0 priced"), run.stdout[:200]
+
+
+def test_an_endpoint_that_stops_answering_mid_run_ends_it_within_the_budget():
+    """Three pages answered, then silence: the run ends within the budget of the last answer,
+    with one line naming the endpoint."""
+    from .cli_process import SlowPriceList, run_cli
     from braket_guard import clients
 
-    item = json.dumps({"product": {"productFamily": "Quantum Widget", "sku": "W1", "attributes": {}}})
-    with SlowEndlessPriceList(item, delay=3.0) as endpoint:
+    with SlowPriceList(WIDGET, delay=0.2, pages=3, stall=True) as endpoint:
         run = run_cli(["prices"], base_env(AWS_ENDPOINT_URL_PRICING=endpoint.url))
         calls = endpoint.calls
     assert run.returncode == 2 and run.stdout == "", (run.returncode, run.stderr)
-    assert run.seconds < CLI_LIMIT_SECONDS, run.seconds
-    assert run.stderr == (f"braket-guard: error: Out of time: the CLI's {clients.CLI_SECONDS} s budget for AWS "
-                          f"calls cannot hold another call (the last one went to pricing at {endpoint.url})\n")
-    # a call starts only while the budget still holds a whole worst-case call (14 s): pages at 3 s
-    # each leave room for 4 (0, 3, 6, 9 s) and refuse the 5th (at 12 s, 13 s left)
-    worst = clients.CLI.worst_call_seconds
-    assert 2 <= calls <= int((clients.CLI_SECONDS - worst) / 3.0) + 1, calls
+    assert calls >= 4  # the fourth call (and botocore's second attempt) got no answer
+    assert run.seconds < CLI_LIMIT_SECONDS and run.seconds < 3 * 0.2 + clients.CLI_SECONDS, run.seconds
+    assert run.stderr == (f"braket-guard: error: No answer from pricing at {endpoint.url}/ (read timeout): check the "
+                          "network, the region or AWS_ENDPOINT_URL\n"), run.stderr
