@@ -482,16 +482,12 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
 REGION_ERRORS = (ClientError, BotoCoreError, retry.DeadlineExceeded)
 UNANSWERED = (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError,
               retry.DeadlineExceeded)
-# ... unless the cause is the caller's credentials: every region would fail the same way.
-ACCOUNT_WIDE_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
-                                "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-                                "MissingAuthenticationToken", "IncompleteSignature"})
 
 
 def _raise_if_account_wide(exc: BaseException) -> None:
+    """No credentials: every region would fail the same way; one line says so (exit 2). (Refused
+    credentials fail every region too, and the report is then an error naming each.)"""
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        raise exc
-    if isinstance(exc, ClientError) and retry.error_code(exc) in ACCOUNT_WIDE_CODES:
         raise exc
 
 
