@@ -1,7 +1,14 @@
-"""``braket-guard``: status, report, explain, check-config and prices, for operators and scripts.
+"""``braket-guard``: status, report, explain, check-config, prices and unfreeze, for operators
+and scripts.
 
 Uses the same package as the Lambda (caps, pricing, ledger) against real AWS with the usual
 credentials, or against the sandbox through AWS_ENDPOINT_URL_<SERVICE>. ``--json`` everywhere.
+
+The boundary: every argv value is parsed once, strictly, in ``parse_argv`` (identifiers matched
+whole, ASCII classes); every AWS client is built by ``clients.make_client`` with a CLI budget, and
+``main`` runs under ``retry.deadline(clients.CLI_SECONDS)``, so an endpoint that never answers ends
+the run in well under 30 s with one line naming it. Errors are one line on stderr, never a
+traceback: exit 2 for an error, 1 for an incomplete answer, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -9,15 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Sequence, TextIO
 
 import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
-                                 NoCredentialsError, NoRegionError, PartialCredentialsError)
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, ConnectTimeoutError,
+                                 EndpointConnectionError, NoCredentialsError, NoRegionError,
+                                 PartialCredentialsError, ReadTimeoutError)
 
 from .braket_api import BraketGateway
 from . import states as S
@@ -27,11 +35,11 @@ from .digest import percent_text
 from .events import STATUSES
 from .guard import summary_event
 from .job_ledger import JobLedger
-from .jobs import JOB_ARN, billed_ms, job_from_api
+from .jobs import billed_ms, job_from_api
 from .ledger import Ledger
 from .messages import short_device
 from .money import format_usd, micros_to_str
-from . import pricelist
+from . import clients, pricelist, retry
 from .pricing import PriceError, build_price_book, instance_cost_micros, task_cost_micros
 from .windows import DAY, MONTH, load_zone, window_for
 
@@ -57,19 +65,95 @@ class Progress:
 
     def __init__(self, label: str, stream: TextIO, enabled: bool):
         self.label, self.stream, self.enabled, self.count = label, stream, enabled, 0
+        self.drawn = False
 
     def advance(self, n: int) -> None:
         self.count += n
         if self.enabled:
+            self.drawn = True
             filled = min(30, self.count // 100 + 1)
             bar = "#" * filled + "." * (30 - filled)
             self.stream.write(f"\r{self.label} [{bar}] {self.count} tasks")
             self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled:
+        if self.drawn:  # nothing drawn (the first page failed): no empty line
+            self.drawn = False
             self.stream.write("\n")
             self.stream.flush()
+
+
+# -- argv: every identifier parsed once, whole, ASCII only ---------------------------------------
+REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+TASK_ARN = re.compile(r"arn:aws[a-z-]*:braket:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:"
+                      r"quantum-task/[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+JOB_ARN_WHOLE = re.compile(r"arn:aws[a-z-]*:braket:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:"
+                           r"job/[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+DEVICE_ARN_WHOLE = re.compile(r"arn:aws[a-z-]*:braket:(?:[a-z]{2}(?:-[a-z]+)+-[0-9])?::device/"
+                              r"(?:qpu|quantum-simulator)/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+FUNCTION = re.compile(r"[A-Za-z0-9_-]{1,64}|arn:aws[a-z-]*:lambda:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:"
+                      r"function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9_$-]{1,128})?")
+CAP_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # caps.NAME
+ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,31}(?:/[A-Za-z0-9][A-Za-z0-9_+-]{0,31}){0,2}")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MONTH_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}")
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a caps or GetProducts file; the whole Price List is ~1 MB
+
+
+def _whole(pattern: re.Pattern[str], value: str, flag: str, expected: str) -> str:
+    if not pattern.fullmatch(value):
+        raise CliError(f"{flag}: expected {expected}, got {value[:100]!r}")
+    return value
+
+
+def _zone_name(value: str, where: str) -> str:
+    _whole(ZONE, value, where, "an IANA time zone such as UTC or Asia/Tokyo")
+    try:
+        load_zone(value)
+    except ValueError:
+        raise CliError(f"{where}: unknown IANA time zone {value!r}") from None
+    return value
+
+
+def parse_argv(args: argparse.Namespace) -> argparse.Namespace:
+    """The CLI's boundary: check every identifier on argv whole; dedupe repeated regions."""
+    region_text = "an AWS region name such as us-east-1"
+    if getattr(args, "region", None) is not None and isinstance(args.region, list):
+        args.region = list(dict.fromkeys(_whole(REGION, r, "--region", region_text) for r in args.region))
+    elif getattr(args, "region", None) is not None:  # prices: the Price List endpoint's region
+        _whole(REGION, args.region, "--region", region_text)
+    if getattr(args, "price_region", None) is not None:
+        _whole(REGION, args.price_region, "--price-region", region_text)
+    if getattr(args, "table", None) is not None:
+        _whole(TABLE_NAME, args.table, "--table", "a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
+    if getattr(args, "function", None) is not None:
+        _whole(FUNCTION, args.function, "--function", "a Lambda function name or ARN")
+    if getattr(args, "timezone", None) is not None:
+        _zone_name(args.timezone, "--timezone")
+    if getattr(args, "device", None) is not None:
+        _whole(DEVICE_ARN_WHOLE, args.device, "--device", "a Braket device ARN")
+    for arn in getattr(args, "device_arn", None) or []:
+        if not DEVICE_ARN_WHOLE.fullmatch(arn):
+            raise CliError(f"--device-arn: not a Braket device ARN: {arn[:100]}")
+    if args.command == "explain" and not (TASK_ARN.fullmatch(args.task_arn) or JOB_ARN_WHOLE.fullmatch(args.task_arn)):
+        raise CliError(f"TASK_OR_JOB_ARN: expected a Braket quantum-task or job ARN, got {args.task_arn[:100]!r}")
+    if args.command == "unfreeze":
+        _whole(CAP_NAME, args.cap, "CAP", "a cap name (1-64 of A-Z a-z 0-9 _ -)")
+        if args.group is not None and not (ACCOUNT_ID.fullmatch(args.group) or REGION.fullmatch(args.group)
+                                           or DEVICE_ARN_WHOLE.fullmatch(args.group)):
+            raise CliError(f"GROUP: expected an account id, a region or a device ARN, got {args.group[:100]!r}")
+    if args.command == "report":
+        args.day = args.window_month = None
+        if args.date is not None:
+            _whole(DATE, args.date, "--date", "YYYY-MM-DD")
+            args.day = _parse(lambda: date.fromisoformat(args.date), f"--date: expected YYYY-MM-DD, got {args.date!r}")
+        else:
+            _whole(MONTH_TEXT, args.month, "--month", "YYYY-MM")
+            args.window_month = _parse(lambda: datetime.strptime(args.month, "%Y-%m").date(),
+                                       f"--month: expected YYYY-MM, got {args.month!r}")
+    return args
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -84,10 +168,7 @@ class Settings:
 
     @property
     def zone(self):
-        try:
-            return load_zone(self.timezone)
-        except ValueError as exc:
-            raise CliError(f"--timezone / BRAKET_GUARD_TIMEZONE: {exc}") from None
+        return load_zone(_zone_name(self.timezone, "--timezone / BRAKET_GUARD_TIMEZONE"))
 
     def prices(self):
         try:
@@ -97,23 +178,71 @@ class Settings:
 
 
 _SESSION: list[boto3.session.Session] = []
+# The last AWS call this run started (service, endpoint): what a deadline message names.
+_LAST_CALL: dict[str, str] = {}
 
 
 def session() -> boto3.session.Session:
-    """One fresh session per CLI run (credentials are resolved anew each time)."""
+    """One fresh session per CLI run (credentials are resolved anew each time). Its region is
+    AWS_REGION, then boto3's own (AWS_DEFAULT_REGION, the profile), as the AWS CLI does."""
     if not _SESSION:
-        _SESSION.append(boto3.session.Session())
+        made = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+        if made.region_name and not REGION.fullmatch(made.region_name):
+            source = "AWS_REGION" if os.environ.get("AWS_REGION") else "AWS_DEFAULT_REGION or the profile's region"
+            raise CliError(f"{source}: expected an AWS region name such as us-east-1, got {made.region_name[:100]!r}")
+        _SESSION.append(made)
     return _SESSION[0]
 
 
+def home_region() -> str:
+    """The region of the ledger table and the Lambda (not a Braket region: --region picks those)."""
+    region = session().region_name
+    if not region:
+        raise CliError("No AWS region for the ledger table and the Lambda: set AWS_REGION or AWS_DEFAULT_REGION "
+                       "(--region picks the Braket regions to search, not this one)")
+    return region
+
+
+def client(service: str, budget: clients.ClientBudget, region: str | None = None) -> Any:
+    """A client with the CLI's time budget; each call records its endpoint and refuses to start
+    when the budget cannot hold it (paginators and single calls have no Backoff).
+
+    The budget (clients.CLI_SECONDS) bounds the wait on an endpoint that does not answer, so
+    every answer starts it again: a report paging through 60,000 tasks takes as long as it takes,
+    and a run gives up within 25 s of the last answer."""
+    made = clients.make_client(session(), service, budget, region=region)
+    endpoint = made.meta.endpoint_url
+
+    def before_call(**_kwargs: Any) -> None:
+        _LAST_CALL.update(service=service, endpoint=endpoint)
+        left = retry.remaining_seconds()
+        if left is not None and left < budget.worst_call_seconds:
+            raise retry.DeadlineExceeded(f"no time left for another call ({left:.1f} s left)")
+
+    def after_call(**_kwargs: Any) -> None:  # an answer (an AWS error too): the endpoint is alive
+        retry.renew(clients.CLI_SECONDS)
+
+    made.meta.events.register("before-call", before_call)  # this client's own emitter
+    made.meta.events.register("after-call", after_call)
+    return made
+
+
 def _function_environment(name: str) -> dict[str, str]:
-    client = session().client("lambda")
-    response = client.get_function_configuration(FunctionName=name)
-    return response.get("Environment", {}).get("Variables", {})
+    lam = client("lambda", clients.CLI, region=name.split(":")[3] if name.startswith("arn:") else home_region())
+    try:
+        response = lam.get_function_configuration(FunctionName=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise CliError(f"Lambda function not found: {name} in {lam.meta.region_name}. Check --function "
+                           "and AWS_REGION.") from None
+        raise
+    variables = response.get("Environment", {}).get("Variables", {})
+    return {k: v for k, v in variables.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Flags win, then BRAKET_GUARD_* variables, then the deployed function's environment."""
+    session()  # the home region (AWS_REGION, AWS_DEFAULT_REGION, the profile) is checked first
     deployed: dict[str, str] = _function_environment(args.function) if args.function else {}
 
     def pick(flag: str | None, name: str) -> str | None:
@@ -132,30 +261,40 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     if not regions:
         session_region = session().region_name
         if not session_region:
-            raise CliError("No AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+            raise CliError("No Braket region: pass --region, set BRAKET_GUARD_REGIONS, or set AWS_REGION "
+                           "(or AWS_DEFAULT_REGION) to the region the guard runs in")
         if session_region not in BRAKET_REGIONS:
             raise CliError(f"No guarded region: {session_region} has no Braket; pass --region (one of "
                            f"{', '.join(BRAKET_REGIONS)}), set BRAKET_GUARD_REGIONS or name the Lambda with --function")
         regions = [session_region]
-    return Settings(pick(args.table, "BRAKET_GUARD_TABLE"), caps_json,
-                    pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", regions,
+    table_name = pick(args.table, "BRAKET_GUARD_TABLE")
+    if table_name is not None and not TABLE_NAME.fullmatch(table_name):
+        raise CliError(f"BRAKET_GUARD_TABLE: expected a DynamoDB table name, got {table_name[:100]!r}")
+    zone_name = _zone_name(pick(args.timezone, "BRAKET_GUARD_TIMEZONE") or "UTC", "--timezone / BRAKET_GUARD_TIMEZONE")
+    return Settings(table_name, caps_json, zone_name, list(dict.fromkeys(regions)),
                     pick(None, "BRAKET_GUARD_PRICES"), pick(None, "BRAKET_GUARD_NATIVE_LIMITS") or "off")
 
 
 def _read(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise CliError(f"File not found: {path}") from None
     except OSError as exc:
-        raise CliError(f"Cannot read {path}: {exc.strerror}") from None
+        raise CliError(f"Cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CliError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _ledger(settings: Settings) -> Ledger:
     if not settings.table:
         raise CliError("No ledger table: pass --table, set BRAKET_GUARD_TABLE, or name the Lambda with --function")
-    return Ledger(session().client("dynamodb", config=BotoConfig(retries={"mode": "standard"})), settings.table)
+    return Ledger(client("dynamodb", clients.CLI, region=home_region()), settings.table)
 
 
 def _caps(settings: Settings) -> tuple[Cap, ...]:
@@ -165,13 +304,12 @@ def _caps(settings: Settings) -> tuple[Cap, ...]:
 
 
 def _gateway() -> BraketGateway:
-    clients: dict[str, Any] = {}
+    made: dict[str, Any] = {}
 
     def client_for(region: str) -> Any:
-        if region not in clients:
-            clients[region] = session().client("braket", region_name=region,
-                                             config=BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
-        return clients[region]
+        if region not in made:
+            made[region] = client("braket", clients.CLI_BRAKET, region=region)
+        return made[region]
 
     return BraketGateway(client_for)
 
@@ -255,25 +393,24 @@ def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:
 def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     settings = resolve_settings(args)
     zone = settings.zone
-    if args.date:
-        day = _parse(lambda: date.fromisoformat(args.date), f"--date: expected YYYY-MM-DD, got {args.date!r}")
-        window = window_for(DAY, datetime(day.year, day.month, day.day, 12, tzinfo=zone), zone)
-    else:
-        month = _parse(lambda: datetime.strptime(args.month, "%Y-%m"), f"--month: expected YYYY-MM, got {args.month!r}")
-        window = window_for(MONTH, datetime(month.year, month.month, 15, tzinfo=zone), zone)
+    window = _report_window(args, zone, settings.timezone)
     prices = settings.prices()  # the deployed function's BRAKET_GUARD_PRICES with --function
     gateway = _gateway()
     devices: dict[str, dict[str, Any]] = {}
     charged: list[tuple[Any, dict[str, Any], int]] = []
     region_errors: dict[str, str] = {}
+    unanswered: set[str] = set()  # regions whose endpoint did not answer: not asked again
     for region in settings.regions:
         progress = Progress(f"Searching {region}", sys.stderr, args.progress or sys.stderr.isatty())
         try:
             summaries = gateway.search(region, window.start, window.end, device_arn=args.device,
                                        on_page=lambda page: progress.advance(len(page)))
-        except (ClientError, BotoCoreError) as exc:  # one failing region never fails the report
+        except REGION_ERRORS as exc:  # one failing region never fails the report
             progress.done()
+            _raise_if_account_wide(exc)
             region_errors[region] = _aws_error_text(exc)
+            if isinstance(exc, UNANSWERED):
+                unanswered.add(region)
             continue
         progress.done()
         for summary in summaries:
@@ -295,6 +432,9 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                 else:
                     row["cost_micros"] += task_cost_micros(price, task.shots)
                     charged.append((task, row, task_cost_micros(price, task.shots)))
+    if len(region_errors) == len(settings.regions):  # nothing was searched: no report, no $0.00 total
+        raise CliError("Braket could not be searched in any region: " + "; ".join(
+            f"{region}: {error}" for region, error in region_errors.items()))
     if settings.table and charged:  # tasks the guard found in a reservation cost nothing
         records = _ledger(settings).get_tasks(task.task_arn for task, _row, _cost in charged)
         for task, row, cost in charged:
@@ -302,7 +442,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
             if record is not None and record.reservation_arn:
                 row["cost_micros"] -= cost
                 row["reserved_tasks"] = row.get("reserved_tasks", 0) + 1
-    jobs = _report_jobs(gateway, settings.regions, window, prices, region_errors)
+    jobs = _report_jobs(gateway, [r for r in settings.regions if r not in unanswered], window, prices,
+                        region_errors)
     ordered = sorted(devices.values(), key=lambda r: (-r["cost_micros"], r["device"]))
     used_statuses = [s for s in STATUS_ORDER if any(r["by_status"][s]["tasks"] for r in ordered)] or ["COMPLETED"]
     text_rows = [[short_device(r["device"])] + [
@@ -331,7 +472,39 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
                       "estimated_cost_usd": None if j["cost_micros"] is None else micros_to_str(j["cost_micros"])}
                      for j in jobs],
             "estimated_total_usd": micros_to_str(total), "region_errors": region_errors}
+    if region_errors:  # the answer is incomplete: say so once on stderr too (exit 1)
+        args.warning = "report incomplete: " + "; ".join(
+            f"{region}: {error}" for region, error in sorted(region_errors.items()))
     return (1 if region_errors else 0), (data, text)
+
+
+# A region that cannot be searched leaves the others' results standing (exit 1).
+REGION_ERRORS = (ClientError, BotoCoreError, retry.DeadlineExceeded)
+UNANSWERED = (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError,
+              retry.DeadlineExceeded)
+
+
+def _raise_if_account_wide(exc: BaseException) -> None:
+    """No credentials: every region would fail the same way; one line says so (exit 2). (Refused
+    credentials fail every region too, and the report is then an error naming each.)"""
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        raise exc
+
+
+def _report_window(args: argparse.Namespace, zone: Any, zone_name: str) -> Any:
+    """The day or month asked for, in the zone; a day at the very ends of the calendar whose
+    bounds do not exist in UTC is refused with one line."""
+    try:
+        if args.day is not None:
+            day = args.day
+            return window_for(DAY, datetime(day.year, day.month, day.day, 12, tzinfo=zone), zone)
+        month = args.window_month
+        return window_for(MONTH, datetime(month.year, month.month, 15, tzinfo=zone), zone)
+    except (OverflowError, ValueError):
+        flag, text = ("--date", args.date) if args.day is not None else ("--month", args.month)
+        works = "0001-01-02 to 9999-12-30" if flag == "--date" else "0001-02 to 9999-11"
+        raise CliError(f"{flag}: {text} in {zone_name} is at the end of the calendar: its window has no "
+                       f"UTC bounds ({works} work in every zone)") from None
 
 
 def _report_jobs(gateway: BraketGateway, regions: Sequence[str], window: Any, prices: Any,
@@ -343,7 +516,8 @@ def _report_jobs(gateway: BraketGateway, regions: Sequence[str], window: Any, pr
     for region in regions:
         try:
             summaries = gateway.search_jobs(region, window.start) if window.start else []
-        except (ClientError, BotoCoreError) as exc:
+        except REGION_ERRORS as exc:
+            _raise_if_account_wide(exc)
             region_errors.setdefault(region, "jobs: " + _aws_error_text(exc))
             continue
         for summary in summaries:
@@ -352,7 +526,7 @@ def _report_jobs(gateway: BraketGateway, regions: Sequence[str], window: Any, pr
                 continue
             try:  # one job that cannot be read is shown as such; the others stay in the report
                 job = job_from_api(gateway.get_job(summary["jobArn"], region))
-            except (ClientError, BotoCoreError, ValueError) as exc:
+            except (*REGION_ERRORS, ValueError) as exc:
                 out.append({"job": summary["jobArn"], "status": str(summary.get("status", "")), "region": region,
                             "instances": "?", "billed_ms": 0, "cost_micros": None,
                             "error": _aws_error_text(exc)})
@@ -368,7 +542,7 @@ def _report_jobs(gateway: BraketGateway, regions: Sequence[str], window: Any, pr
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     settings = resolve_settings(args)
     ledger = _ledger(settings)
-    if JOB_ARN.match(args.task_arn):
+    if JOB_ARN_WHOLE.fullmatch(args.task_arn):
         return _explain_job(JobLedger(ledger), args.task_arn)
     record = ledger.get_task(args.task_arn)
     if record is None:
@@ -478,9 +652,9 @@ def _explain_job(jobs: JobLedger, job_arn: str) -> tuple[int, Any]:
 
 def _price_list_items(region: str) -> list[str]:
     """Every AmazonBraket product from pricing:GetProducts (the operator's credentials)."""
-    client = session().client("pricing", region_name=region, config=BotoConfig(retries={"mode": "standard"}))
+    pricing = client("pricing", clients.CLI, region=region)
     items: list[str] = []
-    pages = client.get_paginator("get_products").paginate(
+    pages = pricing.get_paginator("get_products").paginate(
         ServiceCode=pricelist.SERVICE_CODE, FormatVersion="aws_v1", PaginationConfig={"PageSize": 100})
     for page in pages:
         items.extend(page.get("PriceList", []))
@@ -496,9 +670,6 @@ def cmd_prices(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     else:
         items, origin = _price_list_items(args.region), f"pricing:GetProducts in {args.region}"
     table_data = pricelist.builtin_table()
-    extra = [arn for arn in args.device_arn or [] if not pricelist.DEVICE_ARN.match(arn)]
-    if extra:
-        raise CliError(f"--device-arn: not a Braket device ARN: {extra[0]}")
     try:
         reading = pricelist.read_price_list(items, list(table_data["devices"]) + list(args.device_arn or []),
                                             args.price_region)
@@ -571,6 +742,8 @@ def cmd_unfreeze(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
 
 
 def _aws_error_text(exc: Exception) -> str:
+    if isinstance(exc, UNANSWERED):
+        return _unanswered(exc)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code', '')}: {error.get('Message', '')}"[:200]
@@ -585,17 +758,65 @@ def _parse(fn: Callable[[], Any], message: str) -> Any:
 
 
 # -- entry point ---------------------------------------------------------------------------------
+DESCRIPTION = """\
+Operate a braket-guard deployment: see what its caps used, what Braket tasks and hybrid jobs
+cost, why the guard admitted or cancelled a task, check a caps file, refresh prices from the AWS
+Price List, and lift a native-limit freeze.
+
+Settings come from flags, then BRAKET_GUARD_* variables (TABLE, CAPS, TIMEZONE, REGIONS, PRICES,
+NATIVE_LIMITS), then the deployed Lambda named with --function. AWS credentials and the home
+region (AWS_REGION or AWS_DEFAULT_REGION) are the usual ones; AWS_ENDPOINT_URL_<SERVICE> points a
+service elsewhere (the sandbox)."""
+EPILOG = """\
+exit status: 0 done; 1 the answer is incomplete (a region could not be searched, a product
+could not be priced, the task or job is unknown); 2 an error, printed as one line on stderr
+(a JSON object with --json); 130 interrupted. Every AWS call has connect and read timeouts, and
+a run gives up %d s after the last answer from AWS, with one line naming the endpoint that did
+not answer.""" % clients.CLI_SECONDS
+
+
+class _ParseExit(Exception):
+    def __init__(self, code: int, message: str = ""):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block) and nothing calls sys.exit."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _ParseExit(2, f"{message} (see {self.prog} --help)")
+
+    def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
+        if message:
+            sys.stderr.write(message)
+        raise _ParseExit(status)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written; every command's help on its own line (argparse measures the
+    commands' names one indent short, which pushed ``check-config``'s help onto the next line)."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        for choice in getattr(action, "_choices_actions", []):
+            self._action_max_length = max(self._action_max_length,
+                                          len(choice.metavar or choice.dest) + self._current_indent + 4)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="braket-guard", description=__doc__.splitlines()[0])
-    common = argparse.ArgumentParser(add_help=False)
+    parser = _Parser(prog="braket-guard", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=_HelpFormatter)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--table", help="ledger table (default: BRAKET_GUARD_TABLE)")
     common.add_argument("--caps", help="caps JSON file (default: BRAKET_GUARD_CAPS)")
     common.add_argument("--timezone", help="IANA zone (default: BRAKET_GUARD_TIMEZONE or UTC)")
     common.add_argument("--function", help="read table, caps and zone from this deployed Lambda")
-    common.add_argument("--region", action="append", help="Braket region (repeatable)")
+    common.add_argument("--region", action="append",
+                        help="Braket region to search (repeatable; default: BRAKET_GUARD_REGIONS or AWS_REGION)")
     common.add_argument("--progress", action="store_true", help="show progress even when not on a terminal")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.add_parser("status", parents=[common], help="every cap's usage, limit and percentage per group")
     report = sub.add_parser("report", parents=[common], help="per device: tasks and shots by status, cost")
     when = report.add_mutually_exclusive_group(required=True)
@@ -629,41 +850,96 @@ COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, 
             "prices": cmd_prices, "unfreeze": cmd_unfreeze}
 
 
+def _unanswered(exc: BaseException) -> str:
+    """One line for an endpoint that did not answer in time (or could not be reached)."""
+    endpoint = clients.endpoint_of(exc) or _LAST_CALL.get("endpoint", "") or "the AWS endpoint"
+    service = _LAST_CALL.get("service", "")  # one thread: the last call started is the one that hung
+    named = f"{service} at {endpoint}" if service else endpoint
+    if isinstance(exc, retry.DeadlineExceeded):
+        return (f"Out of time: the CLI waits at most {clients.CLI_SECONDS} s for an answer from AWS and another "
+                f"call could not end inside it (the last one went to {named})")
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+        kind = "read" if isinstance(exc, ReadTimeoutError) else "connect"
+        return f"No answer from {named} ({kind} timeout): check the network, the region or AWS_ENDPOINT_URL"
+    return f"Cannot reach {named}: check the network or AWS_ENDPOINT_URL"
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
-    _SESSION.clear()
+    for stream in {id(s): s for s in (out, err, sys.stdout, sys.stderr)}.values():
+        # a terminal or pipe that cannot encode an echoed argument (LANG=C, latin-1) gets an
+        # escape, not a UnicodeEncodeError
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
-        code, (data, text) = COMMANDS[args.command](args, out)
+        return _main(argv, out, err)
+    except KeyboardInterrupt:
+        err.write("braket-guard: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `braket-guard report ... | head`: the reader left; say nothing more
+        if out is sys.stdout:  # Python flushes stdout at exit: point it at /dev/null (Python's docs)
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+        return 1
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise _ParseExit(2, f"a command is required: one of {', '.join(COMMANDS)} (see braket-guard --help)")
+    except _ParseExit as exc:
+        if exc.message:  # --json asked for (it may be the very flag argparse refused): JSON
+            wants_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
+            _fail(err, argparse.Namespace(json=wants_json), exc.message, exc.code)
+        return exc.code
+    _SESSION.clear()
+    _LAST_CALL.clear()
+    args.warning = None
+    try:
+        with retry.deadline(clients.CLI_SECONDS, clients.CLI.worst_call_seconds):
+            code, (data, text) = COMMANDS[args.command](parse_argv(args), out)
     except (CliError, CapError, ConfigError, PriceError) as exc:
         return _fail(err, args, str(exc), 2)
     except (NoCredentialsError, PartialCredentialsError):
         return _fail(err, args, "No AWS credentials found: run `aws configure`, set AWS_PROFILE, or export "
                                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.", 2)
     except NoRegionError:
-        return _fail(err, args, "No AWS region: pass --region or set AWS_REGION.", 2)
-    except EndpointConnectionError as exc:
-        return _fail(err, args, f"Cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: "
-                                "check the network or AWS_ENDPOINT_URL.", 2)
+        return _fail(err, args, "No AWS region: set AWS_REGION or AWS_DEFAULT_REGION.", 2)
+    except UNANSWERED as exc:
+        return _fail(err, args, _unanswered(exc), 2)
     except ClientError as exc:
         code_name = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
-        if code_name == "ResourceNotFoundException" and args.command in ("status", "explain"):
+        if code_name == "ResourceNotFoundException" and _LAST_CALL.get("service") == "dynamodb":
             return _fail(err, args, f"Ledger table not found: {message or code_name}. Check --table or "
-                                    "BRAKET_GUARD_TABLE and the region.", 2)
+                                    "BRAKET_GUARD_TABLE and AWS_REGION.", 2)
         return _fail(err, args, f"AWS said {code_name}: {message}", 2)
     except BotoCoreError as exc:
         return _fail(err, args, f"AWS client error: {exc}", 2)
     except ValueError as exc:  # bad input anywhere else: one line, never a traceback
-        return _fail(err, args, str(exc)[:500], 2)
+        return _fail(err, args, str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, and it says so
+        return _fail(err, args, f"internal error: {type(exc).__name__}: {exc} (please report)", 1)
     if args.json:
         out.write(json.dumps(data, indent=2, default=str) + "\n")
     else:
         out.write(text + "\n")
+    if args.warning:
+        err.write(f"braket-guard: warning: {_one_line(args.warning)}\n")
     return code
 
 
+def _one_line(message: str) -> str:
+    """The message on one line: a newline, tab or other unprintable character (an echoed
+    argument may hold any) is shown escaped, as repr shows it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message.strip())[:1000]
+
+
 def _fail(err: TextIO, args: argparse.Namespace, message: str, code: int) -> int:
+    message = _one_line(message)
     if getattr(args, "json", False):
         err.write(json.dumps({"error": message}) + "\n")
     else:

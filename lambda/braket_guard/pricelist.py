@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
 
+from . import strict
 from .events import DEVICE_ARN
 from .pricing import INSTANCE_TYPE, builtin_table, device_kind
 
@@ -114,12 +115,25 @@ class Reading:
     unknown_families: dict[str, int] = field(default_factory=dict)
 
 
+# A price outside the guard's one money range (strict.usd: 0 to strict.MAX_USD, at most
+# strict.MAX_NUMBER_CHARS characters) is a broken file, refused here (exit 2) rather than carried
+# into overrides that BRAKET_GUARD_PRICES and Terraform would refuse.
+
+
+def _json(text: str, where: str) -> Any:
+    """Strict JSON: numbers as Decimal (no float, no int digit limit), nesting bounded by the
+    parser's recursion limit (a RecursionError is a refused file, not a crash)."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    except json.JSONDecodeError as exc:
+        raise PriceListError(f"{where}not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise PriceListError(f"{where}JSON nested too deeply") from None
+
+
 def load_items(text: str) -> list[str | dict]:
     """A saved response: the PriceList array itself, or the whole GetProducts output."""
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise PriceListError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = _json(text, "")
     if isinstance(data, dict) and "PriceList" in data:
         data = data["PriceList"]
     if not isinstance(data, list):
@@ -135,29 +149,46 @@ def _parse_item(item: str | dict, where: str) -> dict:
     if isinstance(item, dict):
         return item
     try:
-        parsed = json.loads(item, parse_float=Decimal)
+        parsed = json.loads(item, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as exc:
         raise PriceListError(f"{where}: not a JSON document ({exc.msg})") from None
+    except RecursionError:
+        raise PriceListError(f"{where}: JSON nested too deeply") from None
     if not isinstance(parsed, dict):
         raise PriceListError(f"{where}: expected a JSON object")
     return parsed
 
 
+def _member(value: Any, name: str) -> Mapping[str, Any]:
+    """``value[name]`` when both are JSON objects, else an empty object (a malformed product is
+    reported as having no usable price, never a crash)."""
+    inner = value.get(name) if isinstance(value, Mapping) else None
+    return inner if isinstance(inner, Mapping) else {}
+
+
 def _on_demand_dimensions(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    terms = item.get("terms", {}).get("OnDemand", {})
+    terms = _member(_member(item, "terms"), "OnDemand")
     return [dim for term in terms.values() if isinstance(term, Mapping)
-            for dim in term.get("priceDimensions", {}).values() if isinstance(dim, Mapping)]
+            for dim in _member(term, "priceDimensions").values() if isinstance(dim, Mapping)]
 
 
 def _usd_of(dimension: Mapping[str, Any]) -> Decimal:
-    raw = dimension.get("pricePerUnit", {}).get("USD")
+    raw = _member(dimension, "pricePerUnit").get("USD")
+    shown = repr(raw)[:60]
+    if not isinstance(raw, (str, Decimal)) or (isinstance(raw, str) and not re.fullmatch(
+            r"[0-9]{1,400}(?:\.[0-9]{1,400})?(?:[eE][+-]?[0-9]{1,12})?", raw)):
+        raise ValueError(f"pricePerUnit.USD is {shown}, not a decimal string")
     try:
-        amount = Decimal(str(raw))
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"pricePerUnit.USD is {raw!r}") from None
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"pricePerUnit.USD is {shown}") from None
     if not amount.is_finite() or amount < 0:
-        raise ValueError(f"pricePerUnit.USD is {raw!r}")
-    return amount
+        raise ValueError(f"pricePerUnit.USD is {shown}")
+    try:
+        return strict.usd(raw)
+    except strict.StrictError as exc:
+        # no price is this: the file is broken, not one product (exit 2, not an "unusable" row)
+        raise PriceListError(f"pricePerUnit.USD is {shown}: {exc}") from None
 
 
 def _convert(field_name: str, unit_text: str, amount: Decimal) -> Decimal:
@@ -264,6 +295,8 @@ def read_price_list(items: Sequence[str | dict], known_arns: Iterable[str],
         try:
             # Tiered prices are not expected for Braket; take the dearest tier (never under-charge).
             usd = max(_convert(field_name, str(d.get("unit", "")), _usd_of(d)) for d in dimensions)
+        except PriceListError as exc:
+            raise PriceListError(f"PriceList[{i}] ({described}): {exc}") from None
         except ValueError as exc:
             reading.unusable.append(f"{described}: {exc}")
             continue

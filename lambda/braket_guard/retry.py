@@ -77,6 +77,13 @@ def remaining_seconds() -> float | None:
     return None if end is None else end - time.monotonic()
 
 
+def renew(seconds: float) -> None:
+    """Restart the current budget (this thread) at ``seconds`` from now; no budget: no-op. The
+    CLI's budget bounds the wait for an endpoint that does not answer, so every answer renews it."""
+    if getattr(_budget, "end", None) is not None:
+        _budget.end = time.monotonic() + seconds
+
+
 def _room_for(delay: float) -> bool:
     left = remaining_seconds()
     if left is None:

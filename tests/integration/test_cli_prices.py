@@ -124,6 +124,21 @@ def test_no_credentials_is_one_line_and_exit_2():
     ("{", "not valid JSON"),
     ('{"PriceList": "x"}', "expected a JSON array"),
     ('["{nope"]', r"PriceList[0]: not a JSON document"),
+    # issue 18: these printed tracebacks
+    ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+    (json.dumps([json.dumps({"a": "[" * 100_000})[:-2] + "[" * 50_000 + "]" * 50_000 + "}"]), "PriceList[0]: "),
+    (json.dumps([json.dumps({"product": {"productFamily": "Quantum Task-Shot", "sku": "S1", "attributes": {
+        "deviceName": "Forte-1", "regionCode": "us-east-1"}}, "terms": {"OnDemand": {"t": {"priceDimensions": {
+        "d": {"unit": "Shots", "pricePerUnit": {"USD": "1e400"}}}}}}})]),
+     "PriceList[0] (Quantum Task-Shot sku S1 (deviceName=Forte-1, regionCode=us-east-1)): pricePerUnit.USD is "
+     "'1e400': out of range: must be from 0 to 1,000,000,000 US dollars"),
+    ('[{"product": {"productFamily": "Quantum Task-Shot", "sku": "S2", "attributes": {"deviceName": "Forte-1", '
+     '"regionCode": "us-east-1"}}, "terms": {"OnDemand": {"t": {"priceDimensions": {"d": {"unit": "Shots", '
+     '"pricePerUnit": {"USD": 1e400}}}}}}}]', "pricePerUnit.USD is Decimal('1E+400'): out of range"),
+    ('[{"product": {"productFamily": "Quantum Task-Shot", "sku": "S3", "attributes": {"deviceName": "Forte-1", '
+     '"regionCode": "us-east-1"}}, "terms": {"OnDemand": {"t": {"priceDimensions": {"d": {"unit": "Shots", '
+     '"pricePerUnit": {"USD": "0.' + "1234567890" * 4 + '"}}}}}}}]', "characters is out of range (at most 40)"),
+    ("[" + "1" * 5000 + "]", "PriceList[0]: expected a JSON string, got Decimal"),
 ])
 def test_a_bad_saved_response_is_one_line_and_exit_2(tmp_path, content, message):
     path = tmp_path / "saved.json"
@@ -132,6 +147,27 @@ def test_a_bad_saved_response_is_one_line_and_exit_2(tmp_path, content, message)
     code, out, err = run("prices", "--from-file", str(path))
     assert code == 2 and out == ""
     assert err.startswith("braket-guard: error: ") and message in err and err.count("\n") == 1
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_malformed_products_are_unusable_rows_not_crashes(tmp_path):
+    """terms, OnDemand, priceDimensions or pricePerUnit of the wrong JSON type: that product is
+    listed as unusable (exit 1), the others are still read."""
+    product = {"product": {"productFamily": "Quantum Task-Shot", "sku": "S9", "attributes": {
+        "deviceName": "Forte-1", "regionCode": "us-east-1"}}}
+    broken = [{**product, "terms": []}, {**product, "terms": {"OnDemand": "x"}},
+              {**product, "terms": {"OnDemand": {"t": {"priceDimensions": [1]}}}},
+              {**product, "terms": {"OnDemand": {"t": {"priceDimensions": {"d": {"unit": "Shots",
+                                                                                  "pricePerUnit": "0.3"}}}}}},
+              {**product, "terms": {"OnDemand": {"t": {"priceDimensions": {"d": {"unit": "Shots",
+                                                                                  "pricePerUnit": {"USD": True}}}}}}}]
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps([json.dumps(b) for b in broken] + items()))
+    code, out, err = run("prices", "--from-file", str(path))
+    assert code == 1 and err == "", err
+    unusable = out.split("Unusable (price or unit not understood):\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(unusable) == 5 and all("sku S9" in line for line in unusable), unusable
+    assert "Unchanged: 9 entries." in out  # the recording's products still read
 
 
 def test_a_device_arn_flag_that_is_not_an_arn_is_refused():
