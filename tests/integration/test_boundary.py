@@ -83,6 +83,19 @@ def test_the_digest_names_an_unguarded_region_that_sent_events(harness, monkeypa
     assert digests and "tasks came from eu-north-1, outside the guarded regions" in digests[-1]["Message"], digests
 
 
+def test_status_names_an_unguarded_region_that_sent_events_today(harness, monkeypatch, capsys):
+    from braket_guard import cli
+    harness.configure([BIG_CAP])
+    monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
+    harness.invoke(created(harness, GARNET, 10, region="eu-north-1", created_at=datetime.now(timezone.utc))[1])
+    capsys.readouterr()  # the handler's metric lines
+    code = cli.main(["status", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["unguarded_regions_today"] == ["eu-north-1"], data
+    assert cli.main(["status"]) == 0
+    assert "Events today from regions outside the guarded ones: eu-north-1" in capsys.readouterr().out
+
+
 # -- identifiers matched whole ---------------------------------------------------------------------
 def test_an_arn_with_a_trailing_newline_is_dropped_and_the_real_task_is_admitted(harness, caplog):
     harness.configure([{"name": "one", "window": "day", "group_by": "account", "max_shots": 100}])
