@@ -287,7 +287,7 @@ def method_text(meta: dict) -> str:
   the end (it ran or will run); *overshoot* = admitted beyond the limit.
 - **Ratios** are original ÷ guard from the same run; processing time is compared per task
   when the original was stopped early.
-- **Budget.** So that `make bench` ends in about a quarter of an hour on 2 cores, a run stops
+- **Budget.** So that `make bench` ends within 25 minutes on 2 cores (with the runaway at the quota), a run stops
   submitting tasks once its processing time passes a budget: {meta['baseline_budget_s']:.0f} s
   for the original tool, whose cost per event grows with the day's tasks (three full scans per
   event), and {meta['guard_budget_s']:.0f} s for the guard, whose cost per event is flat but whose
@@ -403,9 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10, 100, 1000], help="stream sizes for both systems")
     parser.add_argument("--guard-only", type=int, nargs="*", default=[10000], help="stream sizes for the guard alone")
-    parser.add_argument("--baseline-budget", type=float, default=180.0,
+    parser.add_argument("--baseline-budget", type=float, default=150.0,
                         help="seconds of processing after which an original-tool run stops (0: no limit)")
-    parser.add_argument("--guard-budget", type=float, default=300.0,
+    parser.add_argument("--guard-budget", type=float, default=200.0,
                         help="seconds of processing after which a guard run stops (0: no limit)")
     parser.add_argument("--full", action="store_true", help="no budgets: every stream to the end (hours)")
     parser.add_argument("--no-footprint", action="store_true", help="skip package size and import timing")
