@@ -521,6 +521,25 @@ def cost_table(quota: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+BILL_TARGETS = {"native": Decimal("0.02"), "cancel": Decimal("0.03")}  # USD per 1,000 tasks (issue 23)
+
+
+def bill_notes(quota: dict[str, Any]) -> str:
+    """Each mode's bill per 1,000 tasks against issue 23's target, and what the figure is made of."""
+    lines = []
+    for r in quota["results"]:
+        kind = "cancel" if r["key"].startswith("cancel") else "native"
+        target = BILL_TARGETS[kind]
+        per = Decimal(r["cost_per_1000_tasks_usd"])
+        total = sum((Decimal(v) for v in r["cost"].values()), Decimal(0))
+        left = Decimal(r["cost"].get("left_deliveries_projected", "0"))
+        share = f"{100 * left / total:.0f}%" if total else "0%"
+        lines.append(f"- {r['mode']}: {_usd(str(per), '0.0001')} per 1,000 tasks against a target of "
+                     f"{_usd(str(target))}: {'met' if per <= target else 'NOT met'}; {share} of it is the "
+                     f"{r['deliveries_left']:,} deliveries still waiting at the end (priced, not run).")
+    return "\n".join(lines)
+
+
 def _total(result: dict[str, Any]) -> float:
     return float(sum(Decimal(v) for v in result["cost"].values()))
 
@@ -631,6 +650,8 @@ upper bound; Braket API calls are free; deliveries still waiting at the end pric
 of an invocation):
 
 {cost_table(quota)}
+
+{bill_notes(quota)}
 
 Caveats: the handler runs in one Python process on 2 shared cores with moto behind one lock, so
 the sandbox's Lambda works off roughly 30-40 invocations a second where AWS would scale out; the

@@ -96,6 +96,11 @@ class Result:
     admitted_cost_micros: int
     cancelled_tasks: int
     completed_tasks: int
+    quotas: bool = True
+    throttled: int = 0  # Braket calls answered ThrottlingException (each retried by the client, or its end)
+    throttled_by_op: dict[str, int] = field(default_factory=dict)
+    lambda_retries: int = 0  # invocations that were Lambda's retry of a failed one
+    deliveries_left: int = 0  # deliveries not yet started when a tick hit the time budget (dropped)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -236,10 +241,18 @@ class Servers:
 
 # ----------------------------------------------------------------------------------- driver
 def run_stream(servers: Servers, stream: Stream, make_system: Callable[..., Any], concurrency: int = 16,
-               budget_s: float | None = None, progress: Callable[[str], None] | None = None) -> Result:
-    """Drive ``stream`` through a fresh system; stop submitting after ``budget_s`` of processing."""
+               budget_s: float | None = None, progress: Callable[[str], None] | None = None,
+               quotas: bool = True) -> Result:
+    """Drive ``stream`` through a fresh system; stop submitting after ``budget_s`` of processing.
+
+    ``quotas``: the emulator applies Braket's default quotas (DEFAULT_QUOTAS: Create 20/s burst 40,
+    Cancel 2/s burst 20, Search 5/s burst 50, the read quotas) to every call the system makes; the
+    driver's own task creation is never throttled. A tick whose deliveries outlast the budget is cut
+    there: deliveries not yet started are dropped and counted (``deliveries_left``)."""
     emu = servers.emu
     emu.reset()
+    if quotas:
+        emu.apply_default_quotas()
     servers.slack.reset()
     shots = stream.shots()
     max_shots, max_cost = stream.limits()
@@ -258,20 +271,27 @@ def run_stream(servers: Servers, stream: Stream, make_system: Callable[..., Any]
         else:
             held.append(event)
 
+    cut = {"left": 0}
+
     def deliver() -> float:
-        """Release the held events, wait until the function is idle; the window in seconds."""
+        """Release the held events, wait until the function is idle (or the budget is spent: the
+        deliveries not started are dropped); the window in seconds."""
         started = time.perf_counter()
         gate["open"] = True
         batch = held[:]
         held.clear()
         for event in batch:
             lam.submit(event)
-        lam.drain()
+        timeout = None if budget_s is None else max(5.0, budget_s - processing + 10.0)
+        try:
+            lam.drain(timeout)
+        except TimeoutError:
+            cut["left"] += lam.abandon()
         gate["open"] = False
         return time.perf_counter() - started
 
     emu.on_event = on_event
-    calls0 = emu.calls
+    calls0, throttled0 = emu.calls, emu.throttled
     arns: list[str] = []
     waiting: collections.deque[str] = collections.deque()
     processing = 0.0
@@ -295,13 +315,14 @@ def run_stream(servers: Servers, stream: Stream, make_system: Callable[..., Any]
             processing += deliver()
             if progress and (first // stream.tick) % 25 == 0:
                 progress(f"{system.name} N={stream.n}: {len(arns)} tasks, {processing:.1f}s")
-            if budget_s is not None and processing > budget_s and len(arns) < stream.n:
+            if budget_s is not None and processing > budget_s and (len(arns) < stream.n or cut["left"]):
                 break
     finally:
         emu.on_event = None
         lam.close()
+        calls, throttled = emu.calls - calls0, emu.throttled - throttled0
+        emu.clear_faults()  # the quotas end with the run
 
-    calls = emu.calls - calls0
     statuses = collections.Counter()
     admitted_shots = admitted_cost = 0
     index_of = {arn: i for i, arn in enumerate(arns)}
@@ -313,7 +334,7 @@ def run_stream(servers: Servers, stream: Stream, make_system: Callable[..., Any]
             admitted_cost += cost_micros(shots[index_of[arn]])
     durations = [inv.duration * 1000 for inv in lam.invocations]
     return Result(
-        system=system.name, n=stream.n, tasks_submitted=len(arns), complete=len(arns) == stream.n,
+        system=system.name, n=stream.n, tasks_submitted=len(arns), complete=len(arns) == stream.n and not cut["left"],
         invocations=len(lam.invocations), failed_invocations=sum(1 for i in lam.invocations if not i.ok),
         dead_letters=len(lam.dead_letters), braket_calls=sum(calls.values()), braket_calls_by_op=dict(calls),
         ddb_calls=system.ddb.count, other_aws_calls=system.other.count,
@@ -321,5 +342,7 @@ def run_stream(servers: Servers, stream: Stream, make_system: Callable[..., Any]
         processing_s=processing, max_shots=max_shots, max_cost_micros=max_cost,
         admitted_tasks=len(arns) - statuses["CANCELLED"], admitted_shots=admitted_shots,
         admitted_cost_micros=admitted_cost, cancelled_tasks=statuses["CANCELLED"],
-        completed_tasks=statuses["COMPLETED"],
+        completed_tasks=statuses["COMPLETED"], quotas=quotas, throttled=sum(throttled.values()),
+        throttled_by_op={op: n for op, n in throttled.items() if n},
+        lambda_retries=sum(1 for inv in lam.invocations if inv.attempt > 0), deliveries_left=cut["left"],
         extra={"errors": sorted({i.error for i in lam.invocations if not i.ok})[:5]})

@@ -37,6 +37,7 @@ from .windows import Window, format_timestamp, parse_timestamp, window_for
 UNSTOPPED_ALERTS_PER_DAY = 10  # "ran despite cap" and "could not cancel" alerts, together
 CANCEL_FAILED_ALERTS_PER_DAY = UNSTOPPED_ALERTS_PER_DAY
 PERMANENT_TASK_ERRORS = frozenset({"AccessDeniedException", "ResourceNotFoundException", "ValidationException"})
+SETTLED_REMEMBERED = 10_000  # alert markers a container remembers as settled
 MAX_WALK = 6  # longest path through the table is three steps; more means a bug
 
 
@@ -124,6 +125,9 @@ class Guard:
         self.config, self.ledger, self.braket, self.notifier = config, ledger, braket, notifier
         self.native = native  # native_guard.NativeLimiter, or None: the guard only cancels
         self._unguarded_told: dict[tuple[str, str], float] = {}  # (region, day) -> next look (monotonic)
+        # Alert markers this container saw settled (sent or given up): never claimed again, so the
+        # rejections after a breach cost no alert call (the call budget, issue 23).
+        self._settled: set[tuple[str, str]] = set()
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, task: TaskEvent) -> Decision:
@@ -300,7 +304,8 @@ class Guard:
         # A cap that really filled sweeps its group's backlog; a task too big alone never does.
         sweep = [] if monitor else sorted(c.cap.name for c in breached if c.cap.on_breach == CANCEL_QUEUED)
         if target == S.REJECTED:
-            work = {WORK_CANCEL, WORK_ALERTS} | ({WORK_SWEEP} if sweep else set())
+            owed = self._alerts_owed(breached, oversize)
+            work = {WORK_CANCEL} | ({WORK_ALERTS} if owed else set()) | ({WORK_SWEEP} if sweep else set())
             if not self.ledger.reject(task, charges, cost, attempt, breached=full, oversize=too_big,
                                       sweep_caps=sweep, work=work):
                 record = self._reread(task)
@@ -333,6 +338,16 @@ class Guard:
                     reason=f"charged although over {', '.join(over_names)}: {S.OVERRUN_REASONS[reason]}",
                     emitted=_overrun_metrics(task.shots, cost, names, over_names))
         return outcome
+
+    def _alerts_owed(self, breached: list[Charge], oversize: list[Charge]) -> bool:
+        """Whether a rejection owes alerts: not when every breach and oversize alert it would send
+        is already settled (known to this container) and no native freeze is to be repeated. The
+        cancel step adds the alerts back when the cancel is refused."""
+        if self.native is not None and self.native.enabled:
+            return True
+        keys = ([self.ledger.marker_key(c.counter_key, "BREACH") for c in breached]
+                + [self.ledger.marker_key(c.counter_key, "OVERSIZE") for c in oversize])
+        return not keys or any(key not in self._settled for key in keys)
 
     def _close(self, step: S.Step, walk: _Walk) -> str:
         if not self.ledger.close(walk.task):
@@ -615,11 +630,17 @@ class Guard:
                 {"quantumTaskArn": record.task_arn, "deviceArn": record.device_arn, "status": "CREATED",
                  "createdAt": record.created_at, "shots": record.shots}))
             action = f"{action}. {native}" if native else action
-            counters = self.ledger.read_counters(c.counter_key for c in full)
-            for charge in full:
+            counters: dict = {}
+
+            def usage(charge) -> Usage:  # read once, and only when an alert is claimed to be sent
+                if not counters:
+                    counters.update(self.ledger.read_counters(c.counter_key for c in full))
                 counter = counters[charge.counter_key]
-                planned.append((charge.counter_key, "BREACH", charge.expires_at, lambda c=charge, u=counter:
-                                render_breach(c.cap, c.group, c.window.key, Usage(u.shots, u.cost_micros), facts,
+                return Usage(counter.shots, counter.cost_micros)
+
+            for charge in full:
+                planned.append((charge.counter_key, "BREACH", charge.expires_at, lambda c=charge:
+                                render_breach(c.cap, c.group, c.window.key, usage(c), facts,
                                               action, self.config.mode, walk.backlog)))
         for name in record.oversize:
             charge = charges.get(name)
@@ -753,11 +774,21 @@ class Guard:
 
         Returns (settled, sent by this call). Not settled: another sender holds the claim, or a
         channel failed; the claim's owner (a redelivery, reconciliation) sends it again later."""
-        marker = self.ledger.claim_alert(key, name, expires, detail)
+        marker_key = self.ledger.marker_key(key, name)
+        if marker_key in self._settled:
+            return True, False
+        marker, existing = self.ledger.claim_or_read(marker_key, expires, detail)
         if marker is None:
-            existing = self.ledger.get_marker(key, name)
-            return existing is None or existing.state in ("sent", "failed"), False
+            done = existing is not None and existing.state in ("sent", "failed")
+            if done:
+                self._remember_settled(marker_key)
+            return existing is None or done, False
         return self._deliver(marker, render())
+
+    def _remember_settled(self, marker_key: tuple[str, str]) -> None:
+        if len(self._settled) >= SETTLED_REMEMBERED:  # a long-lived container: start afresh
+            self._settled.clear()
+        self._settled.add(marker_key)
 
     def _deliver(self, marker, alert: Alert) -> tuple[bool, bool]:
         """Send a claimed alert and settle it. A channel that failed leaves the alert in the
@@ -769,7 +800,9 @@ class Guard:
         done = not failed
         give_up = not done and marker.attempts >= ALERT_MAX_ATTEMPTS
         # settle first: the channels that took it are recorded before anything else can fail
-        self.ledger.settle_alert(marker, sent, done=done or give_up, failed=give_up)
+        recorded = self.ledger.settle_alert(marker, sent, done=done or give_up, failed=give_up)
+        if recorded and (done or give_up):
+            self._remember_settled(marker.key)
         if give_up:
             log_event("error", "alert_given_up", kind=alert.kind, subject=alert.subject, channels=failed,
                       attempts=marker.attempts)

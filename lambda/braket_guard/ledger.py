@@ -147,6 +147,12 @@ def _num(item: dict[str, Any], name: str, default: int | None = 0) -> int | None
     return int(item[name]["N"]) if name in item else default
 
 
+def _marker(key: Key, item: dict[str, Any]) -> Marker:
+    return Marker(key, item.get("alert_state", {}).get("S", "sent"),
+                  frozenset(item.get("channels_sent", {}).get("SS", [])), _num(item, "attempts") or 0,
+                  item.get("detail", {}).get("S", ""))
+
+
 def _parse_counter(item: dict[str, Any]) -> Counter:
     def num(name: str) -> int:
         return _num(item, name) or 0
@@ -620,11 +626,7 @@ class Ledger:
         pk, sk = marker_key
         item = self.backoff.call(lambda: self.client.get_item(
             TableName=self.table, Key=_key((pk, sk)), ConsistentRead=True)).get("Item")
-        if not item:
-            return None
-        return Marker((pk, sk), item.get("alert_state", {}).get("S", "sent"),
-                      frozenset(item.get("channels_sent", {}).get("SS", [])), _num(item, "attempts") or 0,
-                      item.get("detail", {}).get("S", ""))
+        return _marker((pk, sk), item) if item else None
 
     def claim_alert(self, key: Key, marker: str, expires_at: int | None, detail: str = "") -> Marker | None:
         """Claim one alert for sending: returns the marker when this caller should send it (new,
@@ -633,6 +635,12 @@ class Ledger:
         return self.claim_marker(self.marker_key(key, marker), expires_at, detail)
 
     def claim_marker(self, marker_key: Key, expires_at: int | None, detail: str = "") -> Marker | None:
+        return self.claim_or_read(marker_key, expires_at, detail)[0]
+
+    def claim_or_read(self, marker_key: Key, expires_at: int | None,
+                      detail: str = "") -> tuple[Marker | None, Marker | None]:
+        """(the claim, None) when this caller should send the alert; else (None, the marker as
+        the refused claim found it): one call either way, the refusal returns the item."""
         pk, sk = marker_key
         now = self.now()
         token = uuid.uuid4().hex  # tells our own claim from another's when a response is lost
@@ -652,18 +660,21 @@ class Ledger:
                 TableName=self.table, Key=_key((pk, sk)),
                 UpdateExpression=f"SET {', '.join(sets)} ADD attempts :one",
                 ConditionExpression="attribute_not_exists(pk) OR (alert_state = :claimed AND lease_until < :now)",
-                ExpressionAttributeValues=values, ReturnValues="ALL_NEW"))
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD"))
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            item = self.backoff.call(lambda: self.client.get_item(
-                TableName=self.table, Key=_key((pk, sk)), ConsistentRead=True)).get("Item") or {}
+            item = exc.response.get("Item")
+            if item is None:  # an endpoint that does not return it: read it
+                item = self.backoff.call(lambda: self.client.get_item(
+                    TableName=self.table, Key=_key((pk, sk)), ConsistentRead=True)).get("Item") or {}
             if item.get("claim_token", {}).get("S") != token or item.get("alert_state", {}).get("S") != "claimed":
-                return None
+                return None, (_marker((pk, sk), item) if item else None)
             response = {"Attributes": item}  # our own claim: its response was lost, the retry met it
         item = response["Attributes"]
         return Marker((pk, sk), "claimed", frozenset(item.get("channels_sent", {}).get("SS", [])),
-                      _num(item, "attempts") or 1)
+                      _num(item, "attempts") or 1), None
 
     def settle_alert(self, marker: Marker, channels_sent: Iterable[str], done: bool, failed: bool = False) -> bool:
         """After a send: record the channels that took it; ``done`` marks it sent (never again),

@@ -6,7 +6,10 @@ Lambda time in retries; taking a token first means each call that is made is one
 
 The bucket is one item per region (``PACE`` / ``CANCEL#<region>``) holding milli-tokens, the
 time it was last taken from and a version; a take is a write conditional on the version it read,
-so two invocations never take the same token. A caller that finds the bucket empty sleeps until the next token is due. Within
+so two invocations never take the same token. A caller that finds the bucket empty sleeps until the next token is due.
+The write is made from the bucket as last seen (``_seen``, per container): when that is still
+current a take is ONE call; when another invocation wrote meanwhile, the refused write returns the
+current item (``ReturnValuesOnConditionCheckFailure``) and the take is computed again from it. Within
 one invocation (a backlog sweep) the most expensive tasks are cancelled first (``by_cost``); across
 invocations tokens go in the order they are asked for: each rejected task has its own invocation,
 and the freeze (native limits) is what stops the flow at its source.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -45,6 +49,8 @@ class TokenBucket:
         self.milli_per_ms = Decimal(rate)  # 1 token/s = 1 milli-token/ms
         self.capacity = int(1000 * (burst if burst is not None else max(1, int(rate * BURST_SECONDS))))
         self.reads = Backoff(attempts=5, base=0.05, cap=0.5)
+        self._seen: dict[str, dict[str, Any]] = {}  # the bucket's item as this container last saw it
+        self._lock = threading.Lock()
 
     def _key(self, name: str) -> dict[str, Any]:
         return {"pk": {"S": PACE_PK}, "sk": {"S": name}}
@@ -52,9 +58,8 @@ class TokenBucket:
     def take(self, name: str) -> tuple[bool, float]:
         """Take one token; (True, seconds waited), or (False, seconds waited) after ``max_wait``."""
         started = self.clock()
+        item = self._seen.get(name)
         while True:
-            item = self.reads.call(lambda: self.client.get_item(
-                TableName=self.table, Key=self._key(name), ConsistentRead=True)).get("Item")
             now_ms = int(self.clock() * 1000)
             if item is None:
                 tokens, seq = self.capacity, None
@@ -63,31 +68,59 @@ class TokenBucket:
                 elapsed = max(0, now_ms - int(item["at_ms"]["N"]))
                 tokens = min(self.capacity, int(item["milli"]["N"]) + int(self.milli_per_ms * elapsed))
             if tokens >= 1000:
-                if self._write(name, tokens - 1000, now_ms, seq):
+                written, current = self._write(name, tokens - 1000, now_ms, seq)
+                if written:
                     return True, self.clock() - started
-                continue  # another invocation took from the bucket first: read it again
+                item = current  # another invocation took from the bucket first: its item, as it is now
+                continue
             waited = self.clock() - started
             if waited >= self.max_wait:
                 return False, waited
             due = float((1000 - tokens) / self.milli_per_ms) / 1000
             self.sleep(min(self.max_wait - waited, due + self.rand() * due * 0.2 + 0.001))
+            item = self._read(name)  # the bucket may have been taken from while we slept
 
-    def _write(self, name: str, milli: int, now_ms: int, seq: int | None) -> bool:
-        """Conditional on the version read (not the time: two takes can share a millisecond)."""
+    def _read(self, name: str) -> dict[str, Any] | None:
+        item = self.reads.call(lambda: self.client.get_item(
+            TableName=self.table, Key=self._key(name), ConsistentRead=True)).get("Item")
+        self._remember(name, item)
+        return item
+
+    def _remember(self, name: str, item: dict[str, Any] | None) -> None:
+        with self._lock:
+            if item is None:
+                self._seen.pop(name, None)
+            else:
+                self._seen[name] = item
+
+    def _write(self, name: str, milli: int, now_ms: int, seq: int | None) -> tuple[bool, dict[str, Any] | None]:
+        """Conditional on the version read (not the time: two takes can share a millisecond).
+        (True, None) when written; (False, the item as it is now) when the version moved."""
         condition = "attribute_not_exists(pk)" if seq is None else "seq = :seq"
         values = {} if seq is None else {":seq": {"N": str(seq)}}
-        kwargs: dict[str, Any] = {"TableName": self.table, "Item": {
-            **self._key(name), "milli": {"N": str(milli)}, "at_ms": {"N": str(now_ms)},
-            "seq": {"N": str((seq or 0) + 1)}}, "ConditionExpression": condition}
+        item = {**self._key(name), "milli": {"N": str(milli)}, "at_ms": {"N": str(now_ms)},
+                "seq": {"N": str((seq or 0) + 1)}, "taker": {"S": uuid.uuid4().hex}}
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item, "ConditionExpression": condition,
+                                  "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         if values:
             kwargs["ExpressionAttributeValues"] = values
         try:
             self.reads.call(lambda: self.client.put_item(**kwargs))
-            return True
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            current = exc.response.get("Item")
+            if current is not None and current.get("taker") == item["taker"]:
+                # our own write: its response was lost and the retry met it
+                self._remember(name, current)
+                return True, None
+            if current is None:  # no item returned (none there, or an endpoint that omits it)
+                current = self._read(name)
+            else:
+                self._remember(name, current)
+            return False, current
+        self._remember(name, item)
+        return True, None
 
 
 class CountingSleep:

@@ -20,8 +20,14 @@ def test_benchmark_runs_end_to_end_at_n_10(tmp_path):
     results = {r["system"]: r for r in saved["results"]}
     guard, original = results["braket-guard"], results["original tool"]
     for result in (guard, original):
-        assert result["complete"] and result["tasks_submitted"] == 10
-        assert result["failed_invocations"] == 0 and result["invocations"] > 0
+        assert result["complete"] and result["tasks_submitted"] == 10 and result["invocations"] > 0
+        # both under Braket's default quotas; the throttles counted are the emulator's own count
+        assert result["quotas"] is True
+        assert result["throttled"] == sum(result["throttled_by_op"].values())
+        assert result["lambda_retries"] <= result["failed_invocations"]
+    assert guard["failed_invocations"] == 0  # its cancels keep to the 2/s quota by its token bucket
+    # the original cancels every QUEUED task at each event, unpaced: CancelQuantumTask's 2/s throttles it
+    assert original["throttled_by_op"].get("CancelQuantumTask", 0) > 0
     # the guard: no cap overshoot, no Braket search, its work is in DynamoDB
     assert guard["overshoot_micros"] == 0 and guard["overshoot_shots"] == 0
     assert guard["admitted_cost_micros"] <= guard["max_cost_micros"]
