@@ -152,6 +152,9 @@ resource "aws_cloudwatch_event_target" "lambda" {
   dead_letter_config {
     arn = aws_sqs_queue.dlq.arn
   }
+  # Removed before the destroy-time native_cleanup runs (native_cleanup.tf): no event reaches the
+  # Lambda after it has deleted the guard's limits, so no late breach can freeze a QPU for good.
+  depends_on = [aws_lambda_invocation.native_cleanup]
 }
 
 resource "aws_lambda_permission" "eventbridge" {
@@ -161,6 +164,9 @@ resource "aws_lambda_permission" "eventbridge" {
   principal      = "events.amazonaws.com"
   source_arn     = aws_cloudwatch_event_rule.central.arn
   source_account = local.account_id
+  # Removed before the destroy-time native_cleanup runs (native_cleanup.tf): no event reaches the
+  # Lambda after it has deleted the guard's limits, so no late breach can freeze a QPU for good.
+  depends_on = [aws_lambda_invocation.native_cleanup]
 }
 
 # The home region forwards through the same submodule as every other region, when it is guarded.

@@ -96,5 +96,7 @@ resource "aws_scheduler_schedule" "guard" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.scheduler]
+  # The scheduler's policy, and the destroy-time native_cleanup (native_cleanup.tf): a schedule is
+  # removed before the cleanup runs, so no reconciliation or boundary run follows it.
+  depends_on = [aws_iam_role_policy.scheduler, aws_lambda_invocation.native_cleanup]
 }

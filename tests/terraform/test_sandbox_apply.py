@@ -87,6 +87,11 @@ def test_native_cleanup_is_destroyed_before_what_it_uses(sandbox):
     invocation = next(r for r in guard["resources"] if r["address"] == "aws_lambda_invocation.native_cleanup")
     assert {"aws_lambda_function.guard", "aws_iam_role.lambda", "aws_iam_role_policy.lambda",
             "aws_dynamodb_table.ledger", "aws_cloudwatch_log_group.guard"} <= set(invocation["depends_on"])
+    # and what delivers events to the Lambda is removed before it: nothing runs after the cleanup
+    for address in ("aws_lambda_permission.eventbridge", "aws_cloudwatch_event_target.lambda",
+                    "aws_scheduler_schedule.guard"):
+        resource = next(r for r in guard["resources"] if r["address"] == address)
+        assert "aws_lambda_invocation.native_cleanup" in resource.get("depends_on", []), address
     planned = tfharness.planned_resources(sandbox.plan)["module.braket_guard.aws_lambda_invocation.native_cleanup"]
     assert planned["lifecycle_scope"] == "CRUD" and planned["terraform_key"] == "tf"
     assert json.loads(planned["input"]) == {"braket_guard": "native_cleanup"}
