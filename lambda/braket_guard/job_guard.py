@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import jobs as J, metrics
 from .caps import Cap, counter_key, warnings_reached
-from .guard import GuardRetry
+from .guard import PERMANENT_TASK_ERRORS, GuardRetry
 from .job_ledger import JobCharge, JobLedger, JobRecord
 from .logs import log_event
 from .messages import Usage, render_job_breach, render_job_stop_failed, render_warning
@@ -22,8 +22,6 @@ from .money import micros_to_str
 from .pricing import instance_cost_micros
 from .retry import error_code
 from .windows import format_timestamp, window_for
-
-PERMANENT_JOB_ERRORS = frozenset({"AccessDeniedException", "ResourceNotFoundException", "ValidationException"})
 
 # A job may run up to 5 days (maxRuntimeInSeconds <= 432,000) after waiting in its queue:
 # reconciliation searches this far back for jobs whose events were all missed.
@@ -53,7 +51,7 @@ class JobGuard:
             # The module's role may not read jobs outside the guarded regions: a certain denial
             # there is reported (the once-a-day alert says the region is not guarded), not
             # redelivered forever. In a guarded region it raises, as before.
-            if not (unguarded and error_code(exc) in PERMANENT_JOB_ERRORS):
+            if not (unguarded and error_code(exc) in PERMANENT_TASK_ERRORS):
                 raise
             log_event("warning", "job_unreadable", job=event.job_arn, region=event.region, error=str(exc)[:300])
             return {"decision": "unreadable", "job": event.job_arn,
