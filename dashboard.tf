@@ -2,7 +2,7 @@
 # and cancellations, spend prevented, guard errors, dead letters, EventBridge delivery and
 # reconciliation.
 #
-# The Lambda prints its metrics in embedded metric format (lambda/braket_guard/metrics.py), so
+# The Lambda prints its metrics in embedded metric format (lambda/braket_guard/aws/metrics.py), so
 # they land in the Lambda's region, namespace "BraketGuard": per cap (dimension Cap) for every
 # decision, per operation (dimension Operation = "event" or "reconcile") for the rest. Money is
 # integer micro-dollars; the widgets divide by 1e6 with metric math to show USD. Every widget

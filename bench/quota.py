@@ -53,7 +53,7 @@ from bench.lambda_sim import AsyncLambda
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
-PER_TASK, PER_SHOT = Decimal("0.30"), Decimal("0.08")  # lambda/braket_guard/prices.json, the emulator's too
+PER_TASK, PER_SHOT = Decimal("0.30"), Decimal("0.08")  # lambda/braket_guard/core/prices.json, the emulator's too
 LAMBDA_MEMORY_MB = 256  # variables.tf: lambda_memory_mb default
 
 # Public on-demand prices, us-east-1, USD. Sources: https://aws.amazon.com/lambda/pricing/ (x86:

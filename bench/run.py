@@ -55,7 +55,7 @@ def quiet_guard_output():
     """The guard logs one JSON line per decision and prints EMF metric lines, as in Lambda; the
     bench keeps that cost (formatting, writing) but sends the lines to /dev/null."""
     with open(os.devnull, "w") as sink:
-        from braket_guard import logs
+        from braket_guard.aws import logs
         handlers = logs.logger.handlers or [logging.StreamHandler()]
         if not logs.logger.handlers:
             logs.logger.addHandler(handlers[0])

@@ -155,7 +155,9 @@ class GuardSystem:
 
     def __init__(self, servers: "Servers", max_shots: int | None, max_cost_micros: int, day: Any = None,
                  extra_env: dict[str, str] | None = None):
-        from braket_guard import braket_api, handler, notify
+        from braket_guard.aws import braket_api
+        from braket_guard import handler
+        from braket_guard.alerts import notify
 
         self.handler = handler
         suffix = uuid.uuid4().hex[:8]

@@ -15,22 +15,24 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import clients, metrics, retry
-from .braket_api import CANCEL_BACKOFF, BraketGateway
-from .config import Config, load_config
-from .events import EventError, parse_event
-from .guard import Guard, GuardRetry
-from .job_guard import JobGuard
-from .jobs import JobEventError, is_job_event, parse_job_event
-from .ledger import Ledger
-from .logs import log_event
-from .native_guard import NativeLimiter
-from .notify import Notifier, SlackChannel, SnsChannel
-from .operations import ActionError, run_action
-from .pacing import CountingSleep, PacedBraket, TokenBucket
-from .retry import Backoff
-from .spending_limits import SpendingLimits
-from .strict import brief
+from braket_guard.aws import clients
+from braket_guard.aws import metrics
+from braket_guard.aws import retry
+from braket_guard.aws.braket_api import CANCEL_BACKOFF, BraketGateway
+from braket_guard.config import Config, load_config
+from braket_guard.core.events import EventError, parse_event
+from braket_guard.tasks.guard import Guard, GuardRetry
+from braket_guard.jobs.guard import JobGuard
+from braket_guard.jobs.rules import JobEventError, is_job_event, parse_job_event
+from braket_guard.tasks.ledger import Ledger
+from braket_guard.aws.logs import log_event
+from braket_guard.native.guard import NativeLimiter
+from braket_guard.alerts.notify import Notifier, SlackChannel, SnsChannel
+from braket_guard.ops.operations import ActionError, run_action
+from braket_guard.aws.pacing import CountingSleep, PacedBraket, TokenBucket
+from braket_guard.aws.retry import Backoff
+from braket_guard.native.spending_limits import SpendingLimits
+from braket_guard.core.strict import brief
 
 _ENV_PREFIXES = ("BRAKET_GUARD_", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 

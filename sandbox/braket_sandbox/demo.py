@@ -244,7 +244,7 @@ def load_caps(path: Path) -> list[dict]:
         caps = json.loads(text)
     except ValueError as exc:
         raise SetupError(f"caps file {path} is not valid JSON: {exc}") from None
-    from braket_guard.caps import CapError, parse_caps
+    from braket_guard.core.caps import CapError, parse_caps
 
     try:
         parse_caps(text)
@@ -685,8 +685,8 @@ class Demo:
 
     def _clear_guard_caches(self) -> None:
         """A fresh 'container': the guard caches the Slack URL and device prices per process."""
-        for module, function in (("braket_guard.notify", "clear_webhook_cache"),
-                                 ("braket_guard.braket_api", "clear_price_cache")):
+        for module, function in (("braket_guard.alerts.notify", "clear_webhook_cache"),
+                                 ("braket_guard.aws.braket_api", "clear_price_cache")):
             with contextlib.suppress(ImportError, AttributeError):
                 getattr(importlib.import_module(module), function)()
 
@@ -695,7 +695,7 @@ class Demo:
                   pattern_ok: bool | None) -> tuple[Verdict, dict]:
         assert self.emulator and self.sink and self.invoker and self.bus and self.notebook and self.moto
         say = self.say
-        from braket_guard.pricing import build_price_book
+        from braket_guard.core.pricing import build_price_book
 
         env = deployment.environment
         specs = parse_cap_specs(env["BRAKET_GUARD_CAPS"], env.get("BRAKET_GUARD_MODE", "enforce"))

@@ -35,7 +35,7 @@ def load_cases() -> dict[str, list[dict]]:
     return cases
 
 
-# The one range of money and of a cap's shots (lambda/braket_guard/strict.py says the same; the
+# The one range of money and of a cap's shots (lambda/braket_guard/core/strict.py says the same; the
 # unit test test_parity_ranges_follow_the_package checks these against it).
 MAX_USD = 1_000_000_000
 MAX_CAP_SHOTS = 10**15

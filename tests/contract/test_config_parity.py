@@ -40,7 +40,7 @@ def test_every_kind_has_valid_and_invalid_cases():
 
 
 def test_parity_ranges_follow_the_package():
-    from braket_guard import strict
+    from braket_guard.core import strict
     assert (parity.MAX_USD, parity.MAX_CAP_SHOTS, parity.MAX_NUMBER_CHARS) == (
         strict.MAX_USD, strict.MAX_CAP_SHOTS, strict.MAX_NUMBER_CHARS), "parity.py's ranges drifted from strict.py"
 

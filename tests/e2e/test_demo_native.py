@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from braket_guard.pricing import build_price_book
+from braket_guard.core.pricing import build_price_book
 from braket_sandbox.demo import Demo, DemoOptions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from braket_guard.pricing import build_price_book
+from braket_guard.core.pricing import build_price_book
 from braket_sandbox.demo import Demo, DemoOptions
 from braket_sandbox.slack_sink import render_text
 

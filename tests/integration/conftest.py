@@ -14,7 +14,9 @@ from typing import Any, Iterable
 import boto3
 import pytest
 
-from braket_guard import braket_api, handler, notify
+from braket_guard.aws import braket_api
+from braket_guard import handler
+from braket_guard.alerts import notify
 from braket_sandbox.emulator import BraketEmulator, default_devices
 from braket_sandbox.slack_sink import SlackSink
 
@@ -160,7 +162,7 @@ def harness(monkeypatch, moto_server, emulator, slack_sink):
 @pytest.fixture
 def fast_backoff(monkeypatch):
     """Shorter Braket backoff for tests that exhaust it on purpose (same attempts, less sleep)."""
-    from braket_guard import braket_api
+    from braket_guard.aws import braket_api
     monkeypatch.setitem(braket_api.CANCEL_BACKOFF, "base", 0.01)
     monkeypatch.setitem(braket_api.CANCEL_BACKOFF, "cap", 0.05)
     monkeypatch.setitem(braket_api.READ_BACKOFF, "base", 0.01)

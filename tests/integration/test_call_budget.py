@@ -178,7 +178,7 @@ def test_token_bucket_take_is_one_call_while_its_view_is_current(harness, counti
     """A take writes from the bucket as last seen; another container's take in between costs one
     refused write (which returns the item) and one more write, never a double token."""
     from decimal import Decimal
-    from braket_guard.pacing import TokenBucket
+    from braket_guard.aws.pacing import TokenBucket
     import boto3
     app = counting_moto.app
     ours, theirs = (TokenBucket(boto3.client("dynamodb"), harness.table, Decimal(2), burst=20) for _ in range(2))

@@ -106,7 +106,8 @@ def test_a_long_run_that_keeps_getting_answers_is_not_cut_off():
     ten GetProducts pages at 1.5 s each (15 s) outlast what a fixed 25 s budget lets a run start
     calls for (25 - 14 s for one worst-case call - 2 s margin = 9 s), and every page is read."""
     from .cli_process import SlowPriceList, run_cli
-    from braket_guard import clients, retry
+    from braket_guard.aws import clients
+    from braket_guard.aws import retry
 
     assert 10 * 1.5 > clients.CLI_SECONDS - clients.CLI.worst_call_seconds - retry.DEADLINE_MARGIN_SECONDS
     with SlowPriceList(WIDGET, delay=1.5, pages=10) as endpoint:
@@ -121,7 +122,7 @@ def test_an_endpoint_that_stops_answering_mid_run_ends_it_within_the_budget():
     """Three pages answered, then silence: the run ends within the budget of the last answer,
     with one line naming the endpoint."""
     from .cli_process import SlowPriceList, run_cli
-    from braket_guard import clients
+    from braket_guard.aws import clients
 
     with SlowPriceList(WIDGET, delay=0.2, pages=3, stall=True) as endpoint:
         run = run_cli(["prices"], base_env(AWS_ENDPOINT_URL_PRICING=endpoint.url))

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from braket_guard import handler, operations
-from braket_guard.guard import GuardRetry
+from braket_guard import handler
+from braket_guard.ops import operations
+from braket_guard.tasks.guard import GuardRetry
 
 from .conftest import ACCOUNT, FORTE, REGION
 

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from braket_guard import handler
-from braket_guard import jobs as J
-from braket_guard.job_guard import JobGuard
-from braket_guard.pricing import instance_cost_micros
+from braket_guard.jobs import rules as J
+from braket_guard.jobs.guard import JobGuard
+from braket_guard.core.pricing import instance_cost_micros
 
 from .conftest import REGION
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from braket_guard import handler
-from braket_guard.operations import run_action
+from braket_guard.ops.operations import run_action
 from braket_sandbox.spending_limits import KNOB_VARIANTS
 
 from .conftest import AQUILA, FORTE, REGION

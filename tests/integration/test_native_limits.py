@@ -11,8 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from braket_guard import cli, handler, native_limits as N
-from braket_guard.operations import run_action
+from braket_guard import cli
+from braket_guard import handler
+from braket_guard.native import rules as N
+from braket_guard.ops.operations import run_action
 from braket_sandbox.emulator import BraketApiError
 
 from .conftest import ACCOUNT, AQUILA, FORTE, REGION

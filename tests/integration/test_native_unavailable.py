@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 import botocore
 import pytest
 
-from braket_guard import handler, operations
+from braket_guard import handler
+from braket_guard.ops import operations
 
 from .conftest import FORTE, REGION
 from .test_native_limits import create_and_invoke, device_cap

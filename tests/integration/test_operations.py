@@ -14,12 +14,12 @@ NOW = datetime(2026, 11, 28, 18, 0, tzinfo=timezone.utc)
 
 
 def reconcile(harness, now=NOW):
-    from braket_guard import operations
+    from braket_guard.ops import operations
     return operations.run_action(handler.runtime().guard, {"braket_guard": "reconcile"}, now=now)
 
 
 def digest(harness, now=NOW, **extra):
-    from braket_guard import operations
+    from braket_guard.ops import operations
     return operations.run_action(handler.runtime().guard, {"braket_guard": "digest", **extra}, now=now)
 
 

@@ -12,9 +12,9 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from braket_guard.braket_api import CancelResult
-from braket_guard.pacing import CountingSleep, PacedBraket, TokenBucket, by_cost
-from braket_guard.pricing import build_price_book
+from braket_guard.aws.braket_api import CancelResult
+from braket_guard.aws.pacing import CountingSleep, PacedBraket, TokenBucket, by_cost
+from braket_guard.core.pricing import build_price_book
 
 from .conftest import AQUILA, FORTE, create_ledger_table
 

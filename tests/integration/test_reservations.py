@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from braket_guard import handler, operations
+from braket_guard import handler
+from braket_guard.ops import operations
 from braket_guard.config import ConfigError, load_config
 
 from .conftest import ACCOUNT, FORTE, REGION

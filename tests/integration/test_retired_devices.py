@@ -7,7 +7,7 @@ before the retirement whose events the guard sees afterwards.
 
 from __future__ import annotations
 
-from braket_guard import pricing
+from braket_guard.core import pricing
 
 ANKAA = "arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3"
 

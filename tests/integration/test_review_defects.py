@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from braket_guard import braket_api, handler, operations
+from braket_guard.aws import braket_api
+from braket_guard import handler
+from braket_guard.ops import operations
 
 from .conftest import ACCOUNT, FORTE, NOVEL, REGION, SV1
 
@@ -167,7 +169,9 @@ def test_an_unstopped_alert_cut_off_between_email_and_slack_reaches_slack_after_
     process died before Slack, the user then cancelled the task by hand, and Slack never heard."""
     from datetime import datetime, timedelta, timezone
 
-    from braket_guard import handler, notify, operations
+    from braket_guard import handler
+    from braket_guard.alerts import notify
+    from braket_guard.ops import operations
     from .conftest import FORTE, REGION
 
     harness.configure([{"name": "daily", "window": "day", "group_by": "account", "max_cost_usd": 10}])

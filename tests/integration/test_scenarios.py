@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from braket_guard.pricing import build_price_book, task_cost_micros
+from braket_guard.core.pricing import build_price_book, task_cost_micros
 
 from .conftest import ACCOUNT, FORTE, REGION
 

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from braket_guard import native_limits as N
-from braket_guard.spending_limits import LimitConflict, SpendingLimits
+from braket_guard.native import rules as N
+from braket_guard.native.spending_limits import LimitConflict, SpendingLimits
 
 from .conftest import AQUILA, FORTE, GARNET, REGION
 

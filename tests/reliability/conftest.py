@@ -29,7 +29,9 @@ if str(ROOT) not in sys.path:  # bench/ (the Lambda model and the moto patch) li
     sys.path.insert(0, str(ROOT))
 
 from bench.lambda_sim import AsyncLambda, ScaledClock  # noqa: E402
-from braket_guard import braket_api, handler, notify  # noqa: E402
+from braket_guard.aws import braket_api  # noqa: E402
+from braket_guard import handler  # noqa: E402
+from braket_guard.alerts import notify  # noqa: E402
 from braket_sandbox.emulator import BraketEmulator  # noqa: E402
 from braket_sandbox.slack_sink import SlackSink  # noqa: E402
 

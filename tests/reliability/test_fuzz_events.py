@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from braket_guard import handler
-from braket_guard.events import EventError, TaskEvent, parse_event
+from braket_guard.core.events import EventError, TaskEvent, parse_event
 
 from .conftest import ACCOUNT, AQUILA, FORTE
 

@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 
 from bench.lambda_sim import ScaledClock
-from braket_guard import handler, notify
-from braket_guard.events import EventError, parse_event
+from braket_guard import handler
+from braket_guard.alerts import notify
+from braket_guard.core.events import EventError, parse_event
 
 from .aws_faults import start_faulty_moto
 from .conftest import FORTE, REGION, T0, ManualClock, Rig, SimulatedCrash, alert_identity

@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from braket_guard import guard as guard_module
+from braket_guard.tasks import guard as guard_module
 from braket_guard import handler
 
 from .aws_faults import start_faulty_moto

@@ -36,8 +36,11 @@ from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from braket_guard import handler, native_guard, native_limits as N, spending_limits
-from braket_guard.operations import run_action
+from braket_guard import handler
+from braket_guard.native import guard as native_guard
+from braket_guard.native import rules as N
+from braket_guard.native import spending_limits
+from braket_guard.ops.operations import run_action
 from braket_sandbox.emulator import BraketApiError
 from braket_sandbox.spending_limits import KNOB_VARIANTS
 

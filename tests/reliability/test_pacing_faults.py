@@ -28,7 +28,7 @@ def _client(url: str):
 
 
 def test_a_lost_take_response_takes_one_token_not_two(moto_server):
-    from braket_guard.pacing import TokenBucket
+    from braket_guard.aws.pacing import TokenBucket
 
     server, faults = start_faulty_moto(seed=5)
     try:

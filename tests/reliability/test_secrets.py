@@ -17,7 +17,8 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from braket_guard import handler, notify
+from braket_guard import handler
+from braket_guard.alerts import notify
 from braket_guard.config import ConfigError, load_config
 
 from .conftest import FORTE, REGION, T0, Rig

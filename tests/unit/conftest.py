@@ -1,6 +1,6 @@
 import pytest
 
-from braket_guard.events import parse_event
+from braket_guard.core.events import parse_event
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 TASK = "arn:aws:braket:us-east-1:123456789012:quantum-task/834b21ed-77a7-4b36-a90c-c776afc9a71e"

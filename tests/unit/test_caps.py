@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from braket_guard.caps import (UNTAGGED, CapError, needs_tags, parse_caps, plan_charges, used_fraction,
+from braket_guard.core.caps import (UNTAGGED, CapError, needs_tags, parse_caps, plan_charges, used_fraction,
                                warnings_reached)
-from braket_guard.windows import load_zone
+from braket_guard.core.windows import load_zone
 
 from .conftest import FORTE
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from braket_guard.caps import parse_caps
-from braket_guard.digest import CapUsage, DayTask, build_digest, digest_day, render_digest
-from braket_guard.events import parse_event
-from braket_guard.ledger import Counter, TaskRecord
-from braket_guard.metrics import emf_record
-from braket_guard.windows import load_zone, window_for
+from braket_guard.core.caps import parse_caps
+from braket_guard.ops.digest import CapUsage, DayTask, build_digest, digest_day, render_digest
+from braket_guard.core.events import parse_event
+from braket_guard.tasks.ledger import Counter, TaskRecord
+from braket_guard.aws.metrics import emf_record
+from braket_guard.core.windows import load_zone, window_for
 
 from .conftest import FORTE, make_event
 
@@ -107,7 +107,7 @@ def test_a_day_with_only_a_hybrid_job_is_not_quiet_and_names_the_job():
 def test_percentages_are_exact():
     """Defect 10: check-config showed 0.875 as 87% and 0.005 as 0%; the digest too."""
     from decimal import Decimal
-    from braket_guard.digest import percent_text
+    from braket_guard.ops.digest import percent_text
     assert [percent_text(Decimal(x)) for x in ("0.875", "0.005", "1", "0", "0.5", "1.25")] == \
         ["87.5", "0.5", "100", "0", "50", "125"]
 

@@ -16,7 +16,7 @@ def test_readme_and_state_machine_doc_match_the_table():
 
 
 def test_every_state_and_step_appears_in_the_doc():
-    from braket_guard import states
+    from braket_guard.core import states
     doc = (ROOT / "docs" / "state-machine.md").read_text()
     for name in list(states.STATES) + list(states.STEPS):
         assert f"`{name}`" in doc or f"**{name}**" in doc, name

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from braket_guard.events import EventError, parse_event
+from braket_guard.core.events import EventError, parse_event
 
 from .conftest import FORTE, TASK, make_event
 

@@ -1,8 +1,8 @@
 import json
 from decimal import Decimal
 
-from braket_guard.caps import parse_caps
-from braket_guard.messages import (TaskFacts, Usage, render_breach, render_cancel_failed, render_warning,
+from braket_guard.core.caps import parse_caps
+from braket_guard.alerts.messages import (TaskFacts, Usage, render_breach, render_cancel_failed, render_warning,
                                    short_device)
 
 from .conftest import FORTE, TASK

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from braket_guard.money import format_usd, micros_to_str, usd_to_micros_ceil, usd_to_micros_floor
-from braket_guard import pricing
-from braket_guard.pricing import (Price, PriceError, build_price_book, device_kind, duration_cost_micros,
+from braket_guard.core.money import format_usd, micros_to_str, usd_to_micros_ceil, usd_to_micros_floor
+from braket_guard.core import pricing
+from braket_guard.core.pricing import (Price, PriceError, build_price_book, device_kind, duration_cost_micros,
                                   instance_cost_micros, price_from_device_cost, task_cost_micros)
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"

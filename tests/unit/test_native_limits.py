@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from braket_guard import native_limits as N
-from braket_guard.caps import parse_caps
-from braket_guard.windows import load_zone, window_for
+from braket_guard.native import rules as N
+from braket_guard.core.caps import parse_caps
+from braket_guard.core.windows import load_zone, window_for
 
 OWNER = "guard-ledger"
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
@@ -339,7 +339,7 @@ def test_drift_compares_braket_since_creation_with_the_counter_since_creation():
 def test_a_client_without_the_spending_limit_methods_is_native_unavailable():
     """The adapter's own guard (a stand-in client; the real one, a boto3 client on a model without
     the operations, is tests/integration/test_native_unavailable.py)."""
-    from braket_guard.spending_limits import NativeUnavailable, SpendingLimits
+    from braket_guard.native.spending_limits import NativeUnavailable, SpendingLimits
 
     class OldClient:  # no ``meta``: only the missing method can tell
         def __getattr__(self, name):

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from braket_guard import pricelist, pricing
+from braket_guard.cli import pricelist
+from braket_guard.core import pricing
 from braket_guard.config import load_config
-from braket_guard.pricelist import PriceListError, compare, load_items, read_price_list, usd_text
+from braket_guard.cli.pricelist import PriceListError, compare, load_items, read_price_list, usd_text
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "pricelist_amazonbraket.json"
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from braket_guard.caps import parse_caps
+from braket_guard.core.caps import parse_caps
 from braket_guard.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]

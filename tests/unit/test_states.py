@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from braket_guard import states as S
+from braket_guard.core import states as S
 
 STATUSES = ("CREATED", "QUEUED", "RUNNING", "COMPLETED", "CANCELLING", "FAILED", "CANCELLED")
 

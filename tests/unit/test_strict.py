@@ -7,7 +7,7 @@ from decimal import ROUND_CEILING, Decimal
 import pytest
 from hypothesis import given, strategies as st
 
-from braket_guard import strict
+from braket_guard.core import strict
 
 
 @pytest.mark.parametrize("value,micros", [

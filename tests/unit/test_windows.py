@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from braket_guard.windows import (TimestampError, format_timestamp, load_zone, parse_timestamp,
+from braket_guard.core.windows import (TimestampError, format_timestamp, load_zone, parse_timestamp,
                                   window_for)
 
 UTC = load_zone("UTC")

@@ -31,11 +31,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from .caps import Cap
-from .events import DEVICE_ARN
-from .money import usd_to_micros_floor
-from .pricing import QPU, device_kind
-from .windows import TOTAL, Window, window_for
+from braket_guard.core.caps import Cap
+from braket_guard.core.events import DEVICE_ARN
+from braket_guard.core.money import usd_to_micros_floor
+from braket_guard.core.pricing import QPU, device_kind
+from braket_guard.core.windows import TOTAL, Window, window_for
 
 OFF, FREEZE, MIRROR = "off", "freeze", "mirror_and_freeze"
 MODES = (OFF, FREEZE, MIRROR)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import native_limits as N
-from .messages import short_device
-from .money import micros_to_str
-from .windows import format_timestamp
+from braket_guard.native import rules as N
+from braket_guard.alerts.messages import short_device
+from braket_guard.core.money import micros_to_str
+from braket_guard.core.windows import format_timestamp
 
 
 def _table(headers, rows):
-    from .cli import table
+    from braket_guard.cli import table
     return table(headers, rows)
 
 
@@ -73,7 +73,7 @@ def native_status(limiter: Any, now: datetime) -> tuple[dict[str, Any], str]:
 def door_lines(ledger: Any, record: Any) -> list[str]:
     """For a task over a cap: whether its breach froze devices, so later tasks were refused by
     Braket at CreateQuantumTask (those never exist: no ARN, no cost, no record here)."""
-    from .native_guard import NATIVE_PK
+    from braket_guard.native.guard import NATIVE_PK
     lines = []
     for charge in record.charges:
         if charge.cap not in record.breached:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .caps import Cap
-from .money import format_usd
+from braket_guard.core.caps import Cap
+from braket_guard.core.money import format_usd
 
 SUBJECT_MAX = 100  # SNS email subject limit
 

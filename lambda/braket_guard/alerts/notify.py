@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 import requests
 
-from .logs import log_event
-from .messages import Alert
-from .retry import room_for_a_call
+from braket_guard.aws.logs import log_event
+from braket_guard.alerts.messages import Alert
+from braket_guard.aws.retry import room_for_a_call
 
 SLACK_URL_CACHE_SECONDS = 300
 SLACK_TIMEOUT = (2.0, 4.0)  # connect, read

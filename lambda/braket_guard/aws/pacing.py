@@ -26,10 +26,10 @@ from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
-from . import metrics
-from .braket_api import CancelResult
-from .pricing import PriceBook, task_cost_micros
-from .retry import Backoff, error_code
+from braket_guard.aws import metrics
+from braket_guard.aws.braket_api import CancelResult
+from braket_guard.core.pricing import PriceBook, task_cost_micros
+from braket_guard.aws.retry import Backoff, error_code
 
 PACE_PK = "PACE"
 BURST_SECONDS = 10  # Braket's published burst is 10 s of its rate (2/s, burst 20)

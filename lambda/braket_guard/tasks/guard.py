@@ -18,21 +18,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from datetime import datetime, timezone
 from typing import Any
 
-from . import states as S
-from .caps import CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
-from .config import Config
-from .events import DEVICE_ARN, TASK_ARN, TaskEvent, is_device_arn
-from .ledger import (MARKER_RETENTION_SECONDS, WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP,
+from braket_guard.core import states as S
+from braket_guard.core.caps import CANCEL_QUEUED, Charge, needs_tags, plan_charges, warnings_reached
+from braket_guard.config import Config
+from braket_guard.core.events import DEVICE_ARN, TASK_ARN, TaskEvent, is_device_arn
+from braket_guard.tasks.ledger import (MARKER_RETENTION_SECONDS, WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP,
                      WORK_THRESHOLDS, ALERT_MAX_ATTEMPTS, Ledger, TaskRecord, charge_record)
-from .logs import log_event
-from .messages import (Alert, TaskFacts, render_unguarded_region, Usage, render_breach, render_cancel_failed, render_oversize,
+from braket_guard.aws.logs import log_event
+from braket_guard.alerts.messages import (Alert, TaskFacts, render_unguarded_region, Usage, render_breach, render_cancel_failed, render_oversize,
                        render_overrun, render_warning)
-from .money import micros_to_str
-from .pacing import by_cost
-from .reservations import may_be_reserved, reservation_of
-from .retry import error_code
-from .pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
-from .windows import Window, format_timestamp, parse_timestamp, window_for
+from braket_guard.core.money import micros_to_str
+from braket_guard.aws.pacing import by_cost
+from braket_guard.core.reservations import may_be_reserved, reservation_of
+from braket_guard.aws.retry import error_code
+from braket_guard.core.pricing import SIMULATOR, Price, device_kind, duration_cost_micros, task_cost_micros
+from braket_guard.core.windows import Window, format_timestamp, parse_timestamp, window_for
 
 UNSTOPPED_ALERTS_PER_DAY = 10  # "ran despite cap" and "could not cancel" alerts, together
 CANCEL_FAILED_ALERTS_PER_DAY = UNSTOPPED_ALERTS_PER_DAY
@@ -718,7 +718,7 @@ class Guard:
     def _native_work(self, work, quick: bool = False) -> Any:
         """Run native-limit work so that it can never fail or stop the event: None when it failed
         (a runtime without the API turns native limits off for the container, alerted once)."""
-        from .native_guard import NativeUnavailable, alert_degraded
+        from braket_guard.native.guard import NativeUnavailable, alert_degraded
         try:
             with self.native.limits.quick(quick):
                 return work()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .strict import brief
+from braket_guard.core.strict import brief
 
 DAY = "day"
 MONTH = "month"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import strict
-from .events import DEVICE_ARN
-from .pricing import INSTANCE_TYPE, builtin_table, device_kind
+from braket_guard.core import strict
+from braket_guard.core.events import DEVICE_ARN
+from braket_guard.core.pricing import INSTANCE_TYPE, builtin_table, device_kind
 
 __all__ = ["DEVICE_ARN", "builtin_table", "compare", "load_items", "read_price_list"]
 

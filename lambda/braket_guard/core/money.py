@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import strict
-from .strict import MICROS_PER_USD
+from braket_guard.core import strict
+from braket_guard.core.strict import MICROS_PER_USD
 
 __all__ = ["MICROS_PER_USD", "usd_to_micros_ceil", "usd_to_micros_floor", "micros_to_decimal",
            "format_usd", "micros_to_str"]

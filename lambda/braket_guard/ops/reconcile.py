@@ -12,17 +12,17 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import metrics
-from . import states as S
-from .caps import Cap
-from .events import CHARGING, TASK_ARN, UNCHARGED_END, TaskEvent
-from .guard import Guard, GuardRetry, summary_event
-from .ledger import TaskRecord, TransientLedgerError
-from .logs import log_event
-from .money import micros_to_str
-from .pricing import SIMULATOR, device_kind
-from .retry import DeadlineExceeded
-from .windows import MONTH, TOTAL, format_timestamp, window_for
+from braket_guard.aws import metrics
+from braket_guard.core import states as S
+from braket_guard.core.caps import Cap
+from braket_guard.core.events import CHARGING, TASK_ARN, UNCHARGED_END, TaskEvent
+from braket_guard.tasks.guard import Guard, GuardRetry, summary_event
+from braket_guard.tasks.ledger import TaskRecord, TransientLedgerError
+from braket_guard.aws.logs import log_event
+from braket_guard.core.money import micros_to_str
+from braket_guard.core.pricing import SIMULATOR, device_kind
+from braket_guard.aws.retry import DeadlineExceeded
+from braket_guard.core.windows import MONTH, TOTAL, format_timestamp, window_for
 
 SEARCHED_STATUSES = sorted(CHARGING | UNCHARGED_END)  # CANCELLING resolves to CANCELLED later
 

@@ -27,21 +27,23 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedErr
                                  EndpointConnectionError, NoCredentialsError, NoRegionError,
                                  PartialCredentialsError, ReadTimeoutError)
 
-from .braket_api import BraketGateway
-from . import states as S
-from .caps import Cap, CapError, parse_caps, used_fraction
-from .config import BRAKET_REGIONS, ConfigError, _regions
-from .digest import percent_text
-from .events import STATUSES
-from .guard import summary_event
-from .job_ledger import JobLedger
-from .jobs import billed_ms, job_from_api
-from .ledger import Ledger
-from .messages import short_device
-from .money import format_usd, micros_to_str
-from . import clients, pricelist, retry
-from .pricing import PriceError, build_price_book, instance_cost_micros, task_cost_micros
-from .windows import DAY, MONTH, load_zone, window_for
+from braket_guard.aws.braket_api import BraketGateway
+from braket_guard.core import states as S
+from braket_guard.core.caps import Cap, CapError, parse_caps, used_fraction
+from braket_guard.config import BRAKET_REGIONS, ConfigError, _regions
+from braket_guard.ops.digest import percent_text
+from braket_guard.core.events import STATUSES
+from braket_guard.tasks.guard import summary_event
+from braket_guard.jobs.ledger import JobLedger
+from braket_guard.jobs.rules import billed_ms, job_from_api
+from braket_guard.tasks.ledger import Ledger
+from braket_guard.alerts.messages import short_device
+from braket_guard.core.money import format_usd, micros_to_str
+from braket_guard.aws import clients
+from braket_guard.cli import pricelist
+from braket_guard.aws import retry
+from braket_guard.core.pricing import PriceError, build_price_book, instance_cost_micros, task_cost_micros
+from braket_guard.core.windows import DAY, MONTH, load_zone, window_for
 
 STATUS_ORDER = ["CREATED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED"]
 CHARGED = {"CREATED", "QUEUED", "RUNNING", "COMPLETED"}
@@ -370,14 +372,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
               "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']}", r["state"]] for r in jobs])
     data = {"timezone": settings.timezone, "caps": rows,
             "open_work": {"tasks": len(open_work), "by_kind": kinds}, "jobs": jobs}
-    from .digest import unguarded_regions
+    from braket_guard.ops.digest import unguarded_regions
     unguarded = unguarded_regions(ledger, now.astimezone(zone).date())
     data["unguarded_regions_today"] = unguarded
     if unguarded:
         text += (f"\n\nEvents today from regions outside the guarded ones: {', '.join(unguarded)} "
                  "(charged and enforced, not reconciled: add them to BRAKET_GUARD_REGIONS)")
     if settings.native_limits != "off":
-        from .native_status import native_status
+        from braket_guard.native.status import native_status
         native_data, native_text = native_status(_limiter(settings), now)
         data["native_limits"] = native_data
         text += "\n\n" + native_text
@@ -385,7 +387,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
 
 def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:
     """Hybrid jobs the guard charged, created since ``since``, newest first."""
-    from .windows import format_timestamp
+    from braket_guard.core.windows import format_timestamp
     found = {r.job_arn: r for r in jobs.jobs_since(format_timestamp(since))}
     # a job created earlier that still runs charges this month too
     found.update(jobs.get_many(arn for arn in jobs.open_jobs() if arn not in found))
@@ -608,7 +610,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     else:
         lines.append(f"Never charged: the first event seen was {record.status} (it ended before it was charged).")
     if over and record.state != S.ADMITTED:
-        from .native_status import door_lines
+        from braket_guard.native.status import door_lines
         door = door_lines(ledger, record)
         lines += door
         if door:
@@ -715,9 +717,9 @@ def cmd_prices(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
 
 def _limiter(settings: Settings):
     """The deployment's NativeLimiter, built from the same settings the Lambda reads."""
-    from .config import load_config
-    from .native_guard import NativeLimiter
-    from .spending_limits import SpendingLimits
+    from braket_guard.config import load_config
+    from braket_guard.native.guard import NativeLimiter
+    from braket_guard.native.spending_limits import SpendingLimits
     env = {"BRAKET_GUARD_TABLE": settings.table or "", "BRAKET_GUARD_CAPS": settings.caps_json or "",
            "BRAKET_GUARD_TIMEZONE": settings.timezone, "BRAKET_GUARD_REGIONS": json.dumps(settings.regions),
            "BRAKET_GUARD_NATIVE_LIMITS": settings.native_limits}

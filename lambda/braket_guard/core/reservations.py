@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from . import strict
-from .strict import brief
-from .events import DEVICE_ARN, is_device_arn
-from .windows import TimestampError, parse_timestamp
+from braket_guard.core import strict
+from braket_guard.core.strict import brief
+from braket_guard.core.events import DEVICE_ARN, is_device_arn
+from braket_guard.core.windows import TimestampError, parse_timestamp
 
 RESERVATION_TYPE = "RESERVATION_TIME_WINDOW_ARN"
 # RFC 3339 with a time zone, as Terraform's validation (formatdate) accepts it: nothing looser.

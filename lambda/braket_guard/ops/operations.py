@@ -11,19 +11,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import metrics
-from .events import EARLIEST, LATEST
-from .digest import digest_day, gather_digest, render_digest
-from .guard import Guard
-from .ledger import MARKER_RETENTION_SECONDS
-from .logs import log_event
-from .messages import render_reconcile
-from .money import micros_to_str
-from .native_guard import alert_degraded
-from .spending_limits import NativeUnavailable
-from .strict import brief
-from .reconcile import reconcile
-from .job_guard import JobGuard
+from braket_guard.aws import metrics
+from braket_guard.core.events import EARLIEST, LATEST
+from braket_guard.ops.digest import digest_day, gather_digest, render_digest
+from braket_guard.tasks.guard import Guard
+from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS
+from braket_guard.aws.logs import log_event
+from braket_guard.alerts.messages import render_reconcile
+from braket_guard.core.money import micros_to_str
+from braket_guard.native.guard import alert_degraded
+from braket_guard.native.spending_limits import NativeUnavailable
+from braket_guard.core.strict import brief
+from braket_guard.ops.reconcile import reconcile
+from braket_guard.jobs.guard import JobGuard
 
 ACTIONS = ("reconcile", "digest", "native_limits", "native_cleanup")
 TF_ACTIONS = ("create", "update", "delete")  # aws_lambda_invocation with lifecycle_scope = "CRUD"

@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from .events import TaskEvent, is_device_arn
-from . import strict
-from .strict import brief
-from .pricing import QPU, SIMULATOR, device_kind
-from .windows import WINDOWS, Window, window_for
+from braket_guard.core.events import TaskEvent, is_device_arn
+from braket_guard.core import strict
+from braket_guard.core.strict import brief
+from braket_guard.core.pricing import QPU, SIMULATOR, device_kind
+from braket_guard.core.windows import WINDOWS, Window, window_for
 
 CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY = "cancel_task", "cancel_queued", "alert_only"
 ON_BREACH = (CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY)
@@ -87,7 +87,7 @@ class Cap:
         return value if value else UNTAGGED
 
     def limits_text(self) -> str:
-        from .money import format_usd
+        from braket_guard.core.money import format_usd
         parts = []
         if self.max_shots is not None:
             parts.append(f"{self.max_shots:,} shots")

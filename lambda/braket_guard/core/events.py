@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .strict import brief
-from .windows import TimestampError, format_timestamp, parse_timestamp
+from braket_guard.core.strict import brief
+from braket_guard.core.windows import TimestampError, format_timestamp, parse_timestamp
 
 SOURCE = "aws.braket"
 DETAIL_TYPE = "Braket Task State Change"

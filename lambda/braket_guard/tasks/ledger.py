@@ -25,12 +25,12 @@ from typing import Any, Iterable
 
 from botocore.exceptions import ClientError
 
-from .caps import ALERT_ONLY, Charge
-from .events import TaskEvent
-from .retry import Backoff, error_code, is_transient
-from .states import (ADMITTED, CANCEL_FAILED, CANCEL_REQUESTED, CANCELLED, CHARGED_STATES, CLOSED,
+from braket_guard.core.caps import ALERT_ONLY, Charge
+from braket_guard.core.events import TaskEvent
+from braket_guard.aws.retry import Backoff, error_code, is_transient
+from braket_guard.core.states import (ADMITTED, CANCEL_FAILED, CANCEL_REQUESTED, CANCELLED, CHARGED_STATES, CLOSED,
                      OVERRUN, REFUNDED, REJECTED)
-from .windows import format_timestamp
+from braket_guard.core.windows import format_timestamp
 
 TASK_SK = "TASK"
 WORK_PK = "WORK"
@@ -699,7 +699,7 @@ class Ledger:
                 ExpressionAttributeValues=values))
             return True
         except ClientError as exc:
-            from .logs import log_event
+            from braket_guard.aws.logs import log_event
             log_event("error", "alert_settle_failed", marker=marker.key[1], error=str(exc)[:300],
                       consequence="the alert may be sent again when its claim expires")
             return False

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .events import DEVICE_ARN, EARLIEST, LATEST, JOB_ARN as EVENTS_JOB_ARN
-from .reservations import reservation_of
-from .strict import brief
-from .windows import TimestampError, parse_timestamp
+from braket_guard.core.events import DEVICE_ARN, EARLIEST, LATEST, JOB_ARN as EVENTS_JOB_ARN
+from braket_guard.core.reservations import reservation_of
+from braket_guard.core.strict import brief
+from braket_guard.core.windows import TimestampError, parse_timestamp
 
 SOURCE = "aws.braket"
 DETAIL_TYPE = "Braket Job State Change"

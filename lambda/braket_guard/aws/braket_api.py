@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from .pricing import Price, PriceBook, PriceError, price_from_device_cost
-from .retry import Backoff, error_code, is_transient
-from .windows import format_timestamp
+from braket_guard.core.pricing import Price, PriceBook, PriceError, price_from_device_cost
+from braket_guard.aws.retry import Backoff, error_code, is_transient
+from braket_guard.core.windows import format_timestamp
 
 PRICE_CACHE_SECONDS = 3600
 SEARCH_INTERVAL_SECONDS = 0.2  # SearchQuantumTasks: 5 requests/s per account and region
@@ -118,7 +118,7 @@ class BraketGateway:
         carry no usable price); a transient error (throttling, 5xx, timeout) or a refusal of
         access raises, so that the event is redelivered instead of the task being judged unpriced.
         """
-        from .logs import log_event
+        from braket_guard.aws.logs import log_event
         now = time.monotonic()
         with _price_lock:
             cached = _price_cache.get(device_arn)

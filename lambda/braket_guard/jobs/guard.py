@@ -12,16 +12,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import jobs as J, metrics
-from .caps import Cap, counter_key, warnings_reached
-from .guard import PERMANENT_TASK_ERRORS, GuardRetry
-from .job_ledger import JobCharge, JobLedger, JobRecord
-from .logs import log_event
-from .messages import Usage, render_job_breach, render_job_stop_failed, render_warning
-from .money import micros_to_str
-from .pricing import instance_cost_micros
-from .retry import error_code
-from .windows import format_timestamp, window_for
+from braket_guard.jobs import rules as J
+from braket_guard.aws import metrics
+from braket_guard.core.caps import Cap, counter_key, warnings_reached
+from braket_guard.tasks.guard import PERMANENT_TASK_ERRORS, GuardRetry
+from braket_guard.jobs.ledger import JobCharge, JobLedger, JobRecord
+from braket_guard.aws.logs import log_event
+from braket_guard.alerts.messages import Usage, render_job_breach, render_job_stop_failed, render_warning
+from braket_guard.core.money import micros_to_str
+from braket_guard.core.pricing import instance_cost_micros
+from braket_guard.aws.retry import error_code
+from braket_guard.core.windows import format_timestamp, window_for
 
 # A job may run up to 5 days (maxRuntimeInSeconds <= 432,000) after waiting in its queue:
 # reconciliation searches this far back for jobs whose events were all missed.

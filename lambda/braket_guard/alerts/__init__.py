@@ -1,0 +1,1 @@
+"""Alerts: rendering, delivery exactly once through markers, and the channels (SNS, Slack)."""

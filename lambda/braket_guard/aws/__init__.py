@@ -1,0 +1,1 @@
+"""Adapters and bounds for the calls the guard makes: clients, retries, Braket, the cancel pacing, logs, metrics."""

@@ -1,0 +1,1 @@
+"""The pure rules: money, windows, events, task states, caps, prices, reservations. No I/O."""

@@ -1,0 +1,1 @@
+"""Hybrid jobs: their pure rules, their ledger part, their guard."""

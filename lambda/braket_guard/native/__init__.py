@@ -1,0 +1,1 @@
+"""Braket's native spending limits: the pure rules, the API adapter, the guard that drives them, status."""

@@ -1,0 +1,1 @@
+"""Scheduled work: reconciliation, the daily digest, the operator actions."""
