@@ -15,24 +15,23 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from braket_guard.aws import clients
-from braket_guard.aws import metrics
-from braket_guard.aws import retry
-from braket_guard.aws.braket_api import CANCEL_BACKOFF, BraketGateway
-from braket_guard.config import Config, load_config
-from braket_guard.core.events import EventError, parse_event
-from braket_guard.tasks.guard import Guard, GuardRetry
-from braket_guard.jobs.guard import JobGuard
-from braket_guard.jobs.rules import JobEventError, is_job_event, parse_job_event
-from braket_guard.tasks.ledger import Ledger
-from braket_guard.aws.logs import log_event
-from braket_guard.native.guard import NativeLimiter
 from braket_guard.alerts.notify import Notifier, SlackChannel, SnsChannel
-from braket_guard.ops.operations import ActionError, run_action
+from braket_guard.aws import clients, metrics, retry
+from braket_guard.aws.braket_api import CANCEL_BACKOFF, BraketGateway
+from braket_guard.aws.logs import log_event
 from braket_guard.aws.pacing import CountingSleep, PacedBraket, TokenBucket
 from braket_guard.aws.retry import Backoff
-from braket_guard.native.spending_limits import SpendingLimits
+from braket_guard.config import Config, load_config
+from braket_guard.core.events import EventError, parse_event
 from braket_guard.core.strict import brief
+from braket_guard.jobs.guard import JobGuard
+from braket_guard.jobs.rules import JobEventError, is_job_event, parse_job_event
+from braket_guard.native.guard import NativeLimiter
+from braket_guard.native.spending_limits import SpendingLimits
+from braket_guard.ops.operations import ActionError, run_action
+from braket_guard.tasks.decision import GuardRetry
+from braket_guard.tasks.guard import Guard
+from braket_guard.tasks.ledger import Ledger
 
 _ENV_PREFIXES = ("BRAKET_GUARD_", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 

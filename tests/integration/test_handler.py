@@ -424,8 +424,8 @@ def test_calls_per_event_with_warnings(harness):
 
 
 def test_cancel_failure_alerts_are_bounded_per_day(harness, monkeypatch):
-    from braket_guard.tasks import guard as guard_module
-    monkeypatch.setattr(guard_module, "UNSTOPPED_ALERTS_PER_DAY", 2)
+    from braket_guard.tasks import alerting
+    monkeypatch.setattr(alerting, "UNSTOPPED_ALERTS_PER_DAY", 2)
     harness.configure([{"name": "shots", "window": "day", "group_by": "account", "max_shots": 150}])
     _, a = created_event(harness)
     harness.invoke(a)

@@ -10,7 +10,7 @@ import pytest
 
 from braket_guard import handler
 from braket_guard.ops import operations
-from braket_guard.tasks.guard import GuardRetry
+from braket_guard.tasks.decision import GuardRetry
 
 from .conftest import ACCOUNT, FORTE, REGION
 

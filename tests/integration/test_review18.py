@@ -389,7 +389,7 @@ def test_events_of_an_unguarded_region_cost_no_extra_ledger_calls_while_its_aler
     work: 5 DynamoDB calls instead of a guarded event's 2, for every task of a runaway in that
     region. Expected: the unguarded-region check costs no extra ledger call per event once a
     container knows the alert is being handled (one attempt per container and lease at most)."""
-    from braket_guard.tasks.guard import UNGUARDED_PK
+    from braket_guard.tasks.decision import UNGUARDED_PK
     harness.configure([{"name": "big", "window": "day", "group_by": "account", "max_shots": 10**6}])
     monkeypatch.setenv("BRAKET_GUARD_REGIONS", "us-east-1")
     assert harness.invoke(created(harness, FORTE, 10)[1])["decision"] == "admitted"  # warm

@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from braket_guard.tasks import guard as guard_module
+from braket_guard.tasks import decision as decision_module
 from braket_guard import handler
 
 from .aws_faults import start_faulty_moto
@@ -472,7 +472,7 @@ class GuardMachine(RuleBasedStateMachine):
         unstopped = set(ran_over) | {arn for arn, item in ledger.tasks.items() if refused(item)}
         told = {i[1] for i in identities if i[0] == "task"}
         assert told <= {f"Task: {a}" for a in unstopped}, (told, unstopped)
-        limit = guard_module.UNSTOPPED_ALERTS_PER_DAY
+        limit = decision_module.UNSTOPPED_ALERTS_PER_DAY
         assert len(told) >= min(len(ran_over), limit), (told, ran_over)
         if len(unstopped) <= limit:
             assert {f"Task: {a}" for a in ran_over} <= told, (ran_over, told)

@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import requests
 
-from braket_guard.aws.logs import log_event
 from braket_guard.alerts.messages import Alert
+from braket_guard.aws.logs import log_event
 from braket_guard.aws.retry import room_for_a_call
 
 SLACK_URL_CACHE_SECONDS = 300

@@ -19,13 +19,7 @@ import os
 import sys
 from typing import Sequence, TextIO
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
 from braket_guard.aws import clients, retry
 from braket_guard.cli.args import parse_argv
@@ -131,8 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"status": cmd_status, "report": cmd_report, "explain": cmd_explain, "check-config": cmd_check_config,
             "prices": cmd_prices, "unfreeze": cmd_unfreeze}
-
-
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -25,7 +25,7 @@ from braket_guard.core.text import table
 from braket_guard.core.windows import DAY, MONTH, window_for
 from braket_guard.jobs.ledger import JobLedger
 from braket_guard.jobs.rules import billed_ms, job_from_api
-from braket_guard.tasks.guard import summary_event
+from braket_guard.tasks.decision import summary_event
 
 
 def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:

@@ -12,17 +12,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from braket_guard.jobs import rules as J
-from braket_guard.aws import metrics
-from braket_guard.core.caps import Cap, counter_key, warnings_reached
-from braket_guard.tasks.guard import PERMANENT_TASK_ERRORS, GuardRetry
-from braket_guard.jobs.ledger import JobCharge, JobLedger, JobRecord
-from braket_guard.aws.logs import log_event
 from braket_guard.alerts.messages import Usage, render_job_breach, render_job_stop_failed, render_warning
+from braket_guard.aws import metrics
+from braket_guard.aws.logs import log_event
+from braket_guard.aws.retry import error_code
+from braket_guard.core.caps import Cap, counter_key, warnings_reached
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.pricing import instance_cost_micros
-from braket_guard.aws.retry import error_code
 from braket_guard.core.windows import format_timestamp, window_for
+from braket_guard.jobs import rules as J
+from braket_guard.jobs.ledger import JobCharge, JobLedger, JobRecord
+from braket_guard.tasks.decision import PERMANENT_TASK_ERRORS, GuardRetry
 
 # A job may run up to 5 days (maxRuntimeInSeconds <= 432,000) after waiting in its queue:
 # reconciliation searches this far back for jobs whose events were all missed.
@@ -239,7 +239,7 @@ class JobGuard:
             action = stop_text if cap.enforcing else "not stopped (alert_only cap)"
             if cap.enforcing and not action:
                 action = "ended before the guard could stop it" if job.ended else "not stopped"
-            settled, sent = self.guard.send_once(
+            settled, sent = self.guard.alerts.send_once(
                 keys[cap.name], "BREACH", windows[cap.name].expires_at(),
                 lambda c=cap, u=Usage(counter.shots, counter.cost_micros), a=action: render_job_breach(
                     c, self._group(c, job), windows[c.name].key, u, job,
@@ -257,7 +257,7 @@ class JobGuard:
             levels = list(reversed(warnings_reached(cap, counter.shots, counter.cost_micros)))
             for index, level in enumerate(levels):
                 if index == 0:
-                    _settled, sent = self.guard.send_once(
+                    _settled, sent = self.guard.alerts.send_once(
                         keys[cap.name], f"WARN#{level}", windows[cap.name].expires_at(),
                         lambda c=cap, lv=level, u=Usage(counter.shots, counter.cost_micros): render_warning(
                             c, self._group(c, job), windows[c.name].key, lv, u,
@@ -305,7 +305,7 @@ class JobGuard:
         """One alert per job and kind (a marker on the job's record). Returns settled, or with
         ``sent`` whether this call sent it."""
         key = (f"JOB#{job.job_arn}", "JOB")
-        settled, was_sent = self.guard.send_once(key, name, self.guard.ledger.now() + 40 * 86400, render,
+        settled, was_sent = self.guard.alerts.send_once(key, name, self.guard.ledger.now() + 40 * 86400, render,
                                                  detail=job.job_arn)
         return was_sent if sent else settled
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from braket_guard.core.events import DEVICE_ARN, EARLIEST, LATEST, JOB_ARN as EVENTS_JOB_ARN
+from braket_guard.core.events import DEVICE_ARN, EARLIEST, LATEST
+from braket_guard.core.events import JOB_ARN as EVENTS_JOB_ARN
 from braket_guard.core.reservations import reservation_of
 from braket_guard.core.strict import brief
 from braket_guard.core.windows import TimestampError, parse_timestamp

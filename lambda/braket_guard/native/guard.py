@@ -459,6 +459,6 @@ def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = No
     limiter.broken_found = []
     for key, render in planned:
         try:
-            guard.send_once(key, "SENT", expires, render)
+            guard.alerts.send_once(key, "SENT", expires, render)
         except Exception as exc:  # noqa: BLE001 - an alert must not fail the event or the schedule
             log_event("error", "native_alert_failed", key=key[1], error=f"{type(exc).__name__}: {exc}"[:300])

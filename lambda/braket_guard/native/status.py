@@ -100,8 +100,6 @@ def door_lines(ledger: Any, record: Any) -> list[str]:
     return lines
 
 
-
-
 def digest_lines(limiter: Any, now: datetime) -> list[str]:
     """The digest's native-limit lines: freezes in force, foreign limits, drift of mirrored limits.
     A failure to read Braket is one line, never a failed digest."""

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from braket_guard.alerts.messages import Alert, _slack, short_device
+from braket_guard.core import states as S
 from braket_guard.core.caps import Cap
 from braket_guard.core.events import TaskEvent
-from braket_guard.core import states as S
-from braket_guard.tasks.ledger import Counter, TaskRecord
-from braket_guard.alerts.messages import Alert, _slack, short_device
 from braket_guard.core.money import format_usd
 from braket_guard.core.pricing import PriceBook, task_cost_micros
 from braket_guard.core.windows import DAY, MONTH, TOTAL, Window, window_for
+from braket_guard.tasks.ledger import Counter, TaskRecord
 
 TOP = 5
 
@@ -222,7 +222,7 @@ def estimate_cost(prices: PriceBook, task: TaskEvent) -> int | None:
 
 def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, bool]:
     """Read the day's caps and tasks; returns the digest and whether it should be sent."""
-    from braket_guard.tasks.guard import summary_event
+    from braket_guard.tasks.decision import summary_event
     config = guard.config
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=config.zone)
     caps = [CapUsage(cap, window_for(cap.window, moment, config.zone),
@@ -235,8 +235,8 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
             summaries += guard.braket.search(region, day_window.start, day_window.end)
         except Exception as exc:  # noqa: BLE001 - reported in the digest itself
             region_errors[region] = f"{type(exc).__name__}: {exc}"[:200]
-            from braket_guard.aws.logs import log_event
             from braket_guard.aws import metrics
+            from braket_guard.aws.logs import log_event
             log_event("error", "region_failed", operation="digest", region=region, error=region_errors[region])
             metrics.emit({"RegionFailures": 1}, {"Operation": "digest"})
     open_work: dict[str, int] = {}
@@ -273,8 +273,8 @@ def _day_jobs(guard: Any, day_window: Window) -> list[dict[str, Any]]:
     still open or last charged after its start). Read only when a cap counts jobs."""
     if not any(cap.counts_jobs for cap in guard.config.caps):
         return []
-    from braket_guard.jobs.ledger import JobLedger
     from braket_guard.core.windows import format_timestamp
+    from braket_guard.jobs.ledger import JobLedger
     start, end = format_timestamp(day_window.start), format_timestamp(day_window.end)
     since = format_timestamp(day_window.start - timedelta(days=7))
     out = []

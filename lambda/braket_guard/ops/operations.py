@@ -11,19 +11,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from braket_guard.aws import metrics
-from braket_guard.core.events import EARLIEST, LATEST
-from braket_guard.ops.digest import digest_day, gather_digest, render_digest
-from braket_guard.tasks.guard import Guard
-from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS
-from braket_guard.aws.logs import log_event
 from braket_guard.alerts.messages import render_reconcile
+from braket_guard.aws import metrics
+from braket_guard.aws.logs import log_event
+from braket_guard.core.events import EARLIEST, LATEST
 from braket_guard.core.money import micros_to_str
+from braket_guard.core.strict import brief
+from braket_guard.jobs.guard import JobGuard
 from braket_guard.native.guard import alert_degraded
 from braket_guard.native.spending_limits import NativeUnavailable
-from braket_guard.core.strict import brief
+from braket_guard.ops.digest import digest_day, gather_digest, render_digest
 from braket_guard.ops.reconcile import reconcile
-from braket_guard.jobs.guard import JobGuard
+from braket_guard.tasks.guard import Guard
+from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS
 
 ACTIONS = ("reconcile", "digest", "native_limits", "native_cleanup")
 TF_ACTIONS = ("create", "update", "delete")  # aws_lambda_invocation with lifecycle_scope = "CRUD"
@@ -171,7 +171,7 @@ def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
     expires = int(now.timestamp()) + MARKER_RETENTION_SECONDS
     if report.correction_micros > config.reconcile_alert_micros:
         facts = {k: summary[k] for k in RECONCILE_ALERT_FACTS}
-        _settled, sent = guard.send_once(key, "CORRECTION", expires,
+        _settled, sent = guard.alerts.send_once(key, "CORRECTION", expires,
                                          lambda: render_reconcile(facts, threshold, config.mode),
                                          detail=json.dumps(facts))
         if sent:
@@ -180,7 +180,7 @@ def _reconcile(guard: Guard, now: datetime) -> dict[str, Any]:
         marker = guard.ledger.get_marker(key, "CORRECTION")
         if marker is not None and marker.state == "claimed" and marker.detail:
             facts = json.loads(marker.detail)
-            _settled, sent = guard.send_once(key, "CORRECTION", expires,
+            _settled, sent = guard.alerts.send_once(key, "CORRECTION", expires,
                                              lambda: render_reconcile(facts, threshold, config.mode))
             if sent:
                 summary["alerted"] = True
@@ -204,10 +204,10 @@ def _digest(guard: Guard, event: dict[str, Any], now: datetime) -> dict[str, Any
     if not send:
         summary["reason"] = "nothing happened"
     elif force:
-        results = guard.send_alert(render_digest(digest))
+        results = guard.alerts.send_alert(render_digest(digest))
         summary["sent"] = any(r in ("sent", "uncertain") for r in results.values())
     else:
-        settled, sent = guard.send_once((f"DIGEST#{day.isoformat()}", "RUN"), "SENT",
+        settled, sent = guard.alerts.send_once((f"DIGEST#{day.isoformat()}", "RUN"), "SENT",
                                         int(now.timestamp()) + MARKER_RETENTION_SECONDS,
                                         lambda: render_digest(digest))
         summary["sent"] = sent
@@ -222,7 +222,7 @@ def _digest(guard: Guard, event: dict[str, Any], now: datetime) -> dict[str, Any
         if marker is None or marker.state != "claimed":
             continue
         old, _ = gather_digest(guard, earlier, always=True)
-        _settled, sent = guard.send_once(key, "SENT", int(now.timestamp()) + MARKER_RETENTION_SECONDS,
+        _settled, sent = guard.alerts.send_once(key, "SENT", int(now.timestamp()) + MARKER_RETENTION_SECONDS,
                                          lambda old=old: render_digest(old))
         if sent:
             resent.append(earlier.isoformat())

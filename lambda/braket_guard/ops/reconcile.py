@@ -13,16 +13,17 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from braket_guard.aws import metrics
+from braket_guard.aws.logs import log_event
+from braket_guard.aws.retry import DeadlineExceeded
 from braket_guard.core import states as S
 from braket_guard.core.caps import Cap
 from braket_guard.core.events import CHARGING, TASK_ARN, UNCHARGED_END, TaskEvent
-from braket_guard.tasks.guard import Guard, GuardRetry, summary_event
-from braket_guard.tasks.ledger import TaskRecord, TransientLedgerError
-from braket_guard.aws.logs import log_event
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.pricing import SIMULATOR, device_kind
-from braket_guard.aws.retry import DeadlineExceeded
 from braket_guard.core.windows import MONTH, TOTAL, format_timestamp, window_for
+from braket_guard.tasks.decision import GuardRetry, summary_event
+from braket_guard.tasks.guard import Guard
+from braket_guard.tasks.ledger import TaskRecord, TransientLedgerError
 
 SEARCHED_STATUSES = sorted(CHARGING | UNCHARGED_END)  # CANCELLING resolves to CANCELLED later
 
@@ -101,7 +102,7 @@ def _reconcile(guard: Guard, since: datetime, report: ReconcileReport,
     config = guard.config
     _finish_open_work(guard, report)
     try:  # alerts a channel did not take: sent again once their retry delay is over
-        report.alerts_waiting, report.alerts_resent = guard.resend_outbox()
+        report.alerts_waiting, report.alerts_resent = guard.alerts.resend_outbox()
     except (ClientError, BotoCoreError, TransientLedgerError) as exc:
         log_event("warning", "outbox_unreadable", error=f"{type(exc).__name__}: {exc}"[:300])
     summaries: list[dict[str, Any]] = []

@@ -25,11 +25,20 @@ from typing import Any, Iterable
 
 from botocore.exceptions import ClientError
 
+from braket_guard.aws.retry import Backoff, error_code, is_transient
 from braket_guard.core.caps import ALERT_ONLY, Charge
 from braket_guard.core.events import TaskEvent
-from braket_guard.aws.retry import Backoff, error_code, is_transient
-from braket_guard.core.states import (ADMITTED, CANCEL_FAILED, CANCEL_REQUESTED, CANCELLED, CHARGED_STATES, CLOSED,
-                     OVERRUN, REFUNDED, REJECTED)
+from braket_guard.core.states import (
+    ADMITTED,
+    CANCEL_FAILED,
+    CANCEL_REQUESTED,
+    CANCELLED,
+    CHARGED_STATES,
+    CLOSED,
+    OVERRUN,
+    REFUNDED,
+    REJECTED,
+)
 from braket_guard.core.windows import format_timestamp
 
 TASK_SK = "TASK"
