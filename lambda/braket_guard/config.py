@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
-from decimal import Decimal, InvalidOperation
-
-from braket_guard.core.caps import Cap, CapError, parse_caps
 from braket_guard.core import strict
-from braket_guard.core.strict import brief
-from braket_guard.native.rules import MODES as NATIVE_MODES, OFF as NATIVE_OFF
+from braket_guard.core.caps import Cap, CapError, parse_caps
 from braket_guard.core.pricing import PriceBook, PriceError, build_price_book
 from braket_guard.core.reservations import Reservation, ReservationError, parse_reservations
+from braket_guard.core.strict import brief
 from braket_guard.core.windows import load_zone
+from braket_guard.native.rules import MODES as NATIVE_MODES
+from braket_guard.native.rules import OFF as NATIVE_OFF
 
 ENFORCE, MONITOR = "enforce", "monitor"
 MODES = (ENFORCE, MONITOR)

@@ -24,7 +24,7 @@ import pytest
 from bench.lambda_sim import ScaledClock
 from braket_guard import handler
 from braket_guard.alerts import notify
-from braket_guard.tasks.ledger import ALERT_MAX_ATTEMPTS
+from braket_guard.ledger.markers import ALERT_MAX_ATTEMPTS
 
 from .aws_faults import start_faulty_moto
 from .conftest import FORTE, REGION, T0, Rig, alert_identity

@@ -9,7 +9,8 @@ import pytest
 from braket_guard.core.caps import parse_caps
 from braket_guard.ops.digest import CapUsage, DayTask, build_digest, digest_day, render_digest
 from braket_guard.core.events import parse_event
-from braket_guard.tasks.ledger import Counter, TaskRecord
+from braket_guard.tasks.records import TaskRecord
+from braket_guard.ledger.counters import Counter
 from braket_guard.aws.metrics import emf_record
 from braket_guard.core.windows import load_zone, window_for
 

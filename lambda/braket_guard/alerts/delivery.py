@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from braket_guard.alerts.messages import Alert
 from braket_guard.aws.logs import log_event
-from braket_guard.tasks.ledger import ALERT_MAX_ATTEMPTS
+from braket_guard.ledger.markers import ALERT_MAX_ATTEMPTS
 
 SETTLED_REMEMBERED = 10_000  # alert markers a container remembers as settled
 

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from braket_guard.core.pricing import Price, PriceBook, PriceError, price_from_device_cost
 from braket_guard.aws.retry import Backoff, error_code, is_transient
+from braket_guard.core.pricing import Price, PriceBook, PriceError, price_from_device_cost
 from braket_guard.core.windows import format_timestamp
 
 PRICE_CACHE_SECONDS = 3600

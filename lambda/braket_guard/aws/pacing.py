@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 
 from braket_guard.aws import metrics
 from braket_guard.aws.braket_api import CancelResult
-from braket_guard.core.pricing import PriceBook, task_cost_micros
 from braket_guard.aws.retry import Backoff, error_code
+from braket_guard.core.pricing import PriceBook, task_cost_micros
 
 PACE_PK = "PACE"
 BURST_SECONDS = 10  # Braket's published burst is 10 s of its rate (2/s, burst 20)

@@ -12,8 +12,13 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from botocore.exceptions import (ClientError, ConnectionClosedError, EndpointConnectionError,
-                                 ReadTimeoutError, ConnectTimeoutError)
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 T = TypeVar("T")
 

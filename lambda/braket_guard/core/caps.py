@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from braket_guard.core.events import TaskEvent, is_device_arn
 from braket_guard.core import strict
-from braket_guard.core.strict import brief
+from braket_guard.core.events import TaskEvent, is_device_arn
 from braket_guard.core.pricing import QPU, SIMULATOR, device_kind
+from braket_guard.core.strict import brief
 from braket_guard.core.windows import WINDOWS, Window, window_for
 
 CANCEL_TASK, CANCEL_QUEUED, ALERT_ONLY = "cancel_task", "cancel_queued", "alert_only"

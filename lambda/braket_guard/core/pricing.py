@@ -14,8 +14,8 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any, Mapping
 
-from braket_guard.core.events import is_device_arn
 from braket_guard.core import strict
+from braket_guard.core.events import is_device_arn
 from braket_guard.core.money import usd_to_micros_ceil
 from braket_guard.core.strict import brief
 

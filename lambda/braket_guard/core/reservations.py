@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from braket_guard.core import strict
-from braket_guard.core.strict import brief
 from braket_guard.core.events import DEVICE_ARN, is_device_arn
+from braket_guard.core.strict import brief
 from braket_guard.core.windows import TimestampError, parse_timestamp
 
 RESERVATION_TYPE = "RESERVATION_TIME_WINDOW_ARN"

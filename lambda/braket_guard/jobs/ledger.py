@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from braket_guard.core.windows import format_timestamp
-from braket_guard.tasks.ledger import TASK_RETENTION_SECONDS, WORK_PK, Key, Ledger, _key, _n, _s
+from braket_guard.ledger.table import TASK_RETENTION_SECONDS, WORK_PK, Key, _key, _n, _s
+from braket_guard.tasks.ledger import Ledger
 
 JOB_SK = "JOB"
 JOBS_PK = "JOBS"  # index: sk = <createdAt>#<job ARN>, one item per job, for listings by date

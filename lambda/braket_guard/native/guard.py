@@ -24,14 +24,14 @@ from typing import Any, Iterable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from braket_guard.aws import metrics
-from braket_guard.native import rules as N
-from braket_guard.core.caps import counter_key
-from braket_guard.config import Config
 from braket_guard.aws.logs import log_event
-from braket_guard.core.money import micros_to_str
 from braket_guard.aws.retry import error_code
-from braket_guard.native.spending_limits import LimitConflict, NativeUnavailable, SpendingLimits
+from braket_guard.config import Config
+from braket_guard.core.caps import counter_key
+from braket_guard.core.money import micros_to_str
 from braket_guard.core.windows import format_timestamp, parse_timestamp, window_for
+from braket_guard.native import rules as N
+from braket_guard.native.spending_limits import LimitConflict, NativeUnavailable, SpendingLimits
 
 NATIVE_PK = "NATIVE"
 OWNS_SK = "OWNS"
@@ -430,7 +430,7 @@ def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = No
     runtime lacks the API; one per device and day for a permanent refusal (``from_ledger``: for
     every device recorded, so a refusal whose alert a crash lost is told by the next schedule
     run). Never raises."""
-    from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS
+    from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
     now = now or datetime.now(timezone.utc)
     day = now.astimezone(guard.config.zone).date().isoformat()
     expires = int(now.timestamp()) + MARKER_RETENTION_SECONDS

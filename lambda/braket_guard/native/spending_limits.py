@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterator
 
 from botocore.exceptions import ClientError
 
+from braket_guard.aws.retry import Backoff, error_code
 from braket_guard.core.money import usd_to_micros_ceil, usd_to_micros_floor
 from braket_guard.native.rules import FREEZE_FLOOR_MICROS, NativeLimit, device_region, usd_text
-from braket_guard.aws.retry import Backoff, error_code
 
 LIMIT_BACKOFF = {"attempts": 5, "base": 0.1, "cap": 1.0}
 ONE_TRY = Backoff(attempts=1)

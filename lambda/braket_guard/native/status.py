@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from braket_guard.native import rules as N
 from braket_guard.alerts.messages import short_device
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.windows import format_timestamp
+from braket_guard.native import rules as N
 
 
 def _table(headers, rows):

@@ -20,7 +20,8 @@ from braket_guard.core.events import TaskEvent
 from braket_guard.core.money import format_usd
 from braket_guard.core.pricing import PriceBook, task_cost_micros
 from braket_guard.core.windows import DAY, MONTH, TOTAL, Window, window_for
-from braket_guard.tasks.ledger import Counter, TaskRecord
+from braket_guard.ledger.counters import Counter
+from braket_guard.tasks.records import TaskRecord
 
 TOP = 5
 

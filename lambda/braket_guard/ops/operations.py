@@ -18,12 +18,12 @@ from braket_guard.core.events import EARLIEST, LATEST
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.strict import brief
 from braket_guard.jobs.guard import JobGuard
+from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
 from braket_guard.native.guard import alert_degraded
 from braket_guard.native.spending_limits import NativeUnavailable
 from braket_guard.ops.digest import digest_day, gather_digest, render_digest
 from braket_guard.ops.reconcile import reconcile
 from braket_guard.tasks.guard import Guard
-from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS
 
 ACTIONS = ("reconcile", "digest", "native_limits", "native_cleanup")
 TF_ACTIONS = ("create", "update", "delete")  # aws_lambda_invocation with lifecycle_scope = "CRUD"

@@ -21,9 +21,10 @@ from braket_guard.core.events import CHARGING, TASK_ARN, UNCHARGED_END, TaskEven
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.pricing import SIMULATOR, device_kind
 from braket_guard.core.windows import MONTH, TOTAL, format_timestamp, window_for
+from braket_guard.ledger.table import TransientLedgerError
 from braket_guard.tasks.decision import GuardRetry, summary_event
 from braket_guard.tasks.guard import Guard
-from braket_guard.tasks.ledger import TaskRecord, TransientLedgerError
+from braket_guard.tasks.records import TaskRecord
 
 SEARCHED_STATUSES = sorted(CHARGING | UNCHARGED_END)  # CANCELLING resolves to CANCELLED later
 

@@ -17,8 +17,9 @@ from braket_guard.alerts.messages import (
 from braket_guard.aws.logs import log_event
 from braket_guard.core import states as S
 from braket_guard.core.caps import Charge, warnings_reached
+from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
 from braket_guard.tasks.decision import UNSTOPPED_ALERTS_PER_DAY, _over_limit, _required, _Walk, summary_event
-from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS, TaskRecord
+from braket_guard.tasks.records import TaskRecord
 
 
 class TaskAlerts:

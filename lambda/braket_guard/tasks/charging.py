@@ -26,7 +26,8 @@ from braket_guard.tasks.decision import (
     _watched,
     _watched_records,
 )
-from braket_guard.tasks.ledger import WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP, WORK_THRESHOLDS, TaskRecord
+from braket_guard.tasks.records import TaskRecord
+from braket_guard.tasks.work import WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP, WORK_THRESHOLDS
 
 
 class Charging:

@@ -12,7 +12,7 @@ from braket_guard.core.caps import Charge
 from braket_guard.core.events import TASK_ARN, TaskEvent, is_device_arn
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.windows import format_timestamp, parse_timestamp
-from braket_guard.tasks.ledger import TaskRecord, charge_record
+from braket_guard.tasks.records import TaskRecord, charge_record
 
 UNSTOPPED_ALERTS_PER_DAY = 10  # "ran despite cap" and "could not cancel" alerts, together
 

@@ -14,7 +14,7 @@ from braket_guard.core import states as S
 from braket_guard.core.events import TaskEvent
 from braket_guard.core.windows import window_for
 from braket_guard.tasks.decision import PERMANENT_TASK_ERRORS, _overrun_metrics, _required, _Walk, summary_event
-from braket_guard.tasks.ledger import WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP
+from braket_guard.tasks.work import WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP
 
 
 class Enforcing:

@@ -22,8 +22,10 @@ from braket_guard.tasks.alerting import TaskAlerts
 from braket_guard.tasks.charging import Charging
 from braket_guard.tasks.decision import MAX_WALK, Decision, GuardRetry, _new_record, _required, _Walk
 from braket_guard.tasks.enforcing import Enforcing
-from braket_guard.tasks.ledger import WORK_ALERTS, WORK_CANCEL, WORK_SWEEP, WORK_THRESHOLDS, Ledger, TaskRecord
+from braket_guard.tasks.ledger import Ledger
+from braket_guard.tasks.records import TaskRecord
 from braket_guard.tasks.unguarded import UnguardedRegions
+from braket_guard.tasks.work import WORK_ALERTS, WORK_CANCEL, WORK_SWEEP, WORK_THRESHOLDS
 
 
 class Guard(UnguardedRegions, Charging, Enforcing, TaskAlerts):

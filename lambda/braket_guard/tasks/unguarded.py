@@ -8,8 +8,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from braket_guard.alerts.messages import render_unguarded_region
 from braket_guard.aws.logs import log_event
+from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
 from braket_guard.tasks.decision import UNGUARDED_PK, UNGUARDED_RECHECK_SECONDS
-from braket_guard.tasks.ledger import MARKER_RETENTION_SECONDS
 
 
 class UnguardedRegions:
