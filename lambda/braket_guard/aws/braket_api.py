@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from braket_guard.aws.logs import log_event
 from braket_guard.aws.retry import Backoff, error_code, is_transient
 from braket_guard.core.pricing import Price, PriceBook, PriceError, price_from_device_cost
 from braket_guard.core.windows import format_timestamp
@@ -118,7 +119,6 @@ class BraketGateway:
         carry no usable price); a transient error (throttling, 5xx, timeout) or a refusal of
         access raises, so that the event is redelivered instead of the task being judged unpriced.
         """
-        from braket_guard.aws.logs import log_event
         now = time.monotonic()
         with _price_lock:
             cached = _price_cache.get(device_arn)

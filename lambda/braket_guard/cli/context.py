@@ -24,10 +24,12 @@ from braket_guard.aws import clients, retry
 from braket_guard.aws.braket_api import BraketGateway
 from braket_guard.cli.args import MAX_FILE_BYTES, REGION, TABLE_NAME, _zone_name
 from braket_guard.cli.format import CliError
-from braket_guard.config import BRAKET_REGIONS, _regions
+from braket_guard.config import BRAKET_REGIONS, _regions, load_config
 from braket_guard.core.caps import Cap, parse_caps
 from braket_guard.core.pricing import PriceError, build_price_book
 from braket_guard.core.windows import load_zone
+from braket_guard.native.guard import NativeLimiter
+from braket_guard.native.spending_limits import SpendingLimits
 from braket_guard.tasks.ledger import Ledger
 
 
@@ -208,9 +210,6 @@ def _raise_if_account_wide(exc: BaseException) -> None:
 
 def _limiter(settings: Settings):
     """The deployment's NativeLimiter, built from the same settings the Lambda reads."""
-    from braket_guard.config import load_config
-    from braket_guard.native.guard import NativeLimiter
-    from braket_guard.native.spending_limits import SpendingLimits
     env = {"BRAKET_GUARD_TABLE": settings.table or "", "BRAKET_GUARD_CAPS": settings.caps_json or "",
            "BRAKET_GUARD_TIMEZONE": settings.timezone, "BRAKET_GUARD_REGIONS": json.dumps(settings.regions),
            "BRAKET_GUARD_NATIVE_LIMITS": settings.native_limits}

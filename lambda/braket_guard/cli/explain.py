@@ -11,6 +11,7 @@ from braket_guard.cli.context import _ledger, resolve_settings
 from braket_guard.core import states as S
 from braket_guard.core.money import format_usd, micros_to_str
 from braket_guard.jobs.ledger import JobLedger
+from braket_guard.native.status import door_lines
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
@@ -76,7 +77,6 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
     else:
         lines.append(f"Never charged: the first event seen was {record.status} (it ended before it was charged).")
     if over and record.state != S.ADMITTED:
-        from braket_guard.native.status import door_lines
         door = door_lines(ledger, record)
         lines += door
         if door:

@@ -22,7 +22,7 @@ from braket_guard.cli.format import CHARGED, STATUS_ORDER, CliError, Progress
 from braket_guard.core.money import format_usd, micros_to_str
 from braket_guard.core.pricing import instance_cost_micros, task_cost_micros
 from braket_guard.core.text import table
-from braket_guard.core.windows import DAY, MONTH, window_for
+from braket_guard.core.windows import DAY, MONTH, format_timestamp, window_for
 from braket_guard.jobs.ledger import JobLedger
 from braket_guard.jobs.rules import billed_ms, job_from_api
 from braket_guard.tasks.decision import summary_event
@@ -30,7 +30,6 @@ from braket_guard.tasks.decision import summary_event
 
 def _job_rows(jobs: JobLedger, since: datetime) -> list[dict[str, Any]]:
     """Hybrid jobs the guard charged, created since ``since``, newest first."""
-    from braket_guard.core.windows import format_timestamp
     found = {r.job_arn: r for r in jobs.jobs_since(format_timestamp(since))}
     # a job created earlier that still runs charges this month too
     found.update(jobs.get_many(arn for arn in jobs.open_jobs() if arn not in found))

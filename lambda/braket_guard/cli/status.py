@@ -14,7 +14,8 @@ from braket_guard.core.money import micros_to_str
 from braket_guard.core.text import table
 from braket_guard.core.windows import MONTH, window_for
 from braket_guard.jobs.ledger import JobLedger
-from braket_guard.ops.digest import percent_text
+from braket_guard.native.status import native_status
+from braket_guard.ops.digest import percent_text, unguarded_regions
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -73,14 +74,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> tuple[int, Any]:
               "unpriced" if r["cost_usd"] is None else f"${r['cost_usd']}", r["state"]] for r in jobs])
     data = {"timezone": settings.timezone, "caps": rows,
             "open_work": {"tasks": len(open_work), "by_kind": kinds}, "jobs": jobs}
-    from braket_guard.ops.digest import unguarded_regions
     unguarded = unguarded_regions(ledger, now.astimezone(zone).date())
     data["unguarded_regions_today"] = unguarded
     if unguarded:
         text += (f"\n\nEvents today from regions outside the guarded ones: {', '.join(unguarded)} "
                  "(charged and enforced, not reconciled: add them to BRAKET_GUARD_REGIONS)")
     if settings.native_limits != "off":
-        from braket_guard.native.status import native_status
         native_data, native_text = native_status(_limiter(settings), now)
         data["native_limits"] = native_data
         text += "\n\n" + native_text

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from braket_guard.core import strict
 from braket_guard.core.events import TaskEvent, is_device_arn
+from braket_guard.core.money import format_usd
 from braket_guard.core.pricing import QPU, SIMULATOR, device_kind
 from braket_guard.core.strict import brief
 from braket_guard.core.windows import WINDOWS, Window, window_for
@@ -87,7 +88,6 @@ class Cap:
         return value if value else UNTAGGED
 
     def limits_text(self) -> str:
-        from braket_guard.core.money import format_usd
         parts = []
         if self.max_shots is not None:
             parts.append(f"{self.max_shots:,} shots")

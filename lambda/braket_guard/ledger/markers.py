@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from botocore.exceptions import ClientError
 
+from braket_guard.aws.logs import log_event
 from braket_guard.aws.retry import Backoff, error_code
 from braket_guard.core.windows import format_timestamp
 from braket_guard.ledger.table import MARKER_RETENTION_SECONDS, WORK_PK, Key, _key, _n, _num, _s
@@ -128,7 +129,6 @@ class AlertMarkers:
                 ExpressionAttributeValues=values))
             return True
         except ClientError as exc:
-            from braket_guard.aws.logs import log_event
             log_event("error", "alert_settle_failed", marker=marker.key[1], error=str(exc)[:300],
                       consequence="the alert may be sent again when its claim expires")
             return False

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from braket_guard.alerts.messages import Alert, _footer, _slack, _subject, short_device
 from braket_guard.aws import metrics
 from braket_guard.aws.logs import log_event
 from braket_guard.aws.retry import error_code
@@ -30,6 +31,7 @@ from braket_guard.config import Config
 from braket_guard.core.caps import counter_key
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.windows import format_timestamp, parse_timestamp, window_for
+from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
 from braket_guard.native import rules as N
 from braket_guard.native.spending_limits import LimitConflict, NativeUnavailable, SpendingLimits
 
@@ -70,7 +72,6 @@ class BreachOutcome:
     error: str = ""
 
     def text(self) -> str:
-        from braket_guard.alerts.messages import short_device
         if self.freeze is None:
             return ""
         parts = []
@@ -419,7 +420,6 @@ class NativeLimiter:
 
 # -- degrading loudly ----------------------------------------------------------------------------
 def _alert(title: str, lines: list[str], mode: str) -> Any:
-    from braket_guard.alerts.messages import Alert, _footer, _slack, _subject
     text = "\n".join([title, ""] + lines + ["", _footer(mode)])
     return Alert("warning", _subject(f"braket-guard: {title}"), text, _slack(title, lines, title, _footer(mode)))
 
@@ -430,7 +430,6 @@ def alert_degraded(guard: Any, limiter: NativeLimiter, now: datetime | None = No
     runtime lacks the API; one per device and day for a permanent refusal (``from_ledger``: for
     every device recorded, so a refusal whose alert a crash lost is told by the next schedule
     run). Never raises."""
-    from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
     now = now or datetime.now(timezone.utc)
     day = now.astimezone(guard.config.zone).date().isoformat()
     expires = int(now.timestamp()) + MARKER_RETENTION_SECONDS

@@ -9,12 +9,13 @@ from typing import Any
 
 from braket_guard.alerts.messages import short_device
 from braket_guard.core.money import micros_to_str
+from braket_guard.core.text import table
 from braket_guard.core.windows import format_timestamp
 from braket_guard.native import rules as N
+from braket_guard.native.guard import NATIVE_PK
 
 
 def _table(headers, rows):
-    from braket_guard.cli import table
     return table(headers, rows)
 
 
@@ -73,7 +74,6 @@ def native_status(limiter: Any, now: datetime) -> tuple[dict[str, Any], str]:
 def door_lines(ledger: Any, record: Any) -> list[str]:
     """For a task over a cap: whether its breach froze devices, so later tasks were refused by
     Braket at CreateQuantumTask (those never exist: no ARN, no cost, no record here)."""
-    from braket_guard.native.guard import NATIVE_PK
     lines = []
     for charge in record.charges:
         if charge.cap not in record.breached:

@@ -14,13 +14,18 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from braket_guard.alerts.messages import Alert, _slack, short_device
+from braket_guard.aws import metrics
+from braket_guard.aws.logs import log_event
 from braket_guard.core import states as S
-from braket_guard.core.caps import Cap
+from braket_guard.core.caps import Cap, used_fraction
 from braket_guard.core.events import TaskEvent
 from braket_guard.core.money import format_usd
 from braket_guard.core.pricing import PriceBook, task_cost_micros
-from braket_guard.core.windows import DAY, MONTH, TOTAL, Window, window_for
+from braket_guard.core.windows import DAY, MONTH, TOTAL, Window, format_timestamp, window_for
+from braket_guard.jobs.ledger import JobLedger
 from braket_guard.ledger.counters import Counter
+from braket_guard.native.status import digest_lines
+from braket_guard.tasks.decision import summary_event
 from braket_guard.tasks.records import TaskRecord
 
 TOP = 5
@@ -150,7 +155,6 @@ def _limit_lines(usage: CapUsage) -> list[str]:
 
 
 def _percent(cap: Cap, counter: Counter) -> str:
-    from braket_guard.core.caps import used_fraction
     return percent_text(used_fraction(cap, counter.shots, counter.cost_micros))
 
 
@@ -223,7 +227,6 @@ def estimate_cost(prices: PriceBook, task: TaskEvent) -> int | None:
 
 def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, bool]:
     """Read the day's caps and tasks; returns the digest and whether it should be sent."""
-    from braket_guard.tasks.decision import summary_event
     config = guard.config
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=config.zone)
     caps = [CapUsage(cap, window_for(cap.window, moment, config.zone),
@@ -236,8 +239,6 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
             summaries += guard.braket.search(region, day_window.start, day_window.end)
         except Exception as exc:  # noqa: BLE001 - reported in the digest itself
             region_errors[region] = f"{type(exc).__name__}: {exc}"[:200]
-            from braket_guard.aws import metrics
-            from braket_guard.aws.logs import log_event
             log_event("error", "region_failed", operation="digest", region=region, error=region_errors[region])
             metrics.emit({"RegionFailures": 1}, {"Operation": "digest"})
     open_work: dict[str, int] = {}
@@ -256,7 +257,6 @@ def gather_digest(guard: Any, day: date, always: bool = False) -> tuple[Digest, 
                           _day_jobs(guard, day_window))
     digest.unguarded = unguarded_regions(guard.ledger, day)
     if getattr(guard, "native", None) is not None and guard.native.enabled:
-        from braket_guard.native.status import digest_lines
         digest.native = digest_lines(guard.native, datetime.now(timezone.utc))
     return digest, always or config.digest_always or not digest.quiet
 
@@ -274,8 +274,6 @@ def _day_jobs(guard: Any, day_window: Window) -> list[dict[str, Any]]:
     still open or last charged after its start). Read only when a cap counts jobs."""
     if not any(cap.counts_jobs for cap in guard.config.caps):
         return []
-    from braket_guard.core.windows import format_timestamp
-    from braket_guard.jobs.ledger import JobLedger
     start, end = format_timestamp(day_window.start), format_timestamp(day_window.end)
     since = format_timestamp(day_window.start - timedelta(days=7))
     out = []

@@ -13,6 +13,7 @@ from braket_guard.aws.retry import error_code
 from braket_guard.core import states as S
 from braket_guard.core.events import TaskEvent
 from braket_guard.core.windows import window_for
+from braket_guard.native.guard import NativeUnavailable, alert_degraded
 from braket_guard.tasks.decision import PERMANENT_TASK_ERRORS, _overrun_metrics, _required, _Walk, summary_event
 from braket_guard.tasks.work import WORK_ALERTS, WORK_AWAIT_END, WORK_CANCEL, WORK_SWEEP
 
@@ -162,7 +163,6 @@ class Enforcing:
     def _native_work(self, work, quick: bool = False) -> Any:
         """Run native-limit work so that it can never fail or stop the event: None when it failed
         (a runtime without the API turns native limits off for the container, alerted once)."""
-        from braket_guard.native.guard import NativeUnavailable, alert_degraded
         try:
             with self.native.limits.quick(quick):
                 return work()
