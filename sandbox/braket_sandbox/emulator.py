@@ -99,14 +99,14 @@ on the schemas package; the Lambda package does not.
 
 Hybrid jobs (``CreateJob``, ``GetJob``, ``CancelJob``, ``SearchJobs``, "Braket Job State Change"
 events; Python API ``create_job``, ``advance_job``, ``cancel_job``, ``job``, ``jobs``,
-``job_event_for``) live in :mod:`braket_sandbox.jobs`, a mixin of the emulator; read its docstring
+``job_event_for``) live in :mod:`braket_sandbox.braket.jobs`, a mixin of the emulator; read its docstring
 for what is uncertain (the unit of ``billableDuration``, the event's fields).
 
 Spending limits (``CreateSpendingLimit``, ``UpdateSpendingLimit``, ``DeleteSpendingLimit``,
 ``SearchSpendingLimits``, their check at ``CreateQuantumTask``, "Braket Spending Limit Spend Change"
 events; Python API ``create_spending_limit``, ``spending_limit``, ``spending_limits``,
 ``estimated_cost``) and tagging (``TagResource``, ``UntagResource``, ``ListTagsForResource`` on
-tasks, jobs and spending limits) live in :mod:`braket_sandbox.spending_limits`, a mixin like jobs;
+tasks, jobs and spending limits) live in :mod:`braket_sandbox.braket.spending_limits`, a mixin like jobs;
 its docstring says what is uncertain (whether the estimate includes the per-task fee, whether
 ``totalSpend`` restarts with a new time period) and how to choose.
 
@@ -133,8 +133,8 @@ from typing import Any, Callable, Iterable
 from werkzeug.wrappers import Request, Response
 
 from braket_sandbox._http import DEFAULT_HOST, ServerHandle, cli_main
-from braket_sandbox.jobs import JOB_OPERATIONS, JobsMixin
-from braket_sandbox.spending_limits import SPENDING_LIMIT_OPERATIONS, SpendingLimitsMixin
+from braket_sandbox.braket.jobs import JOB_OPERATIONS, JobsMixin
+from braket_sandbox.braket.spending_limits import SPENDING_LIMIT_OPERATIONS, SpendingLimitsMixin
 
 __all__ = [
     "BraketApiError",
@@ -1442,7 +1442,7 @@ class BraketEmulator(JobsMixin, SpendingLimitsMixin):
                 self.fail_next(body["operation"], body["count"], body.get("error", "ThrottlingException"))
                 return self._json_response(200, {"ok": True})
             if method == "POST" and path == "/spending-knobs":
-                from braket_sandbox.spending_limits import KNOB_VARIANTS
+                from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
                 self.limit_knobs = KNOB_VARIANTS[body["variant"]]
                 return self._json_response(200, {"ok": True})
             if method == "POST" and path == "/ignore-cancels":
@@ -1505,7 +1505,7 @@ def _configure_cli(parser: Any) -> None:
                         help="per-task fee a spending limit's estimate adds to price x shots (default 0.30)")
     parser.add_argument("--spend-kept-across-periods", action="store_true",
                         help="a spending limit keeps counting its tasks when its time period moves past them")
-    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
     parser.add_argument("--spending-limit-variant", choices=sorted(KNOB_VARIANTS), default="documented",
                         help="one answer to each uncertain spending-limit behaviour (docs/native-limits.md)")
 
@@ -1526,7 +1526,7 @@ def _start_cli(args: Any) -> BraketEmulator:
 
     emu.spending_task_fee = Decimal(args.spending_limit_task_fee)
     emu.spend_resets_on_new_period = not args.spend_kept_across_periods
-    from braket_sandbox.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
     emu.default_limit_knobs = emu.limit_knobs = KNOB_VARIANTS[args.spending_limit_variant]
     return emu
 

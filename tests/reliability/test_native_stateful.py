@@ -1,6 +1,6 @@
 """Native spending limits, searched (issue 19): a hypothesis ``RuleBasedStateMachine`` over the
 real handler, moto (DynamoDB, SNS, SQS, SSM) and the Braket emulator, under every emulator knob
-(``braket_sandbox.spending_limits.KNOB_VARIANTS``: each uncertain Braket answer, one at a time).
+(``braket_sandbox.braket.spending_limits.KNOB_VARIANTS``: each uncertain Braket answer, one at a time).
 
 Each example draws a knob, a native mode (freeze, mirror_and_freeze) and the group of the cap that
 freezes (device, account, region), seeds a hand-made limit on Aquila, then runs random rules:
@@ -42,7 +42,7 @@ from braket_guard.native import rules as N
 from braket_guard.native import spending_limits
 from braket_guard.ops.operations import run_action
 from braket_sandbox.emulator import BraketApiError
-from braket_sandbox.spending_limits import KNOB_VARIANTS
+from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
 
 from .conftest import AQUILA, FORTE, REGION, ManualClock, Rig, SimulatedCrash
 
