@@ -52,7 +52,8 @@ if str(ROOT / "lambda") not in sys.path:  # the guard's package, as `make demo` 
     sys.path.append(str(ROOT / "lambda"))
 
 from braket_sandbox import deploy as deploy_mod  # noqa: E402
-from braket_sandbox.emulator import BraketEmulator, TERMINAL_STATUSES  # noqa: E402
+from braket_sandbox.emulator import BraketEmulator
+from braket_sandbox.braket.common import TERMINAL_STATUSES  # noqa: E402
 from braket_sandbox.progress import ProgressBar, format_duration  # noqa: E402
 from braket_sandbox.runaway import (DEFAULT_DEVICES, DeviceSimulator, EventBus, LambdaInvoker,  # noqa: E402
                                     Notebook, import_sdk, median_and_max)
@@ -656,7 +657,7 @@ class Demo:
         def warm() -> None:
             try:
                 import_sdk()
-                from braket_sandbox.emulator import default_devices
+                from braket_sandbox.braket.devices import default_devices
 
                 wanted = {d.arn for d in DEFAULT_DEVICES}
                 for device in default_devices():

@@ -17,7 +17,8 @@ import pytest
 from braket_guard.aws import braket_api
 from braket_guard import handler
 from braket_guard.alerts import notify
-from braket_sandbox.emulator import BraketEmulator, default_devices
+from braket_sandbox.emulator import BraketEmulator
+from braket_sandbox.braket.devices import default_devices
 from braket_sandbox.slack_sink import SlackSink
 
 REGION = "us-east-1"

@@ -15,7 +15,7 @@ from braket_guard import cli
 from braket_guard import handler
 from braket_guard.native import rules as N
 from braket_guard.ops.operations import run_action
-from braket_sandbox.emulator import BraketApiError
+from braket_sandbox.braket.common import BraketApiError
 
 from .conftest import ACCOUNT, AQUILA, FORTE, REGION
 

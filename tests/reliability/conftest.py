@@ -314,7 +314,7 @@ def rig(monkeypatch, moto_server, emulator, slack_sink):
     emulator.on_event = None
     emulator.clear_faults()
     slack_sink.reset()
-    from braket_sandbox.emulator import default_devices
+    from braket_sandbox.braket.devices import default_devices
     for device in default_devices():
         emulator.put_device(device)
 

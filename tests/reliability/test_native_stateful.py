@@ -41,7 +41,7 @@ from braket_guard.native import guard as native_guard
 from braket_guard.native import rules as N
 from braket_guard.native import spending_limits
 from braket_guard.ops.operations import run_action
-from braket_sandbox.emulator import BraketApiError
+from braket_sandbox.braket.common import BraketApiError
 from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
 
 from .conftest import AQUILA, FORTE, REGION, ManualClock, Rig, SimulatedCrash

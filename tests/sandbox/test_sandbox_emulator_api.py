@@ -9,7 +9,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
-from braket_sandbox.emulator import BraketApiError, BraketEmulator, Device, default_devices
+from braket_sandbox.emulator import BraketEmulator
+from braket_sandbox.braket.devices import Device, default_devices
+from braket_sandbox.braket.common import BraketApiError
 from sandbox_helpers import ANKAA, FORTE, GARNET, NOVEL, SV1, bell_action, create
 
 UTC = dt.timezone.utc

@@ -12,7 +12,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from braket_sandbox.emulator import DEFAULT_QUOTAS, BraketEmulator
+from braket_sandbox.emulator import BraketEmulator
+from braket_sandbox.braket.faults import DEFAULT_QUOTAS
 from sandbox_helpers import FORTE, GARNET, NO_RETRY, SV1, bell_action, create
 
 

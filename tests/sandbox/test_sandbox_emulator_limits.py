@@ -402,7 +402,7 @@ def test_hybrid_job_tasks_are_covered_and_reservations_are_not(braket, emu):
 def test_python_api_is_checked_like_the_http_call(emu):
     arn = emu.create_spending_limit("us-east-1", FORTE, "9", tags={"a": "b"})
     emu.create_task("us-east-1", FORTE, 100)
-    from braket_sandbox.emulator import BraketApiError
+    from braket_sandbox.braket.common import BraketApiError
 
     with pytest.raises(BraketApiError) as excinfo:
         emu.create_task("us-east-1", FORTE, 100)

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from braket_sandbox.emulator import default_devices
+from braket_sandbox.braket.devices import default_devices
 from sandbox_helpers import AQUILA, BUCKET, DM1, FORTE, GARNET, NO_RETRY, NOVEL, SV1, bell, bell_action, create
 
 from braket.aws import AwsDevice, AwsSession, DirectReservation  # noqa: E402  (the SDK: a dev pin)
@@ -442,7 +442,7 @@ def test_search_jobs_pages_and_filters(braket, emu):
 def test_python_api_checks_an_action_and_stores_its_result(emu, moto):
     """``create_task`` with an action applies CreateQuantumTask's checks; without one (the
     guard's integration tests) it is unchecked and never gets a result."""
-    from braket_sandbox.emulator import BraketApiError
+    from braket_sandbox.braket.common import BraketApiError
     from braket_sandbox.results import ResultStore
 
     boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url).create_bucket(Bucket=BUCKET)

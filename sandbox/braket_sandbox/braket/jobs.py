@@ -43,6 +43,8 @@ import re
 import threading
 from typing import Any, Callable
 
+from braket_sandbox.braket.common import BraketApiError, _to_ms, iso_ms, iso_s, keyset_page, page_size, parse_time
+
 __all__ = ["JOB_OPERATIONS", "JOB_STATUSES", "JobsMixin"]
 
 JOB_OPERATIONS = ("CreateJob", "GetJob", "CancelJob", "SearchJobs")
@@ -102,7 +104,6 @@ class JobsMixin:
         emit_event: bool = True,
     ) -> str:
         """Create a job as CreateJob would (same checks), optionally backdated; emits QUEUED."""
-        from braket_sandbox.emulator import parse_time
 
         body = {
             "jobName": name or f"sandbox-job-{len(self._jobs) + 1}",
@@ -127,7 +128,6 @@ class JobsMixin:
                     billable_duration: int | None = None, ended_at: Any = None) -> None:
         """Move a job to ``status`` and emit its event. RUNNING sets ``startedAt``; a terminal
         status sets ``endedAt`` and ``billableDuration`` (milliseconds, or the given figure)."""
-        from braket_sandbox.emulator import parse_time
 
         if status not in JOB_STATUSES or status == "QUEUED":
             raise ValueError(f"cannot advance a job to {status!r}")
@@ -172,7 +172,6 @@ class JobsMixin:
     # ----------------------------------------------------------------------------- state
     def _create_job(self, region: str, body: dict, created_at: dt.datetime | None,
                     client_token: str | None = None) -> tuple[str, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError, _to_ms
 
         def bad(message: str) -> BraketApiError:
             return BraketApiError("ValidationException", message)
@@ -248,7 +247,6 @@ class JobsMixin:
 
     def _set_job_status(self, job: dict, status: str, ended_at: dt.datetime | None = None,
                         billable_duration: int | None = None) -> list[dict]:
-        from braket_sandbox.emulator import _to_ms
 
         now = _to_ms(self.clock())
         job["status"] = status
@@ -267,7 +265,6 @@ class JobsMixin:
         return [self._build_job_event(job, status)]
 
     def _cancel_job(self, region: str, arn: str) -> tuple[str, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError
 
         with self._lock:
             job = self._lookup_job(region, arn)
@@ -282,7 +279,6 @@ class JobsMixin:
             return "CANCELLING", events
 
     def _lookup_job(self, region: str, arn: Any) -> dict:
-        from braket_sandbox.emulator import BraketApiError
 
         if not isinstance(arn, str) or not _JOB_ARN_RE.match(arn):
             raise BraketApiError("ValidationException", f"Invalid job ARN: {arn!r}")
@@ -294,7 +290,6 @@ class JobsMixin:
     def _build_job_event(self, job: dict, status: str) -> dict:
         import uuid
 
-        from braket_sandbox.emulator import iso_ms, iso_s
 
         detail = {"jobArn": job["jobArn"], "status": status, "deviceArn": job["deviceConfig"]["device"],
                   "createdAt": iso_ms(job["createdAt"])}
@@ -307,7 +302,6 @@ class JobsMixin:
 
     # ----------------------------------------------------------------------------- responses
     def _job_response(self, job: dict, queue_info: bool) -> dict:
-        from braket_sandbox.emulator import iso_ms
 
         out: dict[str, Any] = {key: copy.deepcopy(job[key]) for key in (
             "jobArn", "jobName", "status", "roleArn", "algorithmSpecification", "outputDataConfig",
@@ -337,7 +331,6 @@ class JobsMixin:
 
     @staticmethod
     def _job_summary(job: dict) -> dict:
-        from braket_sandbox.emulator import iso_ms
 
         out = {"jobArn": job["jobArn"], "jobName": job["jobName"], "status": job["status"],
                "device": job["deviceConfig"]["device"], "createdAt": iso_ms(job["createdAt"]),
@@ -349,7 +342,6 @@ class JobsMixin:
 
     # ----------------------------------------------------------------------------- operations
     def _op_create_job(self, region: str, body: dict) -> tuple[int, dict, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError
 
         token = body.get("clientToken")
         if not isinstance(token, str) or not 1 <= len(token) <= 64:
@@ -358,7 +350,6 @@ class JobsMixin:
         return 201, {"jobArn": arn}, events
 
     def _op_get_job(self, region: str, arn: str, query: dict) -> tuple[int, dict, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError
 
         names = query.get("additionalAttributeNames", [])
         for name in names:
@@ -374,9 +365,8 @@ class JobsMixin:
     def _op_search_jobs(self, region: str, body: dict) -> tuple[int, dict, list[dict]]:
         """Filters ``jobArn`` (EQUAL, CONTAINS) and ``createdAt`` (as for tasks), ANDed; newest
         first; a keyset nextToken."""
-        from braket_sandbox.emulator import BraketApiError, _decode_token, _encode_token
 
-        size = self._page_size(body, self.default_page_size)  # type: ignore[attr-defined]
+        size = page_size(body, self.default_page_size)  # type: ignore[attr-defined]
         filters = body.get("filters")
         if not isinstance(filters, list) or len(filters) > 10:
             raise BraketApiError("ValidationException", "filters is required: a list of at most 10 filters")
@@ -395,23 +385,14 @@ class JobsMixin:
             else:
                 raise BraketApiError("ValidationException",
                                      f"Invalid filter {name!r} / {operator!r}: jobArn (EQUAL, CONTAINS) or createdAt")
-        after = None
-        if body.get("nextToken"):
-            cursor = _decode_token(body["nextToken"])
-            if not (isinstance(cursor, list) and len(cursor) == 2):
-                raise BraketApiError("ValidationException", "Invalid nextToken")
-            after = (int(cursor[0]), str(cursor[1]))
 
         def key(j: dict) -> tuple[int, str]:
             return (int(j["createdAt"].timestamp() * 1000), j["jobArn"])
 
         with self._lock:
-            matching = sorted((j for j in self._jobs.values() if j["region"] == region and all(p(j) for p in predicates)),
-                              key=key, reverse=True)
-            if after is not None:
-                matching = [j for j in matching if key(j) < after]
-            page = matching[:size]
+            matching = [j for j in self._jobs.values() if j["region"] == region and all(p(j) for p in predicates)]
+            page, token = keyset_page(matching, key, body, size, newest_first=True)
             out: dict[str, Any] = {"jobs": [self._job_summary(j) for j in page]}
-            if len(matching) > size:
-                out["nextToken"] = _encode_token(list(key(page[-1])))
+        if token:
+            out["nextToken"] = token
         return 200, out, []

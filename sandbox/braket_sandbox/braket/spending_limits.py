@@ -101,6 +101,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from braket_sandbox.braket.common import BraketApiError, _to_ms, iso_ms, iso_s, keyset_page, page_size, parse_time
+
 __all__ = ["SPENDING_LIMIT_OPERATIONS", "SpendingLimitsMixin", "QPU_TASK_FEE", "format_usd", "SpendingKnobs",
            "KNOB_VARIANTS"]
 
@@ -191,7 +193,6 @@ class SpendingLimitsMixin:
                               time_period: tuple[Any, Any] | None = None, tags: dict[str, str] | None = None,
                               created_at: Any = None) -> str:
         """CreateSpendingLimit without HTTP (same checks); ``created_at`` backdates the limit."""
-        from braket_sandbox.emulator import parse_time
 
         body: dict[str, Any] = {"deviceArn": device_arn, "spendingLimit": spending_limit, "tags": dict(tags or {})}
         if time_period is not None:
@@ -223,7 +224,6 @@ class SpendingLimitsMixin:
                       now: dt.datetime) -> tuple[str, Decimal] | None:
         """Check a new task against its device's limit (lock held); raise the refusal, or return
         (limit ARN, estimate) when the limit counts the task, None when no limit applies."""
-        from braket_sandbox.emulator import BraketApiError
 
         if device.device_type != "QPU" or associations:
             return None
@@ -307,7 +307,6 @@ class SpendingLimitsMixin:
         return total, queued
 
     def _spend_event(self, limit: dict, task_arn: str) -> dict:
-        from braket_sandbox.emulator import iso_s
 
         total, queued = self._spend(limit)
         start, end = limit["timePeriod"]
@@ -326,7 +325,6 @@ class SpendingLimitsMixin:
 
     @staticmethod
     def _amount(value: Any, field: str) -> str:
-        from braket_sandbox.emulator import BraketApiError
 
         if not isinstance(value, str) or not _AMOUNT_RE.match(value):
             raise BraketApiError("ValidationException",
@@ -339,7 +337,6 @@ class SpendingLimitsMixin:
 
     @staticmethod
     def _time_period(value: Any) -> tuple[dt.datetime, dt.datetime]:
-        from braket_sandbox.emulator import BraketApiError
 
         if not isinstance(value, dict) or set(value) - {"startAt", "endAt"}:
             raise BraketApiError("ValidationException", "timePeriod must be {startAt, endAt}")
@@ -361,7 +358,6 @@ class SpendingLimitsMixin:
 
     @staticmethod
     def _tags(value: Any) -> dict[str, str]:
-        from braket_sandbox.emulator import BraketApiError
 
         if value is None:
             return {}
@@ -371,7 +367,6 @@ class SpendingLimitsMixin:
 
     def _create_limit(self, region: str, body: dict, client_token: str | None,
                       created_at: dt.datetime | None = None) -> str:
-        from braket_sandbox.emulator import BraketApiError, _to_ms
 
         device_arn = body.get("deviceArn")
         if not isinstance(device_arn, str) or not 1 <= len(device_arn) <= 256:
@@ -420,7 +415,6 @@ class SpendingLimitsMixin:
             return arn
 
     def _lookup_limit(self, region: str, arn: Any) -> dict:
-        from braket_sandbox.emulator import BraketApiError
 
         if not isinstance(arn, str) or not _LIMIT_ARN_RE.match(arn):
             raise BraketApiError("ValidationException", f"Invalid spending limit ARN: {arn!r}")
@@ -430,7 +424,6 @@ class SpendingLimitsMixin:
         return limit
 
     def _summary_of_limit(self, limit: dict) -> dict:
-        from braket_sandbox.emulator import iso_ms
 
         total, queued = self._spend(limit)
         start, end = limit["timePeriod"]
@@ -445,7 +438,6 @@ class SpendingLimitsMixin:
 
     def _tagged(self, region: str, arn: Any) -> dict:
         """The record whose ``tags`` TagResource & co. change (lock held)."""
-        from braket_sandbox.emulator import BraketApiError
 
         match = _ANY_ARN_RE.match(arn) if isinstance(arn, str) else None
         if match is None:
@@ -479,7 +471,6 @@ class SpendingLimitsMixin:
 
     def _op_spending(self, operation: str, region: str, arn: str, body: dict,
                      query: dict) -> tuple[int, dict, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError
 
         if operation == "CreateSpendingLimit":
             token = body.get("clientToken")
@@ -517,7 +508,6 @@ class SpendingLimitsMixin:
             return 200, {"tags": dict(self._tagged(region, arn)["tags"])}, []
 
     def _op_update_limit(self, region: str, arn: str, body: dict) -> tuple[int, dict, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError, _to_ms
 
         token = body.get("clientToken")
         if not isinstance(token, str) or not 1 <= len(token) <= 64:
@@ -539,11 +529,7 @@ class SpendingLimitsMixin:
         return 200, {}, []
 
     def _op_search_limits(self, region: str, body: dict) -> tuple[int, dict, list[dict]]:
-        from braket_sandbox.emulator import BraketApiError, _decode_token, _encode_token
-
-        size = body.get("maxResults", DEFAULT_SEARCH_PAGE)
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
-            raise BraketApiError("ValidationException", "maxResults must be an integer in [1, 100]")
+        size = page_size(body, DEFAULT_SEARCH_PAGE)
         filters = body.get("filters") or []
         if not isinstance(filters, list) or len(filters) > 10:
             raise BraketApiError("ValidationException", "filters must be a list of at most 10 filters")
@@ -561,29 +547,20 @@ class SpendingLimitsMixin:
                     isinstance(v, str) and 1 <= len(v) <= 256 for v in values):
                 raise BraketApiError("ValidationException", "each filter needs 1-10 values of 1-256 characters")
             wanted.append(set(values))
-        after = None
-        if body.get("nextToken"):
-            cursor = _decode_token(body["nextToken"])
-            if not (isinstance(cursor, list) and len(cursor) == 2):
-                raise BraketApiError("ValidationException", "Invalid nextToken")
-            after = (int(cursor[0]), str(cursor[1]))
 
         def key(limit: dict) -> tuple[int, str]:
             return (int(limit["createdAt"].timestamp() * 1000), limit["spendingLimitArn"])
 
         with self._lock:
-            matching = sorted((lim for lim in self._spending_limits.values() if lim["region"] == region
-                               and all(lim["deviceArn"] in w for w in wanted)), key=key)
-            if after is not None:
-                matching = [lim for lim in matching if key(lim) > after]
-            page = matching[:size]
+            matching = [lim for lim in self._spending_limits.values() if lim["region"] == region
+                        and all(lim["deviceArn"] in w for w in wanted)]
+            page, token = keyset_page(matching, key, body, size, newest_first=False)
             out: dict[str, Any] = {"spendingLimits": [self._summary_of_limit(lim) for lim in page]}
-            if len(matching) > size:
-                out["nextToken"] = _encode_token(list(key(page[-1])))
+        if token:
+            out["nextToken"] = token
         return 200, out, []
 
 
 def _iso(value: dt.datetime) -> str:
-    from braket_sandbox.emulator import iso_ms
 
     return iso_ms(value)
