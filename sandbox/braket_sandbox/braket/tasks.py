@@ -6,7 +6,7 @@ import copy
 import datetime as dt
 import json
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 from braket_sandbox.braket.common import (
     _BRAKET_ARN_RE,
@@ -19,18 +19,17 @@ from braket_sandbox.braket.common import (
     _schemas_needed,
     _to_ms,
     iso_ms,
-    iso_s,
-    keyset_page,
     log,
-    page_size,
     parse_time,
 )
 from braket_sandbox.braket.devices import Device
+from braket_sandbox.braket.task_events import TaskEventsMixin
+from braket_sandbox.braket.task_search import TaskSearchMixin
 from braket_sandbox.programs import ActionError, check_device_parameters, parse_action
 from braket_sandbox.results import ResultError, compute_result
 
 
-class TasksMixin:
+class TasksMixin(TaskSearchMixin, TaskEventsMixin):
     """Quantum tasks: CreateQuantumTask, GetQuantumTask, CancelQuantumTask, SearchQuantumTasks, the devices' progress (``advance``) and the task state change events."""
 
     # ----------------------------------------------------------------------------- tasks
@@ -310,41 +309,7 @@ class TasksMixin:
             raise BraketApiError("ResourceNotFoundException", f"Quantum task {arn} not found")
         return task
 
-    # ----------------------------------------------------------------------------- events
-    def event_for(self, arn: str, status: str | None = None) -> dict:
-        """An EventBridge "Braket Task State Change" event for the task with ``status``
-        (default: its current status). Not emitted; for crafting duplicates/out-of-order."""
-        if status is not None and status not in TASK_STATUSES:
-            raise ValueError(f"unknown status {status!r}")
-        with self._lock:
-            task = self._tasks[arn]
-            return self._build_event(task, status or task["status"])
 
-    def _build_event(self, task: dict, status: str) -> dict:
-        now = self.clock()
-        detail = {
-            "quantumTaskArn": task["quantumTaskArn"],
-            "status": status,
-            "deviceArn": task["deviceArn"],
-            "shots": str(task["shots"]),
-            "outputS3Bucket": task["outputS3Bucket"],
-            "outputS3Directory": task["outputS3Directory"],
-            "createdAt": iso_ms(task["createdAt"]),
-            "eventName": "INSERT" if status == "CREATED" else "MODIFY",
-        }
-        if status in TERMINAL_STATUSES:
-            detail["endedAt"] = iso_ms(task["endedAt"] or now)
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Braket Task State Change",
-            "source": "aws.braket",
-            "account": self.account_id,
-            "time": iso_s(now),
-            "region": task["region"],
-            "resources": [task["quantumTaskArn"]],
-            "detail": detail,
-        }
 
     # ----------------------------------------------------------------------------- responses
     def _task_response(self, task: dict, queue_info: bool) -> dict:
@@ -460,73 +425,5 @@ class TasksMixin:
         status, events = self._cancel(region, arn)
         return 200, {"quantumTaskArn": arn, "cancellationStatus": status}, events
 
-    @staticmethod
-    def _filters(body: dict) -> list[dict]:
-        filters = body.get("filters")
-        if not isinstance(filters, list):
-            raise BraketApiError("ValidationException", "filters is required and must be a list")
-        if len(filters) > 10:
-            raise BraketApiError("ValidationException", "at most 10 filters")
-        for item in filters:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise BraketApiError("ValidationException", "each filter needs a name")
-            values = item.get("values")
-            if not isinstance(values, list) or not 1 <= len(values) <= 10:
-                raise BraketApiError("ValidationException", "each filter needs 1-10 values")
-            if not all(isinstance(v, str) and 1 <= len(v) <= 256 for v in values):
-                raise BraketApiError("ValidationException", "filter values must be 1-256 characters")
-        return filters
 
-    def _task_predicate(self, item: dict) -> Callable[[dict], bool]:
-        name, values, operator = item["name"], item["values"], item.get("operator")
-        if operator not in ("LT", "LTE", "EQUAL", "GT", "GTE", "BETWEEN"):
-            raise BraketApiError("ValidationException", f"Invalid operator {operator!r}")
-        if name in ("quantumTaskArn", "deviceArn", "jobArn", "status"):
-            if operator != "EQUAL":
-                raise BraketApiError(
-                    "ValidationException", f"Filter {name} supports only the EQUAL operator"
-                )
-            if name == "status":
-                bad = [v for v in values if v not in TASK_STATUSES]
-                if bad:
-                    raise BraketApiError("ValidationException", f"Invalid status value(s): {bad}")
-            wanted = set(values)
-            return lambda t: t[name] in wanted
-        if name != "createdAt":
-            raise BraketApiError(
-                "ValidationException",
-                f"Invalid filter name {name!r}: quantumTaskArn, deviceArn, jobArn, status or createdAt",
-            )
-        times = [parse_time(v) for v in values]
-        if operator == "EQUAL":
-            return lambda t: t["createdAt"] in times
-        if operator == "BETWEEN":
-            if len(times) != 2:
-                raise BraketApiError("ValidationException", "BETWEEN needs exactly two values")
-            low, high = times
-            return lambda t: low <= t["createdAt"] <= high
-        if len(times) != 1:
-            raise BraketApiError("ValidationException", f"{operator} needs exactly one value")
-        bound = times[0]
-        compare = {
-            "LT": lambda c: c < bound,
-            "LTE": lambda c: c <= bound,
-            "GT": lambda c: c > bound,
-            "GTE": lambda c: c >= bound,
-        }[operator]
-        return lambda t: compare(t["createdAt"])
 
-    def _op_search_tasks(self, region: str, body: dict) -> tuple[int, dict, list[dict]]:
-        size = page_size(body, self.default_page_size)
-        predicates = [self._task_predicate(item) for item in self._filters(body)]
-
-        def key(t: dict) -> tuple[int, str]:
-            return (int(t["createdAt"].timestamp() * 1000), t["quantumTaskArn"])
-
-        with self._lock:
-            matching = [t for t in self._tasks.values() if t["region"] == region and all(p(t) for p in predicates)]
-            page, token = keyset_page(matching, key, body, size, newest_first=True)
-            out: dict[str, Any] = {"quantumTasks": [self._summary(t) for t in page]}
-        if token:
-            out["nextToken"] = token
-        return 200, out, []
