@@ -514,6 +514,20 @@ FREEZE_RUN_FIELDS = ("tasks_created", "tasks_past_cap", "cancelled_in_time", "ra
                      "invocations", "cost_per_1000_tasks_usd")
 
 
+FREEZE_MECHANISM = """\
+What makes the figure vary: the tasks past the cap are the ones the notebook creates between the
+breach and the moment Braket holds the native limit, 20-30 a second at the quota. Two delays add
+up: the first rejection's delivery waits behind the sandbox Lambda's backlog (the deliveries
+queued at the breach), then that invocation makes the freeze's calls one after the other (the
+freeze record, the search of the device's limits, CreateSpendingLimit) while 15 other invocations
+share the same 2 cores and moto's single lock. When the machine is busy (another job on its
+cores, moto grown by an earlier run) both stretch, and each 0.1 s is 2-3 tasks more. The guard
+now gives the freeze less to wait for: it runs before the rejection's own record is written, and
+the invocations around it ask less of DynamoDB (an admission under the `warn_at` cap 2 calls, was
+4; a rejection 3 before its cancel, was 4; a cancel without a token within 2 s is left to the
+redelivery instead of holding its slot for 20 s)."""
+
+
 def freeze_runs_text(quota: dict[str, Any]) -> str:
     """The freeze mode's repeated runs, one line each, and the worst."""
     runs = quota.get("freeze_runs") or []
@@ -533,6 +547,7 @@ def freeze_runs_text(quota: dict[str, Any]) -> str:
                      f"{secs(r.get('first_rejection_after_breach'))} | {secs(r.get('limit_set_seconds_after_breach'))} | "
                      f"{secs(r.get('freeze_seconds_after_breach'))} |")
     worst = max(runs, key=lambda r: (r["tasks_past_cap"], r["ran_past_cap"]))
+    lines += ["", FREEZE_MECHANISM]
     lines += ["", f"Worst of {len(runs)}: {worst['tasks_past_cap']:,} tasks past the cap, {worst['ran_past_cap']:,} of "
               f"them ran (target: at most 40, none running: "
               f"{'met' if worst['tasks_past_cap'] <= 40 and all(r['ran_past_cap'] == 0 for r in runs) else 'NOT met'})."]
@@ -712,6 +727,14 @@ of an invocation):
 {cost_table(quota)}
 
 {bill_notes(quota)}
+
+Where the cancel-only bill goes: at 20 tasks a second against 2 cancels a second almost every
+rejected task waits for a cancel it cannot get before Braket starts it. An invocation without a
+cancel token within 2 s now leaves the cancel owed in the task's record and fails (Lambda redelivers
+it; the task that starts meanwhile is charged and alerted as run despite the cap) instead of
+waiting up to 20 s and trying anyway; a task the counters read with its record already refuse
+skips the admission's transaction. Shorter invocations also let the sandbox's Lambda work off
+more of the deliveries, so fewer are left at the end, each priced at a lower mean.
 
 Caveats: the handler runs in one Python process on 2 shared cores with moto behind one lock, so
 the sandbox's Lambda works off roughly 30-40 invocations a second where AWS would scale out; the

@@ -168,7 +168,7 @@ class Guard:
         self._unguarded_told[(region, day)] = time.monotonic() + (86_400 if settled else UNGUARDED_RECHECK_SECONDS)
 
     def _handle(self, task: TaskEvent) -> Decision:
-        keys = self._watched_keys(task)
+        keys = self._counter_keys(task)
         if keys:
             record, counters = self.ledger.get_task_and_counters(task.task_arn, keys)
             walk = _Walk(task, record, counters=counters if record is None else None)
@@ -223,22 +223,23 @@ class Guard:
         return record
 
     # -- pricing and planning --------------------------------------------------------------------
-    def _watched_keys(self, task: TaskEvent) -> list[tuple[str, str]]:
-        """The counters of the watched caps (warn_at, alert_only) a new task would charge, when the
-        event alone names them (no tag, no reservation, a listed price): read with the task record,
-        they let an admission that crosses no level skip the read after its charge."""
+    def _counter_keys(self, task: TaskEvent) -> list[tuple[str, str]]:
+        """The counters a new task would charge, when the event alone names them (no tag, no
+        reservation, a listed price). Read with the task record (one call), they let a task the
+        counters already refuse skip the admission's transaction, and an admission under a
+        ``warn_at`` cap that crosses no level skip the read after its charge."""
         if S.step_for(S.NEW, task.status).name not in (S.ADMIT, S.ADMIT_RAN):
             return []
         caps = self.config.caps
-        if not any(c.warn_at or not c.enforcing for c in caps) or needs_tags(caps, task.device_arn):
+        if needs_tags(caps, task.device_arn):
             return []
         if may_be_reserved(self.config.reservations, task.device_arn, task.created_at):
             return []
         price = self.config.prices.lookup(task.device_arn)
         if price is None:
             return []
-        charges = plan_charges(caps, task, task_cost_micros(price, task.shots), None, self.config.zone)
-        return [c.counter_key for c in charges if c.cap.warn_at or not c.cap.enforcing]
+        return [c.counter_key for c in plan_charges(caps, task, task_cost_micros(price, task.shots), None,
+                                                    self.config.zone)]
 
     def _below(self, charges: list[Charge], counters: dict | None) -> dict | None:
         """Bounds that make a charge's transaction prove it crosses no warning level (and no
@@ -340,9 +341,16 @@ class Guard:
         oversize = [c for c in enforcing if c.over_alone()]
         names = [c.cap.name for c in charges]
         breached: list[Charge] = []
-        if not oversize:
-            below = self._below(charges, walk.counters) if _watched(charges) else None
-            walk.counters = None
+        known, walk.counters = walk.counters, None
+        refused = [] if oversize else _refused_by_read(enforcing, known)
+        if refused:
+            # The counters read with the record (consistent, a moment ago) already refuse it: the
+            # admission's transaction would be refused too, so it is not made. Decided as of that
+            # read: a rejection charges nothing, and the rejection's record is still written only
+            # if no other delivery recorded the task meanwhile.
+            breached = refused
+        elif not oversize:
+            below = self._below(charges, known) if _watched(charges) else None
             work = {WORK_THRESHOLDS} if _watched(charges) and below is None else set()
             outcome = self.ledger.admit(task, charges, cost, attempt, work=work, below=below)
             if outcome.outcome == "breached" and below:  # a limit, or a level after all: the old way
@@ -941,6 +949,22 @@ def _watched(charges: list[Charge]) -> bool:
 def _watched_records(record: TaskRecord, config: Config) -> bool:
     caps = {cap.name: cap for cap in config.caps}
     return any(caps[c.cap].warn_at or not caps[c.cap].enforcing for c in record.charges if c.cap in caps)
+
+
+def _refused_by_read(enforcing: list[Charge], counters: dict | None) -> list[Charge]:
+    """The enforcing charges the counters as read refuse (the admission's own conditions,
+    ``Ledger._counter_add``); none when a counter was not read."""
+    if counters is None or any(c.counter_key not in counters for c in enforcing):
+        return []
+    refused = []
+    for charge in enforcing:
+        counter = counters[charge.counter_key]
+        cap = charge.cap
+        if ((cap.max_shots is not None and charge.shots and counter.shots > cap.max_shots - charge.shots)
+                or (cap.max_cost_micros is not None and charge.cost_micros
+                    and counter.cost_micros > cap.max_cost_micros - charge.cost_micros)):
+            refused.append(charge)
+    return refused
 
 
 def _level_thresholds(cap: Any, limit: int) -> list[tuple[int, str]]:

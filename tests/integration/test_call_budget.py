@@ -135,18 +135,20 @@ def test_counting_app_counts_every_dynamodb_request(harness, counting_moto):
 def test_call_budget_per_decision_class(harness, counting_moto):
     """Issue 23's budget: duplicate 1, admitted <= 2, rejected <= 4 before its cancel, the
     breach alert <= 2; a rejection after the breach alert costs one more call after its cancel
-    (the record's cancel outcome), none for alerts."""
+    (the record's cancel outcome), none for alerts. The first read fetches the task's counter with
+    its record: the first rejection learns the cap is full from its refused admission, the later
+    ones from that read (no admission tried)."""
     harness.configure([device_cap()])
     app = counting_moto.app
     mark = app.mark()
     classes = run_burst(harness, app)
     assert {k: len(v) for k, v in classes.items()} == {"admitted": 6, "rejected": 14, "after_cancel": 14,
                                                         "duplicate": 20}
-    assert all(calls == ["GetItem"] for calls in classes["duplicate"])
-    assert all(calls == ["GetItem", "TransactWriteItems"] for calls in classes["admitted"])
-    # the record read, the admission refused, the rejection written, a token of the shared bucket
-    assert all(calls == ["GetItem", "TransactWriteItems", "TransactWriteItems", "PutItem"]
-               for calls in classes["rejected"])
+    assert all(calls == ["BatchGetItem"] for calls in classes["duplicate"])
+    assert all(calls == ["BatchGetItem", "TransactWriteItems"] for calls in classes["admitted"])
+    # the record and counter read ($49.80 of $50: $8.30 more does not fit, so no admission is
+    # tried), the rejection written, a token of the shared bucket
+    assert all(calls == ["BatchGetItem", "TransactWriteItems", "PutItem"] for calls in classes["rejected"])
     first, *later = classes["after_cancel"]
     # the cancel's outcome, the alert claimed, the counter read for its text, settled, work done
     assert first == ["TransactWriteItems", "UpdateItem", "BatchGetItem", "UpdateItem", "TransactWriteItems"]
@@ -270,3 +272,28 @@ def test_a_level_reached_but_not_known_settled_is_looked_at(harness, counting_mo
 
 def _warnings_at(harness, percent: str) -> list[dict]:
     return [e for e in harness.emails() if f"passed {percent}" in e["Subject"]]
+
+
+def test_a_cap_filled_between_the_read_and_the_admission_still_refuses_it(harness, counting_moto, monkeypatch):
+    """The read says $41.50 of $50 (the task of $8.30 fits); another container's charge lands
+    before the admission: its transaction is refused, the task rejected (one call more)."""
+    from braket_guard.ledger import Ledger
+    harness.configure([device_cap()])
+    app = counting_moto.app
+    assert [d for d, _ in _deliveries(harness, app, 5)] == ["admitted"] * 5
+    real = Ledger.get_task_and_counters
+
+    def then_a_concurrent_charge(self, task_arn, counter_keys):
+        found = real(self, task_arn, counter_keys)
+        for key in counter_keys:
+            self.client.update_item(TableName=self.table, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+                                    UpdateExpression="ADD cost_micros :c",
+                                    ExpressionAttributeValues={":c": {"N": "8300000"}})
+        return found
+
+    monkeypatch.setattr(Ledger, "get_task_and_counters", then_a_concurrent_charge)
+    (decision, calls), = _deliveries(harness, app, 1)
+    assert decision == "rejected"
+    assert calls[:4] == ["BatchGetItem", "UpdateItem", "TransactWriteItems", "TransactWriteItems"]
+    counter = [i for i in harness.ddb.scan(TableName=harness.table)["Items"] if i["sk"]["S"].startswith("GROUP#")]
+    assert [c["cost_micros"]["N"] for c in counter] == ["49800000"]  # 5 admitted + the other container's: not this one
