@@ -125,16 +125,16 @@ start (36fddfb), "main" the tree this branch left from (d13a0df), "after" this o
 
 | decision class | budget | start | main | after | calls after |
 |---|---:|---:|---:|---:|---|
-| duplicate (a later or repeated event) | 1 | 1 | 1 | 1 | GetItem (BatchGetItem of the record and the watched counters for a CREATED/QUEUED/RUNNING event when a cap has `warn_at` or is `alert_only`) |
-| admitted | ≤ 2 | 2 | 2 | 2 | GetItem, TransactWriteItems |
+| duplicate (a later or repeated event) | 1 | 1 | 1 | 1 | BatchGetItem (the record with the task's counters) for a CREATED, QUEUED or RUNNING event whose counters the event names; GetItem otherwise |
+| admitted | ≤ 2 | 2 | 2 | 2 | BatchGetItem (record and counter), TransactWriteItems; was GetItem, TransactWriteItems |
 | admitted, cap with `warn_at`, no level crossed | ≤ 2 | 4 | 4 | 2 | BatchGetItem (record and counter), TransactWriteItems (bounded below the next level); was GetItem, TransactWriteItems, BatchGetItem, TransactWriteItems |
 | admitted, the charge that crosses a level (sends the warning) | – | 6 | 6 | 6 | BatchGetItem, TransactWriteItems, BatchGetItem (the counter), UpdateItem (claim), UpdateItem (settle), TransactWriteItems (work done) |
 | admitted, another container charged between the read and the write | – | – | – | +1 | the bounded TransactWriteItems is refused, the charge is made the old way (4 calls, or 6 when it sends the warning) |
-| rejected, before its cancel | ≤ 4 | 5 | 4 | 4 | GetItem, TransactWriteItems (refused admission), TransactWriteItems (rejection), PutItem (a token of the shared cancel bucket) |
+| rejected, before its cancel | ≤ 4 | 5 | 4 | 3 | BatchGetItem (record and counter: the cap is already full), TransactWriteItems (rejection), PutItem (a token of the shared cancel bucket); was + a TransactWriteItems (the admission, refused), still made when the read says the task fits and a concurrent charge fills the cap before it |
 | rejected, after its cancel, the breach alert already settled | – | 6 | 1 | 1 | TransactWriteItems (the cancel's outcome) |
 | rejected, after its cancel, the one that sends the breach alert | – | 5 | 5 | 5 | TransactWriteItems, UpdateItem (claim), BatchGetItem (the counter, for the text), UpdateItem (settle), TransactWriteItems |
 | per alert (its marker) | ≤ 2 | 2 | 2 | 2 | UpdateItem (claim), UpdateItem (settle) |
-| **a rejected task, in all** | – | 10-11 | 5 (9 for the one that alerts) | 5 (9) | |
+| **a rejected task, in all** | – | 10-11 | 5 (9 for the one that alerts) | 4 (8) | |
 
 How (main): the token bucket writes from the item it last saw (a refused write returns the current
 item, `ReturnValuesOnConditionCheckFailure`, so a stale view costs one more write, never a double
@@ -143,9 +143,11 @@ markers it saw settled, so a rejection after the breach alert owes no alert work
 container reads the marker once: one refused claim); the breach counter is read only when an alert
 is actually sent.
 
-How (`warn_at`, this tree): the first read fetches the watched counters with the task record (one
-BatchGetItem, when the event alone names the counters: no tag grouping, no declared reservation, a
-listed price). When the charge cannot reach the next level by the value read, the admission's
+How (this tree): the first read fetches the task's counters with its record (one BatchGetItem,
+when the event alone names the counters: no tag grouping, no declared reservation, a listed price).
+A task those counters already refuse is rejected without trying the admission (decided as of that
+consistent read; a rejection charges nothing, and its record is written only if no other delivery
+recorded the task). Under a `warn_at` cap, when the charge cannot reach the next level by the value read, the admission's
 transaction is also conditional on each watched counter staying below that level after the charge
 (`cost_micros < level - cost`, and the same for shots); it then proves no warning is due and needs
 no read after it. Exact under concurrency: a charge that would cross a level because another
