@@ -520,12 +520,14 @@ breach and the moment Braket holds the native limit, 20-30 a second at the quota
 up: the first rejection's delivery waits behind the sandbox Lambda's backlog (the deliveries
 queued at the breach), then that invocation makes the freeze's calls one after the other (the
 freeze record, the search of the device's limits, CreateSpendingLimit) while 15 other invocations
-share the same 2 cores and moto's single lock. When the machine is busy (another job on its
-cores, moto grown by an earlier run) both stretch, and each 0.1 s is 2-3 tasks more. The guard
+share the same 2 cores and moto's single lock. When the machine is busy both stretch, and each
+0.1 s is 2-3 tasks more: with one core kept busy by another process, three runs of the tree before
+this change (a diagnostic, not the committed run) gave 20, 12 and 1 tasks past the cap, the limit
+set 0.94, 0.55 and 0.07 s after the breach, the first rejection starting within 0.21 s (11, 0 and
+0 deliveries queued at the breach), against 1-5 past the cap on the idle machine. The guard
 now gives the freeze less to wait for: it runs before the rejection's own record is written, and
 the invocations around it ask less of DynamoDB (an admission under the `warn_at` cap 2 calls, was
-4; a rejection 3 before its cancel, was 4; a cancel without a token within 2 s is left to the
-redelivery instead of holding its slot for 20 s)."""
+4; a rejection 3 before its cancel, was 4)."""
 
 
 def freeze_runs_text(quota: dict[str, Any]) -> str:
@@ -729,12 +731,11 @@ of an invocation):
 {bill_notes(quota)}
 
 Where the cancel-only bill goes: at 20 tasks a second against 2 cancels a second almost every
-rejected task waits for a cancel it cannot get before Braket starts it. An invocation without a
-cancel token within 2 s now leaves the cancel owed in the task's record and fails (Lambda redelivers
-it; the task that starts meanwhile is charged and alerted as run despite the cap) instead of
-waiting up to 20 s and trying anyway; a task the counters read with its record already refuse
-skips the admission's transaction. Shorter invocations also let the sandbox's Lambda work off
-more of the deliveries, so fewer are left at the end, each priced at a lower mean.
+rejected task waits for a cancel it cannot get before Braket starts it; an invocation holds its
+slot (and its GB-seconds) while it waits for a token (up to 20 s) or backs off a throttle. Leaving
+the cancel to Lambda's redelivery after a short wait was tried and withdrawn: in the comparison
+stream, whose QPU leaves tasks queued longer, it let cancels that waiting would have made run out
+of Lambda's two retries (the guard's first overshoot, $808 at N = 1,000, in a run not committed).
 
 Caveats: the handler runs in one Python process on 2 shared cores with moto behind one lock, so
 the sandbox's Lambda works off roughly 30-40 invocations a second where AWS would scale out; the

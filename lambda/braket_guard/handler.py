@@ -27,7 +27,7 @@ from .logs import log_event
 from .native_guard import NativeLimiter
 from .notify import Notifier, SlackChannel, SnsChannel
 from .operations import ActionError, run_action
-from .pacing import HANDLER_WAIT_SECONDS, CountingSleep, PacedBraket, TokenBucket
+from .pacing import CountingSleep, PacedBraket, TokenBucket
 from .retry import Backoff
 from .spending_limits import SpendingLimits
 from .strict import brief
@@ -75,8 +75,7 @@ def _paced(config: Config, session: boto3.session.Session, regional: _RegionalCl
     """The Braket gateway; its cancels share one token bucket per region unless the rate is 0."""
     retries = CountingSleep()
     gateway = BraketGateway(regional, cancel_backoff=Backoff(**CANCEL_BACKOFF, sleep=retries))
-    bucket = (TokenBucket(clients.make_client(session, "dynamodb", clients.LAMBDA), config.table, config.cancels_per_second,
-                          max_wait=HANDLER_WAIT_SECONDS)
+    bucket = (TokenBucket(clients.make_client(session, "dynamodb", clients.LAMBDA), config.table, config.cancels_per_second)
               if config.cancels_per_second > 0 else None)
     return PacedBraket(gateway, bucket, retries)
 

@@ -6,9 +6,7 @@ Lambda time in retries; taking a token first means each call that is made is one
 
 The bucket is one item per region (``PACE`` / ``CANCEL#<region>``) holding milli-tokens, the
 time it was last taken from and a version; a take is a write conditional on the version it read,
-so two invocations never take the same token. A caller that finds the bucket empty sleeps until the next token is due,
-at most ``max_wait``; a cancel that got no token by then is not made (it would be throttled): it
-reads as throttled, so the record keeps it owed and Lambda's redelivery (or reconciliation) makes it.
+so two invocations never take the same token. A caller that finds the bucket empty sleeps until the next token is due.
 The write is made from the bucket as last seen (``_seen``, per container): when that is still
 current a take is ONE call; when another invocation wrote meanwhile, the refused write returns the
 current item (``ReturnValuesOnConditionCheckFailure``) and the take is computed again from it. Within
@@ -35,11 +33,7 @@ from .retry import Backoff, error_code
 
 PACE_PK = "PACE"
 BURST_SECONDS = 10  # Braket's published burst is 10 s of its rate (2/s, burst 20)
-MAX_WAIT_SECONDS = 20.0  # a bucket's longest wait for a token (callers may set less)
-# The handler's: an invocation without a token after this long leaves its cancel to Lambda's
-# redelivery (the record keeps the cancel owed) instead of holding its concurrency slot and its
-# GB-seconds while the region's 2/s are taken; a cancel tried without a token is mostly throttled.
-HANDLER_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 20.0  # then the cancel is tried anyway; the gateway's own backoff takes over
 
 
 class TokenBucket:
@@ -158,14 +152,8 @@ class PacedBraket:
     def cancel(self, task_arn: str, region: str) -> CancelResult:
         waited_ms = 0
         if self.bucket is not None:
-            got, waited = self.bucket.take(f"CANCEL#{region}")
+            _got, waited = self.bucket.take(f"CANCEL#{region}")
             waited_ms = int(waited * 1000)
-            if not got:  # the quota is taken: a throttle for the caller (the CANCEL step retries it)
-                metrics.emit({"CancelCalls": 0, "CancelRetries": 0, "CancelPaceWaitMs": waited_ms,
-                              "CancelThrottled": 1}, {"Operation": "cancel"})
-                return CancelResult(False, error=f"no CancelQuantumTask token of {region} within {waited:.1f} s "
-                                    "(the cancel quota is in use): left for the redelivery", retryable=True,
-                                    code="CancelTokenUnavailable")
         result = self.inner.cancel(task_arn, region)
         retries = self.retries.take() if self.retries is not None else 0
         metrics.emit({"CancelCalls": 1, "CancelRetries": retries, "CancelPaceWaitMs": waited_ms,

@@ -111,36 +111,6 @@ def test_paced_cancels_take_a_token_and_report_retries(table, capsys):
     assert 500 <= waited <= 700  # half a second for the next token at 2/s, plus up to 20% jitter
 
 
-def test_a_cancel_without_a_token_is_not_made_and_reads_as_throttled(table, capsys):
-    """The bucket's longest wait passed: no CancelQuantumTask (it would be throttled); the result
-    is a retryable throttle, so the CANCEL step leaves the cancel owed for the redelivery."""
-    client, name = table
-    clock = SimClock()
-    made = []
-
-    class Gateway:
-        def cancel(self, task_arn, region):
-            made.append(task_arn)
-            return CancelResult(True, status="CANCELLING")
-
-    paced = PacedBraket(Gateway(), TokenBucket(client, name, Decimal("0.01"), burst=1, clock=clock,
-                                               sleep=clock.sleep, max_wait=2), CountingSleep(sleep=lambda s: None))
-    assert paced.cancel("arn:1", "us-east-1").ok
-    result = paced.cancel("arn:2", "us-east-1")
-    assert made == ["arn:1"]
-    assert not result.ok and result.retryable and result.outcome == "throttled"
-    lines = [l for l in capsys.readouterr().out.splitlines() if '"CancelCalls"' in l]
-    assert '"CancelCalls":0' in lines[1] and '"CancelThrottled":1' in lines[1]
-
-
-def test_the_handlers_bucket_waits_for_a_token_at_most_its_short_wait(harness):
-    from braket_guard import handler
-    from braket_guard.pacing import HANDLER_WAIT_SECONDS, MAX_WAIT_SECONDS
-    harness.configure([{"name": "d", "window": "day", "group_by": "account", "max_shots": 10}])
-    bucket = handler.runtime().guard.braket.bucket
-    assert bucket.max_wait == HANDLER_WAIT_SECONDS < MAX_WAIT_SECONDS
-
-
 def test_a_sweep_cancels_the_most_expensive_first():
     prices = build_price_book(None)
     tasks = [{"quantumTaskArn": "cheap", "deviceArn": AQUILA, "shots": 100},  # $1.30
