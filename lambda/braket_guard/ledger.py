@@ -237,6 +237,20 @@ class Ledger:
         item = response.get("Item")
         return _parse_task(item) if item else None
 
+    def get_task_and_counters(self, task_arn: str, counter_keys: Iterable[Key]) -> tuple[TaskRecord | None,
+                                                                                          dict[Key, Counter]]:
+        """The task record and counters in one BatchGetItem (consistent reads): an admission that
+        knows its counters before its transaction needs no read after it (guard.py, issue 23)."""
+        wanted = list(dict.fromkeys(counter_keys))
+        record, found = None, {key: Counter(key) for key in wanted}
+        for item in self._batch_get([(task_pk(task_arn), TASK_SK)] + wanted):
+            if item["sk"]["S"] == TASK_SK:
+                record = _parse_task(item)
+            else:
+                counter = _parse_counter(item)
+                found[counter.key] = counter
+        return record, found
+
     def read_counters(self, counter_keys: Iterable[Key]) -> dict[Key, Counter]:
         wanted = list(dict.fromkeys(counter_keys))
         found: dict[Key, Counter] = {key: Counter(key) for key in wanted}
@@ -355,9 +369,10 @@ class Ledger:
 
     def _counter_add(self, charge: ChargeRecord, region: str, sign: int, *, rejected: bool = False,
                      overrun: bool = False, limit: tuple[int | None, int | None] | None = None,
-                     refunded: bool = False) -> dict[str, Any]:
+                     refunded: bool = False, below: tuple[int | None, int | None] | None = None) -> dict[str, Any]:
         """One counter update: charge (sign 1), refund (-1) or record a rejection; conditioned on
-        the limits when ``limit`` = (max_shots, max_cost_micros) is given."""
+        the limits when ``limit`` = (max_shots, max_cost_micros) is given, and on the counter
+        staying below ``below`` = (shots, cost_micros) after the charge (None: no such bound)."""
         pk, sk = charge.counter_key
         cap, _, window = pk[len("CAP#"):].rpartition("#")
         values: dict[str, Any] = {":cap": _s(cap), ":grp": _s(sk[len("GROUP#"):]), ":win": _s(window)}
@@ -394,15 +409,25 @@ class Ledger:
             if max_cost is not None and charge.cost_micros:
                 conditions.append("(attribute_not_exists(cost_micros) OR cost_micros <= :cmax)")
                 values[":cmax"] = _n(max_cost - charge.cost_micros)
-            if conditions:
-                update["ConditionExpression"] = " AND ".join(conditions)
+        else:
+            conditions = []
+        if below is not None:
+            for name, bound, amount in (("shots", below[0], charge.shots), ("cost_micros", below[1], charge.cost_micros)):
+                if bound is not None:  # after the charge still below the bound: before it, below bound - amount
+                    conditions.append(f"(attribute_not_exists({name}) OR {name} < :below_{name})")
+                    values[f":below_{name}"] = _n(bound - sign * amount)
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(conditions)
         return {"Update": update}
 
     # -- creating a record ----------------------------------------------------------------------
     def admit(self, task: TaskEvent, charges: list[Charge], cost_micros: int | None, attempt: str,
-              work: Iterable[str] = (), monitor: bool = False) -> AdmitOutcome:
+              work: Iterable[str] = (), monitor: bool = False,
+              below: dict[Key, tuple[int | None, int | None]] | None = None) -> AdmitOutcome:
         """Record the task as admitted and charge every counter, atomically: enforcing counters
-        only within their limits, ``alert_only`` counters unconditionally."""
+        only within their limits, ``alert_only`` counters unconditionally. ``below``: per counter,
+        bounds the counter must stay under after the charge (a refused bound reads as "breached":
+        the caller that set bounds tries again without them)."""
         records = [charge_record(c) for c in charges]
         work = set(work)
         items: list[dict[str, Any]] = [{"Put": {
@@ -414,7 +439,8 @@ class Ledger:
         offset = len(items)
         for charge, record in zip(charges, records):
             limit = None if charge.cap.on_breach == ALERT_ONLY else (charge.cap.max_shots, charge.cap.max_cost_micros)
-            items.append(self._counter_add(record, task.region, 1, limit=limit))
+            items.append(self._counter_add(record, task.region, 1, limit=limit,
+                                           below=(below or {}).get(record.counter_key)))
         codes = self._transact(items)
         if codes is None:
             return AdmitOutcome("admitted")
