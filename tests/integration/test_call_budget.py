@@ -135,18 +135,20 @@ def test_counting_app_counts_every_dynamodb_request(harness, counting_moto):
 def test_call_budget_per_decision_class(harness, counting_moto):
     """Issue 23's budget: duplicate 1, admitted <= 2, rejected <= 4 before its cancel, the
     breach alert <= 2; a rejection after the breach alert costs one more call after its cancel
-    (the record's cancel outcome), none for alerts."""
+    (the record's cancel outcome), none for alerts. The first read fetches the task's counter with
+    its record: the first rejection learns the cap is full from its refused admission, the later
+    ones from that read (no admission tried)."""
     harness.configure([device_cap()])
     app = counting_moto.app
     mark = app.mark()
     classes = run_burst(harness, app)
     assert {k: len(v) for k, v in classes.items()} == {"admitted": 6, "rejected": 14, "after_cancel": 14,
                                                         "duplicate": 20}
-    assert all(calls == ["GetItem"] for calls in classes["duplicate"])
-    assert all(calls == ["GetItem", "TransactWriteItems"] for calls in classes["admitted"])
-    # the record read, the admission refused, the rejection written, a token of the shared bucket
-    assert all(calls == ["GetItem", "TransactWriteItems", "TransactWriteItems", "PutItem"]
-               for calls in classes["rejected"])
+    assert all(calls == ["BatchGetItem"] for calls in classes["duplicate"])
+    assert all(calls == ["BatchGetItem", "TransactWriteItems"] for calls in classes["admitted"])
+    # the record and counter read ($49.80 of $50: $8.30 more does not fit, so no admission is
+    # tried), the rejection written, a token of the shared bucket
+    assert all(calls == ["BatchGetItem", "TransactWriteItems", "PutItem"] for calls in classes["rejected"])
     first, *later = classes["after_cancel"]
     # the cancel's outcome, the alert claimed, the counter read for its text, settled, work done
     assert first == ["TransactWriteItems", "UpdateItem", "BatchGetItem", "UpdateItem", "TransactWriteItems"]
@@ -192,3 +194,106 @@ def test_token_bucket_take_is_one_call_while_its_view_is_current(harness, counti
     item = harness.item("PACE", "CANCEL#us-east-1")
     assert item["seq"]["N"] == "4"  # four takes, four versions
     assert 16_000 <= int(item["milli"]["N"]) <= 17_000  # 20 banked less 4 (plus what refilled meanwhile)
+
+
+def _deliveries(harness, app: CountingApp, count: int) -> list[tuple[str, list[str]]]:
+    """Create ``count`` tasks one by one, deliver each CREATED event once: (decision, calls)."""
+    out = []
+    for _ in range(count):
+        harness.emu.create_task("us-east-1", FORTE, SHOTS)
+        event = [e for e in harness.take_events() if e["detail"]["status"] == "CREATED"][0]
+        mark = app.mark()
+        decision = harness.invoke(event)["decision"]
+        out.append((decision, app.since(mark, harness.table)))
+    return out
+
+
+def _warnings(harness) -> list[dict]:
+    return [e for e in harness.emails() if "passed 80%" in e["Subject"]]
+
+
+FAST = ["BatchGetItem", "TransactWriteItems"]
+# the charge that crosses the level: the old way (its work recorded, the counter read after it,
+# the warning claimed and settled, the work done)
+CROSSING = ["BatchGetItem", "TransactWriteItems", "BatchGetItem", "UpdateItem", "UpdateItem", "TransactWriteItems"]
+
+
+def test_admitted_with_warn_at_costs_two_calls_except_the_charge_that_crosses_a_level(harness, counting_moto):
+    """warn_at 0.8 of $50 is $40: the 5th task of $8.30 crosses it (one warning); the 6th finds
+    the level settled (known to this container) and costs 2 calls again; the 7th is rejected."""
+    harness.configure([device_cap(warn_at=[0.8])])
+    got = _deliveries(harness, counting_moto.app, 7)
+    assert [d for d, _ in got] == ["admitted"] * 6 + ["rejected"]
+    assert [calls for _, calls in got[:6]] == [FAST] * 4 + [CROSSING] + [FAST]
+    assert len(_warnings(harness)) == 1
+
+
+def test_a_stale_read_cannot_hide_a_crossed_level(harness, counting_moto, monkeypatch):
+    """Another container charges the counter between this admission's read and its transaction:
+    the read says no level is near, the bounded transaction is refused, and the charge is made
+    the old way, which sends the warning. Without the bound the warning would be missed."""
+    from braket_guard.tasks.ledger import Ledger
+    harness.configure([device_cap(warn_at=[0.8])])
+    app = counting_moto.app
+    assert [d for d, _ in _deliveries(harness, app, 3)] == ["admitted"] * 3  # $24.90
+    real = Ledger.get_task_and_counters
+
+    def then_a_concurrent_charge(self, task_arn, counter_keys):
+        found = real(self, task_arn, counter_keys)
+        for key in counter_keys:  # another container's admission of $8.30 lands now: $33.20
+            self.client.update_item(TableName=self.table, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+                                    UpdateExpression="ADD cost_micros :c",
+                                    ExpressionAttributeValues={":c": {"N": "8300000"}})
+        return found
+
+    monkeypatch.setattr(Ledger, "get_task_and_counters", then_a_concurrent_charge)
+    (decision, calls), = _deliveries(harness, app, 1)
+    assert decision == "admitted"  # $41.50: past the level, within the cap
+    # the bounded transaction refused (the raw update is the test's, counted between them)
+    assert calls == ["BatchGetItem", "UpdateItem", "TransactWriteItems"] + CROSSING[1:]
+    assert len(_warnings(harness)) == 1
+
+
+def test_a_level_reached_but_not_known_settled_is_looked_at(harness, counting_moto):
+    """A fresh container (a cold start) above a reached level takes the old way once, finds the
+    warning settled, and costs 2 calls from then on; nothing is sent twice."""
+    from braket_guard import handler
+    harness.configure([device_cap(usd=100, warn_at=[0.5])])
+    app = counting_moto.app
+    assert len([d for d, _ in _deliveries(harness, app, 7)]) == 7  # $58.10: the warning sent
+    assert len(_warnings_at(harness, "50%")) == 1
+    handler._cache.clear()
+    got = _deliveries(harness, app, 2)
+    # the old way: the counter read, the marker's claim refused (it says sent), the work done
+    assert [calls for _, calls in got] == [
+        ["BatchGetItem", "TransactWriteItems", "BatchGetItem", "UpdateItem", "TransactWriteItems"], FAST]
+    assert len(_warnings_at(harness, "50%")) == 1  # the emails so far, in all: still the one
+
+
+def _warnings_at(harness, percent: str) -> list[dict]:
+    return [e for e in harness.emails() if f"passed {percent}" in e["Subject"]]
+
+
+def test_a_cap_filled_between_the_read_and_the_admission_still_refuses_it(harness, counting_moto, monkeypatch):
+    """The read says $41.50 of $50 (the task of $8.30 fits); another container's charge lands
+    before the admission: its transaction is refused, the task rejected (one call more)."""
+    from braket_guard.tasks.ledger import Ledger
+    harness.configure([device_cap()])
+    app = counting_moto.app
+    assert [d for d, _ in _deliveries(harness, app, 5)] == ["admitted"] * 5
+    real = Ledger.get_task_and_counters
+
+    def then_a_concurrent_charge(self, task_arn, counter_keys):
+        found = real(self, task_arn, counter_keys)
+        for key in counter_keys:
+            self.client.update_item(TableName=self.table, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+                                    UpdateExpression="ADD cost_micros :c",
+                                    ExpressionAttributeValues={":c": {"N": "8300000"}})
+        return found
+
+    monkeypatch.setattr(Ledger, "get_task_and_counters", then_a_concurrent_charge)
+    (decision, calls), = _deliveries(harness, app, 1)
+    assert decision == "rejected"
+    assert calls[:4] == ["BatchGetItem", "UpdateItem", "TransactWriteItems", "TransactWriteItems"]
+    counter = [i for i in harness.ddb.scan(TableName=harness.table)["Items"] if i["sk"]["S"].startswith("GROUP#")]
+    assert [c["cost_micros"]["N"] for c in counter] == ["49800000"]  # 5 admitted + the other container's: not this one

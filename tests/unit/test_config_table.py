@@ -42,7 +42,7 @@ def read_by_loader() -> set[str]:
 
 def named_in_code() -> set[str]:
     names: set[str] = set()
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         names |= set(re.findall(r"BRAKET_GUARD_[A-Z][A-Z_]*[A-Z]", path.read_text("utf-8")))
     return names
 

@@ -40,6 +40,21 @@ class AlertDelivery:
             return existing is None or done, False
         return self._deliver(marker, render())
 
+    def send_warnings(self, key: tuple[str, str], levels: list, expires: int | None, render) -> tuple[bool, int]:
+        """The warnings a counter reached (``levels``, highest first): one message for the highest
+        new level, the lower ones settled silently (each level once per cap, group and window).
+        ``render(level)`` builds the message. Returns (settled, alerts sent). Both guards use it."""
+        settled, sent = True, 0
+        for index, level in enumerate(levels):
+            if index == 0:
+                done, was_sent = self.send_once(key, f"WARN#{level}", expires, lambda lv=level: render(lv))
+                settled, sent = settled and done, sent + int(was_sent)
+                continue
+            marker = self.ledger.claim_alert(key, f"WARN#{level}", expires)
+            if marker is not None and self.ledger.settle_alert(marker, (), done=True):
+                self._remember_settled(marker.key)
+        return settled, sent
+
     def _remember_settled(self, marker_key: tuple[str, str]) -> None:
         if len(self._settled) >= SETTLED_REMEMBERED:  # a long-lived container: start afresh
             self._settled.clear()

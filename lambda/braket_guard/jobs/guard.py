@@ -255,19 +255,11 @@ class JobGuard:
         for cap in caps:
             counter = counters[keys[cap.name]]
             levels = list(reversed(warnings_reached(cap, counter.shots, counter.cost_micros)))
-            for index, level in enumerate(levels):
-                if index == 0:
-                    _settled, sent = self.guard.alerts.send_once(
-                        keys[cap.name], f"WARN#{level}", windows[cap.name].expires_at(),
-                        lambda c=cap, lv=level, u=Usage(counter.shots, counter.cost_micros): render_warning(
-                            c, self._group(c, job), windows[c.name].key, lv, u,
-                            self.config.mode))
-                    alerts += int(sent)
-                else:
-                    marker = self.guard.ledger.claim_alert(keys[cap.name], f"WARN#{level}",
-                                                           windows[cap.name].expires_at())
-                    if marker is not None:
-                        self.guard.ledger.settle_alert(marker, (), done=True)
+            _settled, sent = self.guard.alerts.send_warnings(
+                keys[cap.name], levels, windows[cap.name].expires_at(),
+                lambda lv, c=cap, u=Usage(counter.shots, counter.cost_micros): render_warning(
+                    c, self._group(c, job), windows[c.name].key, lv, u, self.config.mode))
+            alerts += sent
         decision = "job_settled" if step == J.SETTLE else ("job_stopped" if stopped else "job_accrued")
         retry, self.throttled = self.throttled, False
         return self._summary(decision, job, record, stopped=stopped, alerts=alerts, delta=delta,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from braket_guard.core.windows import format_timestamp
+from braket_guard.ledger.counters import counter_update
 from braket_guard.ledger.table import TASK_RETENTION_SECONDS, WORK_PK, Key, _key, _n, _s
 from braket_guard.tasks.ledger import Ledger
 
@@ -185,15 +186,6 @@ class JobLedger:
         return self.ledger._transact(items) is None
 
     def _counter_add(self, delta: JobCharge, region: str) -> dict[str, Any]:
-        pk, sk = delta.counter_key
-        cap, _, window = pk[len("CAP#"):].rpartition("#")
-        values: dict[str, Any] = {":c": _n(delta.cost_micros), ":cap": _s(cap), ":grp": _s(sk[len("GROUP#"):]),
-                                  ":win": _s(window), ":r": {"SS": [region]}, ":b": _n(delta.burn)}
-        sets = ["cap_name = :cap", "grp = :grp", "win = :win"]
-        if delta.expires_at:
-            sets.append("expires_at = if_not_exists(expires_at, :exp)")
-            values[":exp"] = _n(delta.expires_at)
-        return {"Update": {"TableName": self.table, "Key": _key(delta.counter_key),
-                           "UpdateExpression": f"ADD cost_micros :c, job_cost_micros :c, job_burn :b, regions :r "
-                                               f"SET {', '.join(sets)}",
-                           "ExpressionAttributeValues": values}}
+        values = {":c": _n(delta.cost_micros), ":r": {"SS": [region]}, ":b": _n(delta.burn)}
+        return counter_update(self.table, delta.counter_key, "ADD cost_micros :c, job_cost_micros :c, job_burn :b, regions :r",
+                              values, delta.expires_at)

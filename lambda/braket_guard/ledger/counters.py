@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from braket_guard.ledger.table import Key, _num
+from braket_guard.ledger.table import Key, _key, _n, _num, _s
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,22 @@ def _parse_counter(item: dict[str, Any]) -> Counter:
                    tuple(sorted(item.get("regions", {}).get("SS", []))), num("rejected_tasks"),
                    num("rejected_shots"), num("rejected_cost_micros"), num("overrun_tasks"),
                    num("overrun_cost_micros"), num("job_burn"))
+
+
+def counter_update(table: str, key: Key, add: str, values: dict[str, Any], expires_at: int | None,
+                   conditions: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """One counter's update in a transaction, for tasks and jobs alike: ``add`` (an ADD clause
+    over ``values``), the cap, group and window names the CLI and digest read back, the TTL set
+    once, and the conditions that keep an enforcing cap (all ANDed)."""
+    pk, sk = key
+    cap, _, window = pk[len("CAP#"):].rpartition("#")
+    values = {**values, ":cap": _s(cap), ":grp": _s(sk[len("GROUP#"):]), ":win": _s(window)}
+    sets = ["cap_name = :cap", "grp = :grp", "win = :win"]
+    if expires_at:
+        sets.append("expires_at = if_not_exists(expires_at, :exp)")
+        values[":exp"] = _n(expires_at)
+    update: dict[str, Any] = {"TableName": table, "Key": _key(key), "UpdateExpression": f"{add} SET {', '.join(sets)}",
+                              "ExpressionAttributeValues": values}
+    if conditions:
+        update["ConditionExpression"] = " AND ".join(conditions)
+    return {"Update": update}

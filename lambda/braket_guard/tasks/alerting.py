@@ -150,15 +150,10 @@ class TaskAlerts:
                                               "admitted (alert_only cap: never cancels)", self.config.mode),
                                           detail=record.task_arn) and settled
             levels = list(reversed(warnings_reached(charge.cap, usage.shots, usage.cost_micros)))
-            for index, level in enumerate(levels):
-                if index == 0:  # one message for the highest new level, the lower ones silently
-                    settled = self._send_once(walk, charge.counter_key, f"WARN#{level}", charge.expires_at,
-                                              lambda c=charge, lv=level, u=usage: render_warning(
-                                                  c.cap, c.group, c.window.key, lv, u, self.config.mode)) and settled
-                else:
-                    marker = self.ledger.claim_alert(charge.counter_key, f"WARN#{level}", charge.expires_at)
-                    if marker is not None:
-                        self.ledger.settle_alert(marker, (), done=True)
+            done, sent = self.alerts.send_warnings(
+                charge.counter_key, levels, charge.expires_at,
+                lambda lv, c=charge, u=usage: render_warning(c.cap, c.group, c.window.key, lv, u, self.config.mode))
+            settled, walk.alerts = settled and done, walk.alerts + sent
         return settled
 
     def _send_once(self, walk: _Walk, key: tuple[str, str], name: str, expires: int | None, render,

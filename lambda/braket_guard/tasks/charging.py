@@ -18,9 +18,11 @@ from braket_guard.core.reservations import may_be_reserved, reservation_of
 from braket_guard.core.windows import Window
 from braket_guard.tasks.decision import (
     PERMANENT_TASK_ERRORS,
+    _level_thresholds,
     _new_record,
     _overrun_metrics,
     _RecordedCharge,
+    _refused_by_read,
     _required,
     _Walk,
     _watched,
@@ -34,6 +36,65 @@ class Charging:
     """The steps of the task state machine that book money: admission against every cap, overruns, refunds, true-ups."""
 
     # -- pricing and planning --------------------------------------------------------------------
+    # -- pricing and planning --------------------------------------------------------------------
+    def _counter_keys(self, task: TaskEvent) -> list[tuple[str, str]]:
+        """The counters a new task would charge, when the event alone names them (no tag, no
+        reservation, a listed price). Read with the task record (one call), they let a task the
+        counters already refuse skip the admission's transaction, and an admission under a
+        ``warn_at`` cap that crosses no level skip the read after its charge."""
+        if S.step_for(S.NEW, task.status).name not in (S.ADMIT, S.ADMIT_RAN):
+            return []
+        caps = self.config.caps
+        if needs_tags(caps, task.device_arn):
+            return []
+        if may_be_reserved(self.config.reservations, task.device_arn, task.created_at):
+            return []
+        price = self.config.prices.lookup(task.device_arn)
+        if price is None:
+            return []
+        return [c.counter_key for c in plan_charges(caps, task, task_cost_micros(price, task.shots), None,
+                                                    self.config.zone)]
+
+    def _below(self, charges: list[Charge], counters: dict | None) -> dict | None:
+        """Bounds that make a charge's transaction prove it crosses no warning level (and no
+        alert_only limit) not yet reached, or None when a crossing is possible or unknown.
+
+        Exact under concurrency: the transaction is conditional on each watched counter staying
+        below its next level after the charge, so a charge that would cross one is refused (and
+        made again the old way, with the read after it). A level at or under the counter as read
+        was reached by an earlier charge; the fast way is taken only when this container saw that
+        level's marker settled (sent or given up), so a level added by a new configuration, or one
+        whose sender has not settled it yet, still goes the old way and is sent."""
+        if counters is None:
+            return None
+        below = {}
+        for charge in charges:
+            if not (charge.cap.warn_at or not charge.cap.enforcing):
+                continue
+            counter = counters.get(charge.counter_key)
+            if counter is None:
+                return None
+            bounds: list[int | None] = []
+            for used, amount, limit in ((counter.shots, charge.shots, charge.cap.max_shots),
+                                        (counter.cost_micros, charge.cost_micros, charge.cap.max_cost_micros)):
+                if limit is None:
+                    bounds.append(None)
+                    continue
+                levels = _level_thresholds(charge.cap, limit)
+                if any(t <= used and self.ledger.marker_key(charge.counter_key, name) not in self.alerts._settled
+                       for t, name in levels):
+                    return None  # reached, not known settled here: the thresholds step looks
+                ahead = [t for t, _ in levels if t > used]
+                if not ahead or amount == 0:
+                    bounds.append(None)
+                    continue
+                if used + amount >= min(ahead):
+                    return None  # this charge may cross a level: the old way
+                bounds.append(min(ahead))
+            if any(b is not None for b in bounds):
+                below[charge.counter_key] = (bounds[0], bounds[1])
+        return below
+
     def _device_price(self, task: TaskEvent) -> Price | None:
         price = self.config.prices.lookup(task.device_arn)
         if price is None:  # raises on a transient error: never a decision
@@ -91,6 +152,7 @@ class Charging:
         return reservation_of(self.braket.get_task(task.task_arn, task.region)) is not None
 
     # -- steps -----------------------------------------------------------------------------------
+    # -- steps -----------------------------------------------------------------------------------
     def _admit(self, step: S.Step, walk: _Walk) -> str:
         monitor = not self.config.enforcing
         task, cost, charges = self._plan(walk.task)
@@ -100,9 +162,21 @@ class Charging:
         oversize = [c for c in enforcing if c.over_alone()]
         names = [c.cap.name for c in charges]
         breached: list[Charge] = []
-        if not oversize:
-            work = {WORK_THRESHOLDS} if _watched(charges) else set()
-            outcome = self.ledger.admit(task, charges, cost, attempt, work=work)
+        known, walk.counters = walk.counters, None
+        refused = [] if oversize else _refused_by_read(enforcing, known)
+        if refused:
+            # The counters read with the record (consistent, a moment ago) already refuse it: the
+            # admission's transaction would be refused too, so it is not made. Decided as of that
+            # read: a rejection charges nothing, and the rejection's record is still written only
+            # if no other delivery recorded the task meanwhile.
+            breached = refused
+        elif not oversize:
+            below = self._below(charges, known) if _watched(charges) else None
+            work = {WORK_THRESHOLDS} if _watched(charges) and below is None else set()
+            outcome = self.ledger.admit(task, charges, cost, attempt, work=work, below=below)
+            if outcome.outcome == "breached" and below:  # a limit, or a level after all: the old way
+                work = {WORK_THRESHOLDS}
+                outcome = self.ledger.admit(task, charges, cost, attempt, work=work)
             if outcome.outcome == "duplicate":
                 record = self._reread(task)
                 if record.attempt != attempt:
@@ -128,7 +202,13 @@ class Charging:
         # A cap that really filled sweeps its group's backlog; a task too big alone never does.
         sweep = [] if monitor else sorted(c.cap.name for c in breached if c.cap.on_breach == CANCEL_QUEUED)
         if target == S.REJECTED:
-            owed = self._alerts_owed(breached, oversize)
+            # Freeze first (issue 23): in a runaway every call before the native limit exists lets
+            # ~20 more tasks a second in, so the rejection's own record waits until after it. The
+            # freeze is safe to repeat and needs no record: a crash before the rejection is written
+            # is redelivered and refused the same way. One try per call and never for a device
+            # Braket refused for good; the alerts step (after the cancel) and reconciliation retry it.
+            owed = self._alerts_owed(breached, oversize)  # before the freeze: one that turns native limits off still owes its alert
+            self._native_breach(breached, task, quick=True)
             work = {WORK_CANCEL} | ({WORK_ALERTS} if owed else set()) | ({WORK_SWEEP} if sweep else set())
             if not self.ledger.reject(task, charges, cost, attempt, breached=full, oversize=too_big,
                                       sweep_caps=sweep, work=work):
@@ -141,9 +221,6 @@ class Charging:
             walk.holds_lease = True
             walk.decide("rejected", cost_micros=cost, caps=names, breached=over_names,
                         emitted=[({"TasksRejected": 1}, {"Cap": n}) for n in over_names])
-            # freeze before the (paced) cancel, one try per call and never for a device Braket
-            # refused for good; the alerts step (after the cancel) and reconciliation retry it
-            self._native_breach(breached, task, quick=True)
             return outcome
         reason = "monitor" if monitor else "first_seen_running"
         work = ({WORK_ALERTS} | ({WORK_THRESHOLDS} if _watched(charges) else set())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from braket_guard.alerts.messages import Usage
@@ -94,6 +95,7 @@ class _Walk:
     decision: Decision | None = None
     alerts: int = 0
     backlog: int = 0
+    counters: dict | None = None  # watched counters read with the record (a new task's admission)
 
     def decide(self, name: str, **fields: Any) -> Decision:
         if self.decision is None or self.decision.decision in ("duplicate", "ignored"):
@@ -190,3 +192,39 @@ def _as_utc(value: Any) -> datetime:
             raise ValueError("naive timestamp")
         return value.astimezone(timezone.utc)
     return parse_timestamp(value)
+
+
+def _refused_by_read(enforcing: list[Charge], counters: dict | None) -> list[Charge]:
+    """The enforcing charges the counters as read refuse (the admission's own conditions,
+    ``Ledger._counter_add``); none when a counter was not read."""
+    if counters is None or any(c.counter_key not in counters for c in enforcing):
+        return []
+    refused = []
+    for charge in enforcing:
+        counter = counters[charge.counter_key]
+        cap = charge.cap
+        if ((cap.max_shots is not None and charge.shots and counter.shots > cap.max_shots - charge.shots)
+                or (cap.max_cost_micros is not None and charge.cost_micros
+                    and counter.cost_micros > cap.max_cost_micros - charge.cost_micros)):
+            refused.append(charge)
+    return refused
+
+
+def _level_thresholds(cap: Any, limit: int) -> list[tuple[int, str]]:
+    """(the least usage that reaches it, its marker name) of each level of one dimension of a cap:
+    each warning (``warnings_reached``: used / limit >= level, computed the same way; a zero
+    limit is reached by any use) and an alert_only cap's breach (``_over_limit``: used > limit)."""
+    out = []
+    for level in cap.warn_at:
+        if not limit:
+            out.append((1, f"WARN#{level}"))
+            continue
+        least = int((level * limit).to_integral_value(rounding=ROUND_CEILING))
+        while least > 0 and Decimal(least - 1) / Decimal(limit) >= level:  # the same test as warnings_reached
+            least -= 1
+        while Decimal(least) / Decimal(limit) < level:
+            least += 1
+        out.append((least, f"WARN#{level}"))
+    if not cap.enforcing:
+        out.append((limit + 1, "BREACH"))
+    return out

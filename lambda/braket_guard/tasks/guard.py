@@ -47,7 +47,12 @@ class Guard(UnguardedRegions, Charging, Enforcing, TaskAlerts):
 
 
     def _handle(self, task: TaskEvent) -> Decision:
-        walk = _Walk(task, self.ledger.get_task(task.task_arn))
+        keys = self._counter_keys(task)
+        if keys:
+            record, counters = self.ledger.get_task_and_counters(task.task_arn, keys)
+            walk = _Walk(task, record, counters=counters if record is None else None)
+        else:
+            walk = _Walk(task, self.ledger.get_task(task.task_arn))
         state = walk.record.state if walk.record else S.NEW
         trail: list[str] = []
         for _ in range(MAX_WALK):

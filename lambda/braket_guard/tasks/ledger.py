@@ -26,7 +26,7 @@ from braket_guard.core.caps import ALERT_ONLY, Charge
 from braket_guard.core.events import TaskEvent
 from braket_guard.core.states import ADMITTED, CLOSED, OVERRUN, REFUNDED, REJECTED
 from braket_guard.core.windows import format_timestamp
-from braket_guard.ledger.counters import Counter, _parse_counter
+from braket_guard.ledger.counters import Counter, _parse_counter, counter_update
 from braket_guard.ledger.markers import AlertMarkers
 from braket_guard.ledger.table import TASK_RETENTION_SECONDS, TASK_SK, Key, Table, _key, _n, _s, _task_key, task_pk
 from braket_guard.tasks.records import (
@@ -51,6 +51,20 @@ class Ledger(Table, AlertMarkers, OpenWork):
             TableName=self.table, Key=_task_key(task_arn), ConsistentRead=True))
         item = response.get("Item")
         return _parse_task(item) if item else None
+
+    def get_task_and_counters(self, task_arn: str, counter_keys: Iterable[Key]) -> tuple[TaskRecord | None,
+                                                                                          dict[Key, Counter]]:
+        """The task record and counters in one BatchGetItem (consistent reads): an admission that
+        knows its counters before its transaction needs no read after it (guard.py, issue 23)."""
+        wanted = list(dict.fromkeys(counter_keys))
+        record, found = None, {key: Counter(key) for key in wanted}
+        for item in self._batch_get([(task_pk(task_arn), TASK_SK)] + wanted):
+            if item["sk"]["S"] == TASK_SK:
+                record = _parse_task(item)
+            else:
+                counter = _parse_counter(item)
+                found[counter.key] = counter
+        return record, found
 
     def read_counters(self, counter_keys: Iterable[Key]) -> dict[Key, Counter]:
         wanted = list(dict.fromkeys(counter_keys))
@@ -98,12 +112,11 @@ class Ledger(Table, AlertMarkers, OpenWork):
 
     def _counter_add(self, charge: ChargeRecord, region: str, sign: int, *, rejected: bool = False,
                      overrun: bool = False, limit: tuple[int | None, int | None] | None = None,
-                     refunded: bool = False) -> dict[str, Any]:
+                     refunded: bool = False, below: tuple[int | None, int | None] | None = None) -> dict[str, Any]:
         """One counter update: charge (sign 1), refund (-1) or record a rejection; conditioned on
-        the limits when ``limit`` = (max_shots, max_cost_micros) is given."""
-        pk, sk = charge.counter_key
-        cap, _, window = pk[len("CAP#"):].rpartition("#")
-        values: dict[str, Any] = {":cap": _s(cap), ":grp": _s(sk[len("GROUP#"):]), ":win": _s(window)}
+        the limits when ``limit`` = (max_shots, max_cost_micros) is given, and on the counter
+        staying below ``below`` = (shots, cost_micros) after the charge (None: no such bound)."""
+        values: dict[str, Any] = {}
         if rejected:
             add = "ADD rejected_shots :s, rejected_cost_micros :c, rejected_tasks :one"
             values.update({":s": _n(charge.shots), ":c": _n(charge.cost_micros), ":one": _n(1)})
@@ -119,15 +132,8 @@ class Ledger(Table, AlertMarkers, OpenWork):
             if refunded:
                 add += ", refunded_tasks :rone"
                 values[":rone"] = _n(1)
-        sets = ["cap_name = :cap", "grp = :grp", "win = :win"]
-        if charge.expires_at:
-            sets.append("expires_at = if_not_exists(expires_at, :exp)")
-            values[":exp"] = _n(charge.expires_at)
-        update: dict[str, Any] = {"TableName": self.table, "Key": _key(charge.counter_key),
-                                  "UpdateExpression": f"{add} SET {', '.join(sets)}",
-                                  "ExpressionAttributeValues": values}
+        conditions = []
         if limit is not None:
-            conditions = []
             max_shots, max_cost = limit
             # a charge that adds nothing to a dimension cannot overshoot it (a reserved task adds
             # no cost): it must not be refused because that dimension is already over
@@ -137,15 +143,21 @@ class Ledger(Table, AlertMarkers, OpenWork):
             if max_cost is not None and charge.cost_micros:
                 conditions.append("(attribute_not_exists(cost_micros) OR cost_micros <= :cmax)")
                 values[":cmax"] = _n(max_cost - charge.cost_micros)
-            if conditions:
-                update["ConditionExpression"] = " AND ".join(conditions)
-        return {"Update": update}
+        if below is not None:
+            for name, bound, amount in (("shots", below[0], charge.shots), ("cost_micros", below[1], charge.cost_micros)):
+                if bound is not None:  # after the charge still below the bound: before it, below bound - amount
+                    conditions.append(f"(attribute_not_exists({name}) OR {name} < :below_{name})")
+                    values[f":below_{name}"] = _n(bound - sign * amount)
+        return counter_update(self.table, charge.counter_key, add, values, charge.expires_at, conditions)
 
     # -- creating a record ----------------------------------------------------------------------
     def admit(self, task: TaskEvent, charges: list[Charge], cost_micros: int | None, attempt: str,
-              work: Iterable[str] = (), monitor: bool = False) -> AdmitOutcome:
+              work: Iterable[str] = (), monitor: bool = False,
+              below: dict[Key, tuple[int | None, int | None]] | None = None) -> AdmitOutcome:
         """Record the task as admitted and charge every counter, atomically: enforcing counters
-        only within their limits, ``alert_only`` counters unconditionally."""
+        only within their limits, ``alert_only`` counters unconditionally. ``below``: per counter,
+        bounds the counter must stay under after the charge (a refused bound reads as "breached":
+        the caller that set bounds tries again without them)."""
         records = [charge_record(c) for c in charges]
         work = set(work)
         items: list[dict[str, Any]] = [{"Put": {
@@ -157,7 +169,8 @@ class Ledger(Table, AlertMarkers, OpenWork):
         offset = len(items)
         for charge, record in zip(charges, records):
             limit = None if charge.cap.on_breach == ALERT_ONLY else (charge.cap.max_shots, charge.cap.max_cost_micros)
-            items.append(self._counter_add(record, task.region, 1, limit=limit))
+            items.append(self._counter_add(record, task.region, 1, limit=limit,
+                                           below=(below or {}).get(record.counter_key)))
         codes = self._transact(items)
         if codes is None:
             return AdmitOutcome("admitted")
