@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,16 +30,12 @@ from braket_guard.aws.retry import error_code
 from braket_guard.config import Config
 from braket_guard.core.caps import counter_key
 from braket_guard.core.money import micros_to_str
-from braket_guard.core.windows import format_timestamp, parse_timestamp, window_for
+from braket_guard.core.windows import format_timestamp, window_for
 from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
 from braket_guard.native import rules as N
+from braket_guard.native.ledger import BROKEN_FOR, NATIVE_PK, OWNS_SK, NativeRecords, _parse_freeze
 from braket_guard.native.spending_limits import LimitConflict, NativeUnavailable, SpendingLimits
 
-NATIVE_PK = "NATIVE"
-OWNS_SK = "OWNS"
-BROKEN_PREFIX = "BROKEN#"
-FREEZE_RETENTION = timedelta(days=40)
-BROKEN_FOR = timedelta(days=1)  # a permanent refusal is not retried on the hot path for this long
 # Answers that the same call will get again: recorded per device, not retried on the hot path.
 PERMANENT_ERRORS = frozenset({"DeviceRetiredException", "AccessDeniedException", "ValidationException",
                               "ResourceNotFoundException", "UnrecognizedClientException"})
@@ -89,26 +85,11 @@ class BreachOutcome:
         return "; ".join(parts)
 
 
-def _freeze_item(freeze: N.Freeze, state: str) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}, "cap": {"S": freeze.cap},
-        "window_key": {"S": freeze.window_key}, "group": {"S": freeze.group},
-        "devices": {"SS": sorted(freeze.devices)}, "freeze_state": {"S": state},
-        "lifted": {"BOOL": freeze.lifted}, "frozen_at": {"S": format_timestamp(datetime.now(timezone.utc))}}
-    if freeze.until is not None:
-        item["until"] = {"S": format_timestamp(freeze.until)}
-        item["expires_at"] = {"N": str(int((freeze.until + FREEZE_RETENTION).timestamp()))}
-    return item
 
 
-def _parse_freeze(item: dict[str, Any]) -> N.Freeze:
-    until = item.get("until", {}).get("S")
-    return N.Freeze(item["cap"]["S"], item["window_key"]["S"], item["group"]["S"],
-                    frozenset(item.get("devices", {}).get("SS", [])),
-                    parse_timestamp(until) if until else None, item.get("lifted", {}).get("BOOL", False))
 
 
-class NativeLimiter:
+class NativeLimiter(NativeRecords):
     """The guard's side of Braket's native spending limits for one deployment (owner = table)."""
 
     def __init__(self, config: Config, ledger: Any, limits: SpendingLimits):
@@ -148,61 +129,12 @@ class NativeLimiter:
         self._marked = item is not None
         return self._marked
 
-    def _mark_owner(self) -> None:
-        """Written before the first CreateSpendingLimit: a crash after it errs toward searching."""
-        if self._marked:
-            return
-        self.ledger.backoff.call(lambda: self.ledger.client.put_item(
-            TableName=self.ledger.table, Item={"pk": {"S": NATIVE_PK}, "sk": {"S": OWNS_SK},
-                                               "at": {"S": format_timestamp(datetime.now(timezone.utc))}}))
-        self._marked = True
 
-    def broken(self, now: datetime | None = None) -> dict[str, dict[str, str]]:
-        """Devices whose last create got a permanent refusal, still within BROKEN_FOR."""
-        now = now or datetime.now(timezone.utc)
-        out = {}
-        for item in self.ledger._query(NATIVE_PK, BROKEN_PREFIX):
-            if int(item.get("expires_at", {}).get("N", "0")) > now.timestamp():
-                out[item["sk"]["S"][len(BROKEN_PREFIX):]] = {
-                    "code": item.get("code", {}).get("S", ""), "error": item.get("error", {}).get("S", ""),
-                    "at": item.get("at", {}).get("S", "")}
-        return out
 
-    def _record_broken(self, device: str, code: str, error: str, now: datetime) -> None:
-        self.ledger.backoff.call(lambda: self.ledger.client.put_item(TableName=self.ledger.table, Item={
-            "pk": {"S": NATIVE_PK}, "sk": {"S": BROKEN_PREFIX + device}, "code": {"S": code},
-            "error": {"S": error[:300]}, "at": {"S": format_timestamp(now)},
-            "expires_at": {"N": str(int((now + BROKEN_FOR).timestamp()))}}))
-        self.broken_found.append({"device": device, "code": code, "error": error[:300]})
-        metrics.emit({"NativeLimitBroken": 1}, {"Device": device})
 
-    # -- freezes in the ledger ---------------------------------------------------------------------
-    def freezes(self) -> list[tuple[N.Freeze, dict[str, Any]]]:
-        items = self.ledger._query(NATIVE_PK, "FREEZE#")
-        return [(_parse_freeze(i), i) for i in items]
 
-    def _get_freeze(self, freeze: N.Freeze) -> dict[str, Any]:
-        return self.ledger.backoff.call(lambda: self.ledger.client.get_item(
-            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}},
-            ConsistentRead=True)).get("Item") or {}
 
-    def _put_freeze(self, freeze: N.Freeze) -> bool:
-        try:
-            self.ledger.backoff.call(lambda: self.ledger.client.put_item(
-                TableName=self.ledger.table, Item=_freeze_item(freeze, "pending"),
-                ConditionExpression="attribute_not_exists(pk)"))
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
 
-    def _set_freeze(self, freeze: N.Freeze, **values: dict[str, Any]) -> None:
-        names = {f"#{k}": k for k in values}
-        self.ledger.backoff.call(lambda: self.ledger.client.update_item(
-            TableName=self.ledger.table, Key={"pk": {"S": NATIVE_PK}, "sk": {"S": f"FREEZE#{freeze.key}"}},
-            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-            ExpressionAttributeNames=names, ExpressionAttributeValues={f":{k}": v for k, v in values.items()}))
 
     def universe(self, extra: Iterable[str] = ()) -> set[str]:
         priced = [arn for arn in self.config.prices.prices]

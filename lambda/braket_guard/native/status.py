@@ -12,7 +12,7 @@ from braket_guard.core.money import micros_to_str
 from braket_guard.core.text import table
 from braket_guard.core.windows import format_timestamp
 from braket_guard.native import rules as N
-from braket_guard.native.guard import NATIVE_PK
+from braket_guard.native.ledger import NATIVE_PK
 
 
 def _table(headers, rows):
