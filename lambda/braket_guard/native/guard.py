@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,7 +27,6 @@ from braket_guard.alerts.messages import Alert, _footer, _slack, _subject, short
 from braket_guard.aws import metrics
 from braket_guard.aws.logs import log_event
 from braket_guard.aws.retry import error_code
-from braket_guard.config import Config
 from braket_guard.core.caps import counter_key
 from braket_guard.core.money import micros_to_str
 from braket_guard.core.windows import format_timestamp, window_for
@@ -35,6 +34,9 @@ from braket_guard.ledger.table import MARKER_RETENTION_SECONDS
 from braket_guard.native import rules as N
 from braket_guard.native.ledger import BROKEN_FOR, NATIVE_PK, OWNS_SK, NativeRecords, _parse_freeze
 from braket_guard.native.spending_limits import LimitConflict, NativeUnavailable, SpendingLimits
+
+if TYPE_CHECKING:  # the configuration is handed in; config.py itself reads native.rules, below it
+    from braket_guard.config import Config
 
 # Answers that the same call will get again: recorded per device, not retried on the hot path.
 PERMANENT_ERRORS = frozenset({"DeviceRetiredException", "AccessDeniedException", "ValidationException",
