@@ -138,7 +138,8 @@ from braket_sandbox.braket.devices import Device, DevicesMixin, default_devices
 from braket_sandbox.braket.faults import DEFAULT_QUOTAS, OPERATIONS, FaultsMixin
 from braket_sandbox.braket.http import HttpMixin
 from braket_sandbox.braket.jobs import JobsMixin
-from braket_sandbox.braket.spending_limits import KNOB_VARIANTS, SpendingLimitsMixin
+from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
+from braket_sandbox.braket.spending_limits import SpendingLimitsMixin
 from braket_sandbox.braket.tasks import TasksMixin
 from braket_sandbox.results import ResultStore
 

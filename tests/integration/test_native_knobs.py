@@ -1,5 +1,5 @@
 """The guard's native-limit paths under each uncertain Braket answer (issue 19 item 5): every
-``braket_sandbox.braket.spending_limits.KNOB_VARIANTS`` entry, the real handler and CLI, moto and the
+``braket_sandbox.braket.spending_knobs.KNOB_VARIANTS`` entry, the real handler and CLI, moto and the
 emulator. The design must be right whichever way Braket answers."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from braket_guard import handler
 from braket_guard.ops.operations import run_action
-from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
 
 from .conftest import AQUILA, FORTE, REGION
 from .test_native_limits import configure, create_and_invoke, device_cap, limits_of, refused_at_the_door, run_cli

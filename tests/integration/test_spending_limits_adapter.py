@@ -82,7 +82,7 @@ def test_search_pages_and_batches_the_device_filter(harness, adapter, monkeypatc
 
 
 def test_a_refused_zero_becomes_the_one_cent_floor(harness, adapter):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     harness.emu.limit_knobs = KNOB_VARIANTS["zero_refused"]
     adapter.create(FORTE, 0, {N.OWNER_TAG: "me"}, "tok-z")
     (limit,) = adapter.search(REGION, [FORTE])
@@ -92,7 +92,7 @@ def test_a_refused_zero_becomes_the_one_cent_floor(harness, adapter):
 
 @pytest.mark.parametrize("variant", ["exists_other_wording", "exists_conflict"])
 def test_any_create_error_with_a_limit_on_the_device_is_a_conflict(harness, adapter, variant):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     harness.emu.limit_knobs = KNOB_VARIANTS[variant]
     harness.emu.create_spending_limit(REGION, FORTE, "5.00")
     with pytest.raises(LimitConflict):
@@ -108,7 +108,7 @@ def test_a_create_error_without_a_limit_on_the_device_is_raised(harness, adapter
 
 
 def test_ownership_comes_from_list_tags_when_search_has_none(harness, adapter):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     harness.emu.limit_knobs = KNOB_VARIANTS["no_tags_in_search"]
     adapter.create(FORTE, 1_000_000, {N.OWNER_TAG: "me"}, "tok-t")
     (limit,) = adapter.search(REGION, [FORTE])

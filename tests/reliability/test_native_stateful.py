@@ -1,6 +1,6 @@
 """Native spending limits, searched (issue 19): a hypothesis ``RuleBasedStateMachine`` over the
 real handler, moto (DynamoDB, SNS, SQS, SSM) and the Braket emulator, under every emulator knob
-(``braket_sandbox.braket.spending_limits.KNOB_VARIANTS``: each uncertain Braket answer, one at a time).
+(``braket_sandbox.braket.spending_knobs.KNOB_VARIANTS``: each uncertain Braket answer, one at a time).
 
 Each example draws a knob, a native mode (freeze, mirror_and_freeze) and the group of the cap that
 freezes (device, account, region), seeds a hand-made limit on Aquila, then runs random rules:
@@ -34,7 +34,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from braket_guard import handler
 from braket_guard.native import guard as native_guard
@@ -42,7 +49,7 @@ from braket_guard.native import rules as N
 from braket_guard.native import spending_limits
 from braket_guard.ops.operations import run_action
 from braket_sandbox.braket.common import BraketApiError
-from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
 
 from .conftest import AQUILA, FORTE, REGION, ManualClock, Rig, SimulatedCrash
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 import requests
 from botocore.exceptions import ClientError, ParamValidationError
-
-from braket_sandbox.braket.spending_limits import SPEND_EVENT, format_usd
 from sandbox_helpers import ANKAA, AQUILA, FORTE, GARNET, SV1, bell, create
+
+from braket_sandbox.braket.spending_knobs import format_usd
+from braket_sandbox.braket.spend import SPEND_EVENT
 
 UTC = dt.timezone.utc
 FORTE_E = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"
@@ -482,7 +483,7 @@ def test_control_plane_lists_limits_for_subprocess_users(braket, emu):
 
 # ----------------------------------------------------------------------------- knobs (uncertain answers)
 def test_knob_default_period_is_assigned_when_none_is_sent(braket, emu):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     emu.limit_knobs = KNOB_VARIANTS["default_period_1h"]
     client = braket()
     new_limit(client)
@@ -491,7 +492,7 @@ def test_knob_default_period_is_assigned_when_none_is_sent(braket, emu):
 
 
 def test_knob_zero_refused(braket, emu):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     emu.limit_knobs = KNOB_VARIANTS["zero_refused"]
     client = braket()
     with pytest.raises(ClientError) as excinfo:
@@ -501,7 +502,7 @@ def test_knob_zero_refused(braket, emu):
 
 
 def test_knob_update_below_spend_refused(braket, emu):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     emu.limit_knobs = KNOB_VARIANTS["update_below_spend_refused"]
     client = braket()
     arn = new_limit(client, amount="50")
@@ -514,7 +515,7 @@ def test_knob_update_below_spend_refused(braket, emu):
 
 
 def test_knob_no_tags_in_search_keeps_them_in_list_tags(braket, emu):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     emu.limit_knobs = KNOB_VARIANTS["no_tags_in_search"]
     client = braket()
     arn = new_limit(client, tags={"braket-guard:owner": "g"})
@@ -526,7 +527,7 @@ def test_knob_no_tags_in_search_keeps_them_in_list_tags(braket, emu):
                                                ("exists_conflict", "ConflictException", False),
                                                ("documented", "ValidationException", True)])
 def test_knob_exists_error_wording(braket, emu, variant, code, word):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     emu.limit_knobs = KNOB_VARIANTS[variant]
     client = braket()
     new_limit(client)
@@ -537,7 +538,7 @@ def test_knob_exists_error_wording(braket, emu, variant, code, word):
 
 
 def test_knob_outside_period_unlimited(braket, emu):
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     client = braket()
     past = (dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 2, tzinfo=UTC))
     new_limit(client, amount="0", timePeriod={"startAt": past[0], "endAt": past[1]})
@@ -555,7 +556,7 @@ def test_knobs_are_set_over_the_control_plane_and_by_the_command_line(braket, em
     import argparse
 
     from braket_sandbox import emulator as emulator_module
-    from braket_sandbox.braket.spending_limits import KNOB_VARIANTS
+    from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
     answer = requests.post(f"{emu.url}/_sandbox/spending-knobs", json={"variant": "no_tags_in_search"}, timeout=5)
     assert answer.status_code == 200 and emu.limit_knobs == KNOB_VARIANTS["no_tags_in_search"]
     client = braket()

@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterable
 from werkzeug.wrappers import Request, Response
 
 from braket_sandbox.braket.common import _CRED_SCOPE_RE, BraketApiError, iso_ms, log
-from braket_sandbox.braket.spending_limits import KNOB_VARIANTS, SPENDING_LIMIT_OPERATIONS, SpendingLimitsMixin
+from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
+from braket_sandbox.braket.spending_limits import SPENDING_LIMIT_OPERATIONS, SpendingLimitsMixin
 
 
 class HttpMixin:
@@ -146,7 +147,7 @@ class HttpMixin:
         POST /_sandbox/rate-limit  {"operation","ratePerS","burst"} (or {"defaults": true})
         POST /_sandbox/fail-next   {"operation","count","error"?}
         POST /_sandbox/ignore-cancels {"arn"?}
-        POST /_sandbox/spending-knobs {"variant"} (a ``spending_limits.KNOB_VARIANTS`` name)
+        POST /_sandbox/spending-knobs {"variant"} (a ``spending_knobs.KNOB_VARIANTS`` name)
         POST /_sandbox/clear-faults | /_sandbox/reset-calls | /_sandbox/reset
         """
         path, method = request.path[len("/_sandbox"):], request.method

@@ -97,11 +97,12 @@ import datetime as dt
 import re
 import threading
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from braket_sandbox.braket.common import BraketApiError, _to_ms, iso_ms, iso_s, keyset_page, page_size, parse_time
+from braket_sandbox.braket.common import BraketApiError, _to_ms, iso_ms, keyset_page, page_size, parse_time
+from braket_sandbox.braket.spend import SpendMixin
+from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS, SpendingKnobs, format_usd
 
 __all__ = ["SPENDING_LIMIT_OPERATIONS", "SpendingLimitsMixin", "QPU_TASK_FEE", "format_usd", "SpendingKnobs",
            "KNOB_VARIANTS"]
@@ -119,51 +120,19 @@ SPENDING_LIMIT_OPERATIONS = (
 QPU_TASK_FEE = Decimal("0.30")
 NO_END = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)
 DEFAULT_SEARCH_PAGE = 20
-SPEND_EVENT = "Braket Spending Limit Spend Change"
 
 _AMOUNT_RE = re.compile(r"^\d+(\.\d{1,2})?$")
 _LIMIT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]+):(\d{12}):spending-limit/(.+)$")
 _ANY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:braket:([a-z0-9-]*):(\d{12}):(quantum-task|job|spending-limit)/.+$")
 
 
-@dataclass(frozen=True)
-class SpendingKnobs:
-    """One answer to each uncertain Braket behaviour (see the module's docstring)."""
-
-    default_period: dt.timedelta | None = None
-    zero_refused: bool = False
-    update_below_spend_refused: bool = False
-    search_tags: bool = True
-    exists_error: str = "already"  # already | other | conflict
-    outside_period: str = "refuse"  # refuse | unlimited
-
-    def __post_init__(self) -> None:
-        if self.exists_error not in ("already", "other", "conflict"):
-            raise ValueError(f"exists_error: already, other or conflict, got {self.exists_error!r}")
-        if self.outside_period not in ("refuse", "unlimited"):
-            raise ValueError(f"outside_period: refuse or unlimited, got {self.outside_period!r}")
 
 
-KNOB_VARIANTS = {
-    "documented": SpendingKnobs(),
-    "default_period_1h": SpendingKnobs(default_period=dt.timedelta(hours=1)),
-    "zero_refused": SpendingKnobs(zero_refused=True),
-    "update_below_spend_refused": SpendingKnobs(update_below_spend_refused=True),
-    "no_tags_in_search": SpendingKnobs(search_tags=False),
-    "exists_other_wording": SpendingKnobs(exists_error="other"),
-    "exists_conflict": SpendingKnobs(exists_error="conflict"),
-    "outside_period_unlimited": SpendingKnobs(outside_period="unlimited"),
-}
 
 
-def format_usd(amount: Decimal) -> str:
-    """A spend as a plain string: at least cents, never an exponent (``Decimal('1E+1')`` -> ``10.00``)."""
-    if amount == amount.quantize(Decimal("0.01")):
-        return f"{amount.quantize(Decimal('0.01')):f}"
-    return f"{amount.normalize():f}"
 
 
-class SpendingLimitsMixin:
+class SpendingLimitsMixin(SpendMixin):
     """Spending limits and tagging of the emulator (state in ``self._spending_limits``, guarded by
     ``self._lock``)."""
 
@@ -214,114 +183,14 @@ class SpendingLimitsMixin:
             arns = [a for a, lim in self._spending_limits.items() if region is None or lim["region"] == region]
         return [self.spending_limit(a) for a in arns]
 
-    def estimated_cost(self, device_arn: str, shots: int) -> Decimal:
-        """What a spending limit charges a task at creation: per-task fee + per-shot price x shots."""
-        device = self._devices[device_arn]  # type: ignore[attr-defined]
-        return self.spending_task_fee + Decimal(str(device.price)) * shots
 
-    # ----------------------------------------------------------------------------- hooks for tasks
-    def _limit_admits(self, region: str, device: Any, shots: int, associations: list[dict],
-                      now: dt.datetime) -> tuple[str, Decimal] | None:
-        """Check a new task against its device's limit (lock held); raise the refusal, or return
-        (limit ARN, estimate) when the limit counts the task, None when no limit applies."""
 
-        if device.device_type != "QPU" or associations:
-            return None
-        limit = self._limit_for_device(region, device.arn)
-        if limit is None or now < limit["createdAt"]:  # a task backdated to before the limit existed
-            return None
-        start, end = limit["timePeriod"]
-        if not start <= now < end and self.limit_knobs.outside_period == "unlimited":
-            return None  # the limit is not active now: it neither refuses nor counts the task
-        if not start <= now < end:
-            raise BraketApiError(
-                "ValidationException",
-                f"Quantum task creation on {device.arn} is outside the time period of spending limit "
-                f"{limit['spendingLimitArn']} ({_iso(start)} to {_iso(end)})")
-        estimate = self.spending_task_fee + Decimal(str(device.price)) * shots
-        total, queued = self._spend(limit)
-        remaining = Decimal(limit["spendingLimit"]) - total - queued
-        if estimate > remaining:
-            raise BraketApiError(
-                "ValidationException",
-                f"Quantum task estimated cost of ${format_usd(estimate)} exceeds the remaining spending limit of "
-                f"${format_usd(max(remaining, Decimal(0)))} for device {device.arn} "
-                f"(spending limit {limit['spendingLimitArn']})")
-        return limit["spendingLimitArn"], estimate
 
-    def _limit_counts(self, task: dict, counted: tuple[str, Decimal] | None) -> list[dict]:
-        """Attach a created task to the limit that counted it (lock held); its Spend Change event."""
-        if counted is None:
-            return []
-        limit_arn, estimate = counted
-        self._limit_of_task[task["quantumTaskArn"]] = (limit_arn, estimate)
-        limit = self._spending_limits[limit_arn]
-        limit["counted"].append(task["quantumTaskArn"])
-        return [self._spend_event(limit, task["quantumTaskArn"])]
 
-    def _limit_task_ended(self, task: dict) -> list[dict]:
-        """A counted task reached a terminal status (lock held): its Spend Change event."""
-        entry = self._limit_of_task.get(task["quantumTaskArn"])
-        if entry is None or entry[0] not in self._spending_limits:
-            return []
-        limit = self._spending_limits[entry[0]]
-        if not self._in_period(limit, task):
-            return []
-        return [self._spend_event(limit, task["quantumTaskArn"])]
 
-    # ----------------------------------------------------------------------------- state
-    def _limit_for_device(self, region: str, device_arn: str) -> dict | None:
-        for limit in self._spending_limits.values():
-            if limit["deviceArn"] == device_arn and limit["region"] == region:
-                return limit
-        return None
 
-    def _in_period(self, limit: dict, task: dict) -> bool:
-        if not self.spend_resets_on_new_period:
-            return True
-        start, end = limit["timePeriod"]
-        return start <= task["createdAt"] < end
 
-    def _task_cost(self, task: dict, estimate: Decimal) -> tuple[Decimal, Decimal]:
-        """(spent, queued) of one counted task."""
-        status = task["status"]
-        if status == "COMPLETED":
-            device = self._devices.get(task["deviceArn"])  # type: ignore[attr-defined]
-            shots = task["numSuccessfulShots"] if task["numSuccessfulShots"] is not None else task["shots"]
-            price = Decimal(str(device.price)) if device is not None else Decimal(0)
-            return self.spending_task_fee + price * shots, Decimal(0)
-        if status in ("CANCELLED", "FAILED"):
-            return Decimal(0), Decimal(0)
-        return Decimal(0), estimate
 
-    def _spend(self, limit: dict) -> tuple[Decimal, Decimal]:
-        """(totalSpend, queuedSpend) of a limit, from the tasks it counts (lock held)."""
-        total = queued = Decimal(0)
-        for arn in limit["counted"]:
-            task = self._tasks.get(arn)
-            if task is None or not self._in_period(limit, task):
-                continue
-            spent, waiting = self._task_cost(task, self._limit_of_task[arn][1])
-            total += spent
-            queued += waiting
-        return total, queued
-
-    def _spend_event(self, limit: dict, task_arn: str) -> dict:
-
-        total, queued = self._spend(limit)
-        start, end = limit["timePeriod"]
-        detail = {
-            "quantumTaskArn": task_arn,
-            "deviceArn": limit["deviceArn"],
-            "spendingLimit": limit["spendingLimit"],
-            "spendingLimitArn": limit["spendingLimitArn"],
-            "totalSpend": format_usd(total),
-            "queuedSpend": format_usd(queued),
-            "timePeriod": {"startAt": _iso(start), "endAt": _iso(end)},
-        }
-        return {"version": "0", "id": str(uuid.uuid4()), "detail-type": SPEND_EVENT, "source": "aws.braket",
-                "account": self.account_id, "time": iso_s(self.clock()), "region": limit["region"],
-                "resources": [limit["spendingLimitArn"]], "detail": detail}
 
     @staticmethod
     def _amount(value: Any, field: str) -> str:
@@ -560,7 +429,3 @@ class SpendingLimitsMixin:
             out["nextToken"] = token
         return 200, out, []
 
-
-def _iso(value: dt.datetime) -> str:
-
-    return iso_ms(value)
