@@ -471,7 +471,7 @@ variable "create_alarms" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard named <name_prefix> of the guard's metrics: cost, shots and tasks per cap, spend prevented, cancel failures and guard errors, Lambda errors and throttles, dead-letter queue depth, EventBridge failed invocations and reconciliation corrections (all in the home region)."
+  description = "Create a CloudWatch dashboard named <name_prefix>-<home region> of the guard's metrics: cost, shots and tasks per cap, spend prevented, cancel failures and guard errors, Lambda errors and throttles, dead-letter queue depth, EventBridge failed invocations and reconciliation corrections (all in the home region)."
   type        = bool
   default     = true
 }

@@ -384,23 +384,18 @@ def update_readme(meta: dict, results: list[dict], footprint: dict, quota: dict 
     section = f"""{BEGIN}
 ## Benchmark and reliability
 
-`make bench` (about {meta['elapsed_min']:.0f} minutes on 2 cores, plus the runaway at the quota below) replays the same runaway stream (N tasks created in
-one UTC day on one QPU, 16 concurrent invocations) through braket-guard and through the original
-monitoring tool's algorithm, against the same Braket emulator (under Braket's default quotas for
-both) and moto servers, and rewrites this section. Ratios are original tool ÷ braket-guard, measured in the same run ({meta['finished']}); handler
-times are wall times of invocations sharing 2 cores with the servers:
+`make bench` (about {meta['elapsed_min']:.0f} minutes on 2 cores in the last run) replays the same runaway
+stream (N tasks in one UTC day on one QPU, 16 concurrent invocations) through braket-guard and through
+the original monitoring tool's algorithm, against the same Braket emulator and moto servers, under
+Braket's default quotas. Ratios are original tool ÷ braket-guard, measured in the same run
+({meta['finished']}); this section, written by `bench/run.py`, is its summary:
 
 {ratio_table(results)}
 
-{results_table(results)}
-
-{notes_text(results)}
-
-{footprint_text(footprint)}
-{quota_readme(quota)}
-Method, plot and caveats: [docs/benchmark.md](docs/benchmark.md). What the reliability suite
-(`make test-reliability`, part of `make test`) proves under duplicates, reordering, throttling,
-outages and crashes: [docs/reliability.md](docs/reliability.md).
+Every figure, the runaway at CreateQuantumTask's quota per native-limits mode, the method, plot and
+caveats: [docs/benchmark.md](docs/benchmark.md). What the reliability suite (`make test-reliability`,
+part of `make test`) proves under duplicates, reordering, throttling, outages and crashes:
+[docs/reliability.md](docs/reliability.md).
 {END}"""
     start, end = text.index(BEGIN), text.index(END) + len(END)
     README.write_text(text[:start] + section + text[end:])

@@ -43,6 +43,6 @@ audit-deps: venv
 model: venv
 	MODEL_RANDOM=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-200} $(VPY) -m pytest tests/reliability/test_model.py -p no:cacheprovider -q
 
-## bench           - braket-guard vs the original tool, N=10..10,000, and the runaway at the quota per native-limits mode (about 25 min; BENCH_ARGS="--scenario quota": the runaway alone, about 8 min; --full: no time budget)
+## bench           - braket-guard vs the original tool, N=10..10,000, and the runaway at the quota per native-limits mode (tens of minutes: the last run's time is in docs/benchmark.md; BENCH_ARGS="--scenario quota": the runaway alone; --full: no time budget)
 bench: venv
 	$(VPY) -m bench.run $(BENCH_ARGS)

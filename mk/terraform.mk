@@ -39,8 +39,8 @@ TEST_TARGETS += test-terraform
 ## package         - rebuild dist/braket-guard-lambda.zip reproducibly from lambda/ (commit it)
 ## package-lock    - re-resolve lambda/requirements.txt into scripts/lambda-wheels.lock
 ## package-check   - fail if the committed zip differs from a rebuild of lambda/
-## docs            - regenerate the README inputs/outputs tables (variables.tf/outputs.tf) and the state table (states.py)
-## docs-check      - fail if the README tables are stale
+## docs            - regenerate docs/terraform.md's inputs/outputs tables, the state tables (states.py) and the CLI output blocks (scripts/doc_outputs.py)
+## docs-check      - fail if a generated table or output block in README.md or docs/ is stale
 ## deploy          - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: check prerequisites, plan, confirm, apply
 ## clean           - TFVARS=file.tfvars [TF_DIR=examples/multi-region]: check prerequisites, plan destroy, confirm, destroy
 
@@ -113,13 +113,15 @@ package-lock: venv
 package-check: venv
 	$(VPY) scripts/build_package.py --check $(PACKAGE_ZIP)
 
-docs:
+docs: venv
 	$(PYTHON) scripts/tf_docs.py
 	$(PYTHON) scripts/state_docs.py
+	$(VPY) scripts/doc_outputs.py
 
-docs-check:
+docs-check: venv
 	$(PYTHON) scripts/tf_docs.py --check
 	$(PYTHON) scripts/state_docs.py --check
+	$(VPY) scripts/doc_outputs.py --check
 
 # deploy / clean: scripts/deploy.sh checks the prerequisites (scripts/preflight.py: terraform and
 # its version, AWS credentials and session, the account and region about to change) before any

@@ -295,12 +295,12 @@ def test_the_readme_says_how_many_instance_types_have_a_built_in_price():
     """Review finding: README said the built-in ``job_instances`` cover "the ML instance types
     jobs run on", but they price 20 of the 58 types CreateJob accepts. We keep unconfirmed figures
     out of the table (a job on an unpriced type is stopped by an enforcing job cost cap, with an
-    alert naming the price to add: test_jobs.py); the README must say how many are covered."""
+    alert naming the price to add: test_jobs.py); the docs must say how many are covered (docs/billing.md, the rate card moved out of the README)."""
     config = load_config({"BRAKET_GUARD_TABLE": "t-1", "BRAKET_GUARD_CAPS": json.dumps([job_cap("100")])})
     accepted = _model_instance_types()
     priced = [t for t in accepted if config.prices.job_instance_price(t) is not None]
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert f"for {len(priced)} of the {len(accepted)} instance types\nCreateJob accepts" in readme
+    billing = (Path(__file__).resolve().parents[2] / "docs" / "billing.md").read_text()
+    assert f"for {len(priced)} of the {len(accepted)} instance types\nCreateJob accepts" in billing
 
 
 def test_the_emulator_refuses_an_instance_type_outside_the_model(emulator, monkeypatch):
