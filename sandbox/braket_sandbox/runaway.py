@@ -36,8 +36,6 @@ from typing import Any, Callable
 import boto3
 from botocore.config import Config
 
-from braket_sandbox.emulator import BraketEmulator
-from braket_sandbox.braket.common import TERMINAL_STATUSES
 
 __all__ = [
     "NotebookDevice",
