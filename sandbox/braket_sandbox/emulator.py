@@ -156,53 +156,8 @@ __all__ = [
 ]
 
 
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------
-# time helpers
-
-
-
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------
-# devices
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------
-# throttling
-
-
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------------------------------------
 # the emulator
-
-
 
 
 class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin, SpendingLimitsMixin):
@@ -310,10 +265,6 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         self._results = ResultStore(s3_endpoint_url, self.default_region)
 
 
-
-
-
-
     def run_devices(self, **knobs: Any) -> Any:
         """Start the devices: a :class:`braket_sandbox.braket.runner.DeviceSimulator` that moves each
         new task through QUEUED and RUNNING to COMPLETED (``knobs`` go to its constructor:
@@ -363,30 +314,6 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
             self._events.clear()
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
     def _emit(self, events: list[dict]) -> None:
         """Record events and deliver them to ``on_event`` (outside the state lock)."""
         if not events:
@@ -407,17 +334,6 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
             log.exception("on_event callback failed for %s", detail.get("quantumTaskArn") or detail.get("jobArn"))
 
 
-
-
-
-
-
-
-
-
-
-
-
     _DEVICE_FIELDS = {
         "deviceArn": "arn",
         "deviceName": "name",
@@ -425,16 +341,6 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         "deviceType": "device_type",
         "deviceStatus": "status",
     }
-
-
-
-
-
-
-
-
-
-
 
 
 def start_emulator(port: int = 0, host: str = DEFAULT_HOST, **kwargs: Any) -> BraketEmulator:

@@ -1,41 +1,30 @@
-"""The runaway notebook and the plumbing between the Braket emulator and the guard's handler.
+"""The runaway notebook of the demo and the benchmark: a user's loop written with the Amazon Braket
+SDK (``AwsDevice(arn).run(program, shots=...)``) that submits many tasks from several threads; the
+SDK's HTTP ``CreateQuantumTask`` calls reach the emulator, its S3 and STS calls moto.
 
-Three moving parts, each a stand-in for something AWS does in a real deployment:
-
-- :class:`Notebook`: a user's loop written with the Amazon Braket SDK
-  (``AwsDevice(arn).run(program, shots=...)``) that submits many tasks from several threads; the
-  SDK's HTTP ``CreateQuantumTask`` calls reach the emulator, its S3 and STS calls moto.
-- :class:`DeviceSimulator`: the QPUs and simulators working through their queues. Each task moves
-  CREATED -> QUEUED -> RUNNING -> COMPLETED after realistic-looking (but short) delays, unless it
-  was cancelled first. Tasks wait in QUEUED far longer than the guard needs to decide, as they do
-  on real QPUs (where the wait is minutes to hours).
-- :class:`EventBus` + :class:`LambdaInvoker`: EventBridge delivering every "Braket Task State
-  Change" event *at least once* (some twice, a few three times) and *not in order* (random delay
-  per delivery, a few held back longer), and the Lambda service running one handler invocation
-  per delivery, concurrently, retrying a failed invocation like an asynchronous invoke does.
-
-moto cannot run Lambda code without Docker, so the invoker calls the deployed handler in-process
-with the deployed environment, exactly as the Lambda runtime would: ``handler(event, context)``.
+The plumbing around it has modules of its own, re-exported here for the code that imports them
+from this module: the devices working through their queues (:mod:`braket_sandbox.braket.runner`),
+EventBridge's at-least-once, out-of-order delivery (:mod:`braket_sandbox.eventbus`) and the Lambda
+service running the guard's handler in-process (:mod:`braket_sandbox.lambda_runtime`).
 """
 
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
 import logging
 import random
 import statistics
 import threading
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
 
+from braket_sandbox.braket.runner import (AQUILA, DEFAULT_DEVICES, FORTE, SV1, DeviceSimulator,  # noqa: F401
+                                         NotebookDevice)
+from braket_sandbox.eventbus import EventBus  # noqa: F401
+from braket_sandbox.lambda_runtime import Invocation, LambdaContext, LambdaInvoker  # noqa: F401
 
 __all__ = [
     "NotebookDevice",
@@ -47,223 +36,6 @@ __all__ = [
     "Notebook",
     "Invocation",
 ]
-
-from braket_sandbox.braket.runner import (AQUILA, DEFAULT_DEVICES, FORTE, SV1, DeviceSimulator,  # noqa: F401
-                                         NotebookDevice)
-
-
-# ---------------------------------------------------------------------------------------------
-# Lambda
-
-
-class LambdaContext:
-    """The fields of the Lambda context object a handler may read."""
-
-    def __init__(self, function_name: str, memory_mb: int = 256, timeout_s: float = 60.0,
-                 region: str = "us-east-1", account: str = "123456789012") -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@dataclass
-class Invocation:
-    """One delivery handled: the event, the handler's result (or error), when, how many tries."""
-
-    event: dict
-    result: dict | None
-    error: str | None
-    attempts: int
-    started: float
-    finished: float
-
-
-class LambdaInvoker:
-    """Runs ``handler(event, context)`` once per delivery on a pool of ``concurrency`` workers.
-
-    A raised exception is retried (``retries`` times, after ``retry_delay`` seconds), like an
-    asynchronous invocation; a delivery that still fails is kept in ``dead_letters``.
-    """
-
-    def __init__(self, handler: Callable[[dict, Any], Any], function_name: str, concurrency: int = 8,
-                 retries: int = 2, retry_delay: float = 0.5, timeout_s: float = 60.0,
-                 memory_mb: int = 256) -> None:
-        self.handler = handler
-        self.function_name = function_name
-        self.retries = retries
-        self.retry_delay = retry_delay
-        self.timeout_s = timeout_s
-        self.memory_mb = memory_mb
-        self.concurrency = concurrency
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
-        self.lock = threading.Lock()
-        self.invocations: list[Invocation] = []
-        self.dead_letters: list[Invocation] = []
-        self.in_flight = 0
-        self.errors = 0
-        self.stopping = threading.Event()
-        self.listeners: list[Callable[[Invocation], None]] = []
-
-    def submit(self, event: dict) -> None:
-        with self.lock:
-            self.in_flight += 1
-        try:
-            self.pool.submit(self._run, event)
-        except RuntimeError:  # pool shut down (Ctrl-C)
-            with self.lock:
-                self.in_flight -= 1
-
-    def _run(self, event: dict) -> None:
-        started = time.monotonic()
-        attempts, result, error = 0, None, None
-        try:
-            while attempts <= self.retries and not self.stopping.is_set():
-                attempts += 1
-                try:
-                    result = self.handler(event, LambdaContext(self.function_name, self.memory_mb,
-                                                               self.timeout_s))
-                    error = None
-                    break
-                except Exception as exc:  # noqa: BLE001 - an invocation error, as Lambda sees it
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-                    with self.lock:
-                        self.errors += 1
-                    if attempts <= self.retries:
-                        self.stopping.wait(self.retry_delay)
-            record = Invocation(event, result if isinstance(result, dict) else None, error, attempts,
-                                started, time.monotonic())
-            with self.lock:
-                self.invocations.append(record)
-                if error is not None:
-                    self.dead_letters.append(record)
-            for listener in list(self.listeners):
-                listener(record)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-
-    def idle(self) -> bool:
-        with self.lock:
-            return self.in_flight == 0
-
-    def shutdown(self, wait: bool = True) -> None:
-        if not wait:
-            self.stopping.set()
-        self.pool.shutdown(wait=wait, cancel_futures=not wait)
-
-
-# ---------------------------------------------------------------------------------------------
-# EventBridge
-
-
-@dataclass(order=True)
-class _Delivery:
-    due: float
-    seq: int
-    event: dict = field(compare=False)
-    emitted: int = field(compare=False, default=0)
-
-
-class EventBus:
-    """At-least-once, out-of-order delivery of events to ``deliver(event)``.
-
-    Every published event is delivered once, plus a second time with probability
-    ``duplicate_rate`` and a third with ``triplicate_rate``. Each delivery waits a random
-    ``0..jitter`` seconds, and with probability ``late_rate`` ``late`` seconds more, so events of
-    one task (emitted milliseconds apart) often arrive in another order.
-    """
-
-    def __init__(self, deliver: Callable[[dict], None], seed: int = 1, duplicate_rate: float = 0.25,
-                 triplicate_rate: float = 0.03, jitter: float = 0.3, late_rate: float = 0.05,
-                 late: tuple[float, float] = (0.5, 1.2), clock=time.monotonic) -> None:
-        self.deliver = deliver
-        self.rng = random.Random(seed)
-        self.duplicate_rate, self.triplicate_rate = duplicate_rate, triplicate_rate
-        self.jitter, self.late_rate, self.late = jitter, late_rate, late
-        self.clock = clock
-        self.lock = threading.Condition()
-        self.heap: list[_Delivery] = []
-        self.seq = itertools.count()
-        self.emission = itertools.count()
-        self.published = 0
-        self.deliveries = 0
-        self.out_of_order = 0
-        self._latest_delivered: dict[str, int] = {}
-        self._first_emitted: dict[str, float] = {}
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="eventbridge", daemon=True)
-        self.thread.start()
-
-    def publish(self, event: dict) -> None:
-        now = self.clock()
-        with self.lock:
-            emitted = next(self.emission)
-            self.published += 1
-            arn = event.get("detail", {}).get("quantumTaskArn", "")
-            self._first_emitted.setdefault(arn, now)
-            copies = 1
-            roll = self.rng.random()
-            if roll < self.triplicate_rate:
-                copies = 3
-            elif roll < self.triplicate_rate + self.duplicate_rate:
-                copies = 2
-            for _ in range(copies):
-                delay = self.rng.uniform(0.0, self.jitter)
-                if self.rng.random() < self.late_rate:
-                    delay += self.rng.uniform(*self.late)
-                heapq.heappush(self.heap, _Delivery(now + delay, next(self.seq), event, emitted))
-            self.lock.notify()
-
-    def first_emitted(self, task_arn: str) -> float | None:
-        with self.lock:
-            return self._first_emitted.get(task_arn)
-
-    def _loop(self) -> None:
-        while not self.stopping.is_set():
-            with self.lock:
-                while not self.heap and not self.stopping.is_set():
-                    self.lock.wait(0.2)
-                if self.stopping.is_set():
-                    return
-                wait = self.heap[0].due - self.clock()
-                if wait > 0:
-                    self.lock.wait(min(wait, 0.2))
-                    continue
-                item = heapq.heappop(self.heap)
-                self.deliveries += 1
-                arn = item.event.get("detail", {}).get("quantumTaskArn", "")
-                latest = self._latest_delivered.get(arn, -1)
-                if item.emitted < latest:
-                    self.out_of_order += 1
-                else:
-                    self._latest_delivered[arn] = item.emitted
-            # A copy per delivery: each invocation gets its own event object, as in Lambda.
-            self.deliver(_copy_event(item.event))
-
-    def pending(self) -> int:
-        with self.lock:
-            return len(self.heap)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        with self.lock:
-            self.lock.notify_all()
-        self.thread.join(timeout=2)
-
-
-def _copy_event(event: dict) -> dict:
-    copied = dict(event)
-    copied["detail"] = dict(event.get("detail", {}))
-    copied["resources"] = list(event.get("resources", []))
-    return copied
 
 
 # ---------------------------------------------------------------------------------------------

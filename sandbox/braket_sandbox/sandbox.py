@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from braket_sandbox.runaway import EventBus, LambdaInvoker
+from braket_sandbox.eventbus import EventBus
+from braket_sandbox.lambda_runtime import LambdaInvoker
 from braket_sandbox.services import (ROOT, SetupError, function_logs_to, guard_environment, lambda_environment,
                                      load_caps, load_handler, rule_matches)
 from braket_sandbox.stack import Stack
