@@ -71,6 +71,10 @@ exception in it is logged and never fails the API call).
 
 A small control plane under ``/_sandbox/`` serves subprocess users (see ``_control``).
 
+Devices: a ``BraketEmulator`` moves no task by itself (tests call ``advance``);
+``run_devices(...)`` attaches :class:`braket_sandbox.braket.runner.DeviceSimulator`, which queues,
+runs and completes each new task. The CLI runs its devices unless ``--no-devices``.
+
 The Amazon Braket SDK (amazon-braket-sdk 1.127, a dev dependency: requirements-dev.txt) works
 against this emulator; the README's demo section says how to point it here and which SDK calls are
 served or refused. What that takes, and where it lives:
