@@ -71,6 +71,10 @@ exception in it is logged and never fails the API call).
 
 A small control plane under ``/_sandbox/`` serves subprocess users (see ``_control``).
 
+Devices: a ``BraketEmulator`` moves no task by itself (tests call ``advance``);
+``run_devices(...)`` attaches :class:`braket_sandbox.braket.runner.DeviceSimulator`, which queues,
+runs and completes each new task. The CLI runs its devices unless ``--no-devices``.
+
 The Amazon Braket SDK (amazon-braket-sdk 1.127, a dev dependency: requirements-dev.txt) works
 against this emulator; the README's demo section says how to point it here and which SDK calls are
 served or refused. What that takes, and where it lives:
@@ -156,53 +160,8 @@ __all__ = [
 ]
 
 
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------
-# time helpers
-
-
-
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------
-# devices
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------
-# throttling
-
-
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------------------------------------
 # the emulator
-
-
 
 
 class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin, SpendingLimitsMixin):
@@ -254,6 +213,7 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         self._monotonic = time.monotonic
         self._server: ServerHandle | None = None
         self._results: Any = None
+        self._runner: Any = None
         if results_s3:
             self.store_results(results_s3)
 
@@ -264,6 +224,7 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         return self
 
     def stop(self) -> None:
+        self.stop_devices()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -308,9 +269,25 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         self._results = ResultStore(s3_endpoint_url, self.default_region)
 
 
+    def run_devices(self, **knobs: Any) -> Any:
+        """Start the devices: a :class:`braket_sandbox.braket.runner.DeviceSimulator` that moves each
+        new task through QUEUED and RUNNING to COMPLETED (``knobs`` go to its constructor:
+        ``queue_ahead_seconds``, ``start_delay_seconds``, ``seed``, ``hold``, ``devices``). It sees every
+        event before ``on_event`` does. Returns it; :meth:`stop_devices` (or :meth:`stop`) stops it."""
+        from braket_sandbox.braket.runner import DeviceSimulator
 
+        self.stop_devices()
+        self._runner = DeviceSimulator(self, **knobs)
+        return self._runner
 
+    def stop_devices(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop()
 
+    @property
+    def devices_running(self) -> bool:
+        return self._runner is not None
 
     # ----------------------------------------------------------------------------- accounting
     @property
@@ -341,56 +318,24 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
             self._events.clear()
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
     def _emit(self, events: list[dict]) -> None:
         """Record events and deliver them to ``on_event`` (outside the state lock)."""
         if not events:
             return
         with self._lock:
             self._events.extend(copy.deepcopy(events))
-        callback = self.on_event
+        callbacks = [c for c in (getattr(self._runner, "on_event", None), self.on_event) if c is not None]
         for event in events:
-            if callback is None:
-                continue
-            try:
-                callback(copy.deepcopy(event))
-            except Exception:  # noqa: BLE001 - a broken consumer must not break the API
-                detail = event.get("detail", {})
-                log.exception("on_event callback failed for %s", detail.get("quantumTaskArn") or detail.get("jobArn"))
+            for callback in callbacks:
+                self._deliver(callback, event)
 
-
-
-
-
-
-
-
-
-
-
+    @staticmethod
+    def _deliver(callback: Callable[[dict], Any], event: dict) -> None:
+        try:
+            callback(copy.deepcopy(event))
+        except Exception:  # noqa: BLE001 - a broken consumer must not break the API
+            detail = event.get("detail", {})
+            log.exception("on_event callback failed for %s", detail.get("quantumTaskArn") or detail.get("jobArn"))
 
 
     _DEVICE_FIELDS = {
@@ -400,16 +345,6 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         "deviceType": "device_type",
         "deviceStatus": "status",
     }
-
-
-
-
-
-
-
-
-
-
 
 
 def start_emulator(port: int = 0, host: str = DEFAULT_HOST, **kwargs: Any) -> BraketEmulator:
@@ -442,6 +377,13 @@ def _configure_cli(parser: Any) -> None:
                         help="per-task fee a spending limit's estimate adds to price x shots (default 0.30)")
     parser.add_argument("--spend-kept-across-periods", action="store_true",
                         help="a spending limit keeps counting its tasks when its time period moves past them")
+    parser.add_argument("--no-devices", action="store_true",
+                        help="do not run the devices: tasks stay CREATED until a test advances them (/_sandbox)")
+    parser.add_argument("--queue-seconds", type=float, default=1.0,
+                        help="each device is busy with other users' work this long before its first task (default 1)")
+    parser.add_argument("--start-delay", type=float, default=1.0,
+                        help="no task starts sooner than this after it was QUEUED (default 1)")
+    parser.add_argument("--device-seed", type=int, default=2, help="seed of the devices' run times (default 2)")
     parser.add_argument("--spending-limit-variant", choices=sorted(KNOB_VARIANTS), default="documented",
                         help="one answer to each uncertain spending-limit behaviour (docs/native-limits.md)")
 
@@ -463,6 +405,9 @@ def _start_cli(args: Any) -> BraketEmulator:
     emu.spending_task_fee = Decimal(args.spending_limit_task_fee)
     emu.spend_resets_on_new_period = not args.spend_kept_across_periods
     emu.default_limit_knobs = emu.limit_knobs = KNOB_VARIANTS[args.spending_limit_variant]
+    if not args.no_devices:
+        emu.run_devices(queue_ahead_seconds=args.queue_seconds, start_delay_seconds=args.start_delay,
+                        seed=args.device_seed)
     return emu
 
 

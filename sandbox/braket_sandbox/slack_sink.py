@@ -24,6 +24,7 @@ Behaviour (modelled on Slack's incoming webhooks):
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
 import threading
@@ -113,6 +114,16 @@ class SlackSink:
         """Just the parsed payloads of the accepted messages."""
         return [m["payload"] for m in self.messages]
 
+    def page(self) -> str:
+        """``GET /``: every message received, as Slack would show its text, newest first; the page
+        reloads itself every 2 seconds."""
+        items = [f"<pre>{html.escape(time.strftime('%H:%M:%S', time.localtime(m['received_at'])))} "
+                 f"{html.escape(m['path'])}\n\n{html.escape(render_text(m['payload']))}</pre>"
+                 for m in reversed(self.messages)]
+        return ("<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">"
+                "<title>Slack sink</title></head><body><h1>Slack sink: " + str(len(items)) + " message(s)</h1>"
+                + ("".join(items) or "<p>No message yet.</p>") + "</body></html>")
+
     def fail_with(self, status: int = 500, times: int | None = None, body: str | None = None) -> None:
         """Answer the next ``times`` POSTs (all when None) with ``status``."""
         with self._lock:
@@ -152,6 +163,8 @@ class SlackSink:
     def _handle(self, request: Request) -> Response:
         if request.method == "GET" and request.path == "/_sandbox/messages":
             return Response(json.dumps(self.messages), content_type="application/json")
+        if request.method == "GET" and request.path == "/":
+            return Response(self.page(), content_type="text/html; charset=utf-8")
         if request.method != "POST":
             return Response("invalid_method", status=405, content_type="text/plain")
         raw = request.get_data(cache=False).decode("utf-8", errors="replace")

@@ -57,7 +57,7 @@ def finish(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str,
 
 def test_emulator_subprocess(tmp_path):
     events_log = tmp_path / "events.jsonl"
-    proc, url = spawn("emulator", "--events-log", str(events_log), "--page-size", "1")
+    proc, url = spawn("emulator", "--no-devices", "--events-log", str(events_log), "--page-size", "1")
     try:
         client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
         arn = client.create_quantum_task(
@@ -98,7 +98,7 @@ def test_emulator_default_quotas_flag():
 
 
 def test_emulator_spending_limit_flags():
-    proc, url = spawn("emulator", "--spending-limit-task-fee", "0", "--spend-kept-across-periods")
+    proc, url = spawn("emulator", "--no-devices", "--spending-limit-task-fee", "0", "--spend-kept-across-periods")
     try:
         client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
         arn = client.create_spending_limit(deviceArn=FORTE, spendingLimit="0.24")["spendingLimitArn"]
@@ -158,7 +158,7 @@ def test_emulator_subprocess_writes_results_to_s3(moto):
     """``--results-s3 URL``: a subprocess emulator writes completed tasks' results.json into moto."""
     s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url)
     s3.create_bucket(Bucket="bkt-results")
-    proc, url = spawn("emulator", "--results-s3", moto.url)
+    proc, url = spawn("emulator", "--no-devices", "--results-s3", moto.url)
     try:
         client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
         arn = client.create_quantum_task(deviceArn=SV1_ARN, shots=20, outputS3Bucket="bkt-results",
@@ -168,6 +168,34 @@ def test_emulator_subprocess_writes_results_to_s3(moto):
         assert task["status"] == "COMPLETED"
         body = s3.get_object(Bucket="bkt-results", Key=f"{task['outputS3Directory']}/results.json")["Body"].read()
         assert json.loads(body)["taskMetadata"]["id"] == arn
+    finally:
+        code, _, err = finish(proc)
+    assert code == 0, err
+
+
+def test_emulator_cli_runs_its_devices_by_default(moto):
+    """Without ``--no-devices`` the CLI's devices move each task QUEUED -> RUNNING -> COMPLETED on
+    their own, the result in moto's S3: what an SDK ``task.result()`` waits for."""
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url)
+    s3.create_bucket(Bucket="bkt-run")
+    proc, url = spawn("emulator", "--results-s3", moto.url, "--queue-seconds", "0", "--start-delay", "0.2")
+    try:
+        client = boto3.client("braket", region_name="us-east-1", endpoint_url=url, config=NO_RETRY)
+        arns = [client.create_quantum_task(deviceArn=device, shots=10, outputS3Bucket="bkt-run",
+                                           outputS3KeyPrefix="p", action=ACTION)["quantumTaskArn"]
+                for device in (SV1_ARN, FORTE, FORTE)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            statuses = [client.get_quantum_task(quantumTaskArn=arn)["status"] for arn in arns]
+            if statuses == ["COMPLETED"] * 3:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the devices did not complete the tasks within 60s: {statuses}")
+        for arn in arns:
+            task = client.get_quantum_task(quantumTaskArn=arn)
+            body = s3.get_object(Bucket="bkt-run", Key=f"{task['outputS3Directory']}/results.json")["Body"].read()
+            assert json.loads(body)["taskMetadata"]["id"] == arn
     finally:
         code, _, err = finish(proc)
     assert code == 0, err
