@@ -142,6 +142,7 @@ from braket_sandbox.braket.devices import Device, DevicesMixin, default_devices
 from braket_sandbox.braket.faults import DEFAULT_QUOTAS, OPERATIONS, FaultsMixin
 from braket_sandbox.braket.http import HttpMixin
 from braket_sandbox.braket.jobs import JobsMixin
+from braket_sandbox.braket.runner import DeviceSimulator
 from braket_sandbox.braket.spending_knobs import KNOB_VARIANTS
 from braket_sandbox.braket.spending_limits import SpendingLimitsMixin
 from braket_sandbox.braket.tasks import TasksMixin
@@ -274,7 +275,6 @@ class BraketEmulator(DevicesMixin, FaultsMixin, TasksMixin, HttpMixin, JobsMixin
         new task through QUEUED and RUNNING to COMPLETED (``knobs`` go to its constructor:
         ``queue_ahead_seconds``, ``start_delay_seconds``, ``seed``, ``hold``, ``devices``). It sees every
         event before ``on_event`` does. Returns it; :meth:`stop_devices` (or :meth:`stop`) stops it."""
-        from braket_sandbox.braket.runner import DeviceSimulator
 
         self.stop_devices()
         self._runner = DeviceSimulator(self, **knobs)

@@ -20,12 +20,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from braket_sandbox.braket.common import TERMINAL_STATUSES
 
-if TYPE_CHECKING:  # the emulator imports this module; no import circle at run time
-    from braket_sandbox.emulator import BraketEmulator
 
 __all__ = ["AQUILA", "DEFAULT_DEVICES", "DeviceSimulator", "FORTE", "NotebookDevice", "SV1"]
 
@@ -78,7 +76,8 @@ class DeviceSimulator:
     the quota sets it, with a large ``capacity`` so that every task starts exactly then).
     """
 
-    def __init__(self, emulator: "BraketEmulator", devices: tuple[NotebookDevice, ...] = DEFAULT_DEVICES,
+    def __init__(self, emulator: Any,  # the BraketEmulator whose tasks it moves (it imports this module)
+                 devices: tuple[NotebookDevice, ...] = DEFAULT_DEVICES,
                  queue_ahead_seconds: float = 3.0, seed: int = 2, clock=time.monotonic,
                  tick: float = 0.02, hold: Callable[[], bool] | None = None,
                  start_delay_seconds: float = 0.0) -> None:
