@@ -24,7 +24,7 @@ SEARCH = re.compile(r"^SEARCH\('\{(?P<schema>[^}]*)\} MetricName=\"(?P<metric>[A
 
 def package_metrics() -> tuple[str, set[str]]:
     """(namespace, metric names) from the constants of metrics.py."""
-    path = PACKAGE / "metrics.py"
+    path = PACKAGE / "aws" / "metrics.py"
     if not path.is_file():
         pytest.fail(f"{path.relative_to(tfharness.ROOT)} is missing: the dashboard contract cannot be checked")
     namespace, names = None, set()
